@@ -1,0 +1,27 @@
+package io.syncwarden;
+
+import org.apache.camel.main.Main;
+
+/**
+ * Starts Syncwarden. Configuration is read from {@code application.properties} in the working directory
+ * (another file: {@code SYNCWARDEN_CONFIG=/path/app.properties} or {@code -Dsyncwarden.config=...}); routes from
+ * {@code camel.main.routesIncludePattern}, {@code file:routes/*.camel.yaml} by default.
+ */
+public final class Syncwarden {
+    private Syncwarden() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Main main = new Main(Syncwarden.class);
+        main.setDefaultPropertyPlaceholderLocation("file:" + configFile() + ";optional=true");
+        main.run(args);
+    }
+
+    static String configFile() {
+        String file = System.getProperty("syncwarden.config");
+        if (file == null || file.isBlank()) {
+            file = System.getenv("SYNCWARDEN_CONFIG");
+        }
+        return file == null || file.isBlank() ? "application.properties" : file;
+    }
+}

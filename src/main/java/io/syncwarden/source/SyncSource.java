@@ -1,0 +1,82 @@
+package io.syncwarden.source;
+
+import io.syncwarden.sync.NonRecoverableSyncException;
+import io.syncwarden.sync.RunContext;
+import io.syncwarden.sync.SyncRuns;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+
+/**
+ * The steps every source kind's route calls: {@code begin} (lock and open the run), {@code sync} (read and write),
+ * {@code complete} (close the run). Instances are created by route templates with the template's parameters.
+ */
+public abstract class SyncSource {
+    public static final String TRIGGER = "syncwardenTrigger";
+
+    private String sourceId;
+    private String targetTable;
+    private int batchSize = 1000;
+
+    public abstract String kind();
+
+    /** Reads the upstream and writes into the target; resumes from the checkpoint where the kind keeps one. */
+    protected abstract void read(RunContext run, SyncRuns runs, CamelContext context) throws Exception;
+
+    public void begin(Exchange exchange) throws Exception {
+        String trigger = exchange.getProperty(TRIGGER, "schedule", String.class);
+        RunContext run = runs(exchange).begin(sourceId(), kind(), trigger);
+        exchange.setProperty(RunContext.REFUSED, run == null);
+        if (run != null) {
+            exchange.setProperty(RunContext.PROPERTY, run);
+        }
+    }
+
+    public void sync(Exchange exchange) throws Exception {
+        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        run.startAttempt();
+        read(run, runs(exchange), exchange.getContext());
+    }
+
+    public void complete(Exchange exchange) throws Exception {
+        runs(exchange).complete(exchange.getProperty(RunContext.PROPERTY, RunContext.class));
+    }
+
+    protected static SyncRuns runs(Exchange exchange) {
+        SyncRuns runs = exchange.getContext().getRegistry().findSingleByType(SyncRuns.class);
+        if (runs == null) {
+            throw new IllegalStateException("No SyncRuns bean in the registry: is SyncwardenConfiguration loaded?");
+        }
+        return runs;
+    }
+
+    protected static String required(String name, String value, String sourceId) {
+        if (value == null || value.isBlank()) {
+            throw new NonRecoverableSyncException("Source " + sourceId + ": parameter '" + name + "' is required");
+        }
+        return value.trim();
+    }
+
+    public String sourceId() {
+        return sourceId;
+    }
+
+    public void setSourceId(String sourceId) {
+        this.sourceId = sourceId;
+    }
+
+    public String targetTable() {
+        return targetTable;
+    }
+
+    public void setTargetTable(String targetTable) {
+        this.targetTable = targetTable;
+    }
+
+    public int batchSize() {
+        return batchSize;
+    }
+
+    public void setBatchSize(int batchSize) {
+        this.batchSize = batchSize;
+    }
+}

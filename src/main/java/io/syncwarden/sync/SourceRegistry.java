@@ -1,0 +1,110 @@
+package io.syncwarden.sync;
+
+import io.syncwarden.health.SourceHealthCheck;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.function.Consumer;
+import org.apache.camel.spi.CamelEvent;
+import org.apache.camel.support.EventNotifierSupport;
+import org.apache.camel.CamelContext;
+import org.apache.camel.health.HealthCheckRegistry;
+import org.apache.camel.model.ModelCamelContext;
+import org.apache.camel.model.RouteDefinition;
+import org.apache.camel.spi.OnCamelContextStarted;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Finds every source (a route created from a source-kind template, recognised by its {@code sourceId}
+ * parameter) once Camel has started: gives it a health row and a readiness check, and runs those with
+ * {@code syncOnStartup=true} once, in the background, so start-up is never held up by an upstream.
+ */
+public class SourceRegistry implements OnCamelContextStarted {
+    private static final Logger LOG = LoggerFactory.getLogger(SourceRegistry.class);
+
+    /** One configured source: its id (= route id), kind (= template id) and template parameters. */
+    public record Source(String id, String kind, Map<String, Object> parameters) {
+    }
+
+    private final SyncRuns runs;
+    private final List<Source> sources = Collections.synchronizedList(new ArrayList<>());
+
+    public SourceRegistry(SyncRuns runs) {
+        this.runs = runs;
+    }
+
+    public List<Source> sources() {
+        return List.copyOf(sources);
+    }
+
+    @Override
+    public void onContextStarted(CamelContext context) {
+        ModelCamelContext model = (ModelCamelContext) context;
+        HealthCheckRegistry health = HealthCheckRegistry.get(context);
+        List<String> startup = new ArrayList<>();
+        for (RouteDefinition def : model.getRouteDefinitions()) {
+            Map<String, Object> params = def.getTemplateParameters();
+            if (params == null || !params.containsKey("sourceId")) {
+                continue;
+            }
+            String id = def.getRouteId();
+            String kind = String.valueOf(params.getOrDefault("kind", "unknown"));
+            sources.add(new Source(id, kind, params));
+            try {
+                runs.register(id, kind);
+            } catch (Exception e) {
+                LOG.warn("Cannot register health row of source {}: {}", id, e.getMessage());
+            }
+            if (health != null) {
+                health.register(new SourceHealthCheck(id, runs.database().dataSource()));
+            }
+            if (Boolean.parseBoolean(String.valueOf(params.getOrDefault("syncOnStartup", "false")))) {
+                startup.add(id);
+            }
+        }
+        LOG.info("Syncwarden has {} source(s): {}", sources.size(), sources.stream().map(s -> s.id() + " (" + s.kind() + ")").toList());
+        if (!startup.isEmpty()) {
+            fireWhenStarted(context, startup);
+        }
+    }
+
+    /**
+     * Routes start after the context when the supervising controller is on (and later still when an upstream is
+     * down at boot), so start-up runs wait for each route's own start event, then run in the background.
+     */
+    private static void fireWhenStarted(CamelContext context, List<String> startup) {
+        Set<String> pending = ConcurrentHashMap.newKeySet();
+        pending.addAll(startup);
+        SyncTrigger trigger = new SyncTrigger(context);
+        ExecutorService pool = context.getExecutorServiceManager().newSingleThreadExecutor(SourceRegistry.class, "startup-syncs");
+        Consumer<String> fire = id -> {
+            if (pending.remove(id)) {
+                pool.submit(() -> {
+                    try {
+                        trigger.fire(id, "startup");
+                    } catch (Exception e) {
+                        LOG.warn("Start-up sync of {} could not be fired: {}", id, e.getMessage());
+                    }
+                });
+            }
+        };
+        context.getManagementStrategy().addEventNotifier(new EventNotifierSupport() {
+            @Override
+            public void notify(CamelEvent event) {
+                if (event instanceof CamelEvent.RouteStartedEvent started) {
+                    fire.accept(started.getRoute().getRouteId());
+                }
+            }
+        });
+        for (String id : startup) {
+            if (context.getRouteController().getRouteStatus(id) != null && context.getRouteController().getRouteStatus(id).isStarted()) {
+                fire.accept(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package io.syncwarden.sync;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+
+/** jdbc source scenarios, H2 replica into H2 target. */
+class H2JdbcSyncTest extends JdbcSyncScenarios {
+
+    @Override
+    Databases newDatabases() {
+        String id = UUID.randomUUID().toString().substring(0, 8);
+        // lazy execution makes H2 stream the result row by row, as a cursor does, so faults hit mid-read
+        return new Databases("jdbc:h2:mem:replica-" + id + ";DB_CLOSE_DELAY=-1;LAZY_QUERY_EXECUTION=TRUE",
+                "jdbc:h2:mem:target-" + id + ";DB_CLOSE_DELAY=-1", "sa", "");
+    }
+
+    @Override
+    void installGate(Connection replica) throws SQLException {
+        try (Statement s = replica.createStatement()) {
+            s.execute("CREATE ALIAS sw_gate FOR 'io.syncwarden.sync.Gate.gate'");
+        }
+    }
+
+    @Override
+    void failReadsFrom(Connection replica, long id) throws SQLException {
+        Gate.checkpointFailFrom = id;
+        try (Connection t = target(); Statement s = t.createStatement()) {
+            s.execute("CREATE TRIGGER IF NOT EXISTS checkpoint_fault BEFORE INSERT, UPDATE ON sync_checkpoint FOR EACH ROW CALL '"
+                    + CheckpointFault.class.getName() + "'");
+        }
+    }
+
+    @Override
+    void blockReadsFrom(Connection replica, long id) {
+        Gate.release = new CountDownLatch(1);
+        Gate.blockFrom = id;
+    }
+
+    @Override
+    void unblock() {
+        Gate.release.countDown();
+    }
+
+    @Override
+    void clearFaults(Connection replica) {
+        Gate.reset();
+    }
+}
