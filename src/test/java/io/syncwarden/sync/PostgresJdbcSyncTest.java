@@ -1,0 +1,100 @@
+package io.syncwarden.sync;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.UUID;
+
+/** jdbc source scenarios, PostgreSQL replica into PostgreSQL target (real PostgreSQL binaries). */
+class PostgresJdbcSyncTest extends JdbcSyncScenarios {
+    private static final EmbeddedPostgres PG = start();
+    private static final long GATE_LOCK = 4242;
+    private Connection lockHolder;
+
+    private static EmbeddedPostgres start() {
+        try {
+            EmbeddedPostgres pg = EmbeddedPostgres.builder().start();
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    pg.close();
+                } catch (IOException ignored) {
+                    // the JVM is exiting
+                }
+            }));
+            return pg;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    Databases newDatabases() throws SQLException {
+        String id = UUID.randomUUID().toString().substring(0, 8);
+        try (Connection c = PG.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+            s.execute("CREATE DATABASE replica_" + id);
+            s.execute("CREATE DATABASE target_" + id);
+        }
+        String base = "jdbc:postgresql://localhost:" + PG.getPort() + "/";
+        return new Databases(base + "replica_" + id, base + "target_" + id, "postgres", "postgres");
+    }
+
+    @Override
+    void installGate(Connection replica) throws SQLException {
+        try (Statement s = replica.createStatement()) {
+            s.execute("CREATE TABLE sw_fault (fail_from BIGINT, block_from BIGINT)");
+            s.execute("INSERT INTO sw_fault VALUES (NULL, NULL)");
+            // Evaluated per row as the cursor fetches: fails (as a lost connection) or waits on an advisory lock.
+            s.execute("CREATE FUNCTION sw_gate(row_id BIGINT) RETURNS INTEGER AS $$ "
+                    + "DECLARE f sw_fault%ROWTYPE; BEGIN SELECT * INTO f FROM sw_fault; "
+                    + "IF row_id >= f.fail_from THEN RAISE EXCEPTION 'replica connection lost (injected at row %)', row_id; END IF; "
+                    + "IF row_id >= f.block_from THEN PERFORM pg_advisory_lock_shared(" + GATE_LOCK + "); "
+                    + "PERFORM pg_advisory_unlock_shared(" + GATE_LOCK + "); END IF; RETURN 1; END $$ LANGUAGE plpgsql VOLATILE");
+        }
+    }
+
+    @Override
+    void failReadsFrom(Connection replica, long id) throws SQLException {
+        // A small table is sorted before the first row leaves PostgreSQL, so a replica fault would land before any
+        // batch; the fault is put on the checkpoint write instead, failing the run after its earlier batches.
+        try (Connection t = target(); Statement s = t.createStatement()) {
+            s.execute("CREATE OR REPLACE FUNCTION checkpoint_fault() RETURNS trigger AS $$ BEGIN "
+                    + "IF NEW.rows_done >= " + id + " THEN RAISE EXCEPTION 'target connection lost (injected at row %)', NEW.rows_done; "
+                    + "END IF; RETURN NEW; END $$ LANGUAGE plpgsql");
+            s.execute("CREATE TRIGGER checkpoint_fault BEFORE INSERT OR UPDATE ON sync_checkpoint FOR EACH ROW EXECUTE FUNCTION checkpoint_fault()");
+        }
+    }
+
+    @Override
+    void blockReadsFrom(Connection replica, long id) throws SQLException {
+        // advisory locks belong to a database: hold it in the replica's
+        lockHolder = DriverManager.getConnection(replica.getMetaData().getURL(), "postgres", "postgres");
+        try (Statement s = lockHolder.createStatement()) {
+            s.execute("SELECT pg_advisory_lock(" + GATE_LOCK + ")");
+        }
+        try (Statement s = replica.createStatement()) {
+            s.executeUpdate("UPDATE sw_fault SET block_from = " + id);
+        }
+    }
+
+    @Override
+    void unblock() throws SQLException {
+        if (lockHolder != null) {
+            lockHolder.close();
+            lockHolder = null;
+        }
+    }
+
+    @Override
+    void clearFaults(Connection replica) throws SQLException {
+        try (Statement s = replica.createStatement()) {
+            s.executeUpdate("UPDATE sw_fault SET fail_from = NULL, block_from = NULL");
+        }
+        try (Connection t = target(); Statement s = t.createStatement()) {
+            s.execute("DROP TRIGGER IF EXISTS checkpoint_fault ON sync_checkpoint");
+        }
+    }
+}
