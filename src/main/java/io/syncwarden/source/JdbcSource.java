@@ -74,7 +74,9 @@ public class JdbcSource extends SyncSource {
             if (resume && Checkpoints.IN_PROGRESS.equals(cp.phase())) {
                 run.resumedFrom(cp.cursor());
             }
-            String sql = "SELECT * FROM (" + base + ") src" + (cursor != null ? " WHERE " + keyset(order) : "")
+            // A table is read directly (H2 would materialise a derived table before the first row); a query is wrapped.
+            String from = query != null && !query.isBlank() ? "(" + base + ") src" : TargetTable.identifier("Source table", table);
+            String sql = "SELECT * FROM " + from + (cursor != null ? " WHERE " + keyset(order) : "")
                     + " ORDER BY " + String.join(", ", order);
             try (Connection sc = context.getRegistry().findSingleByType(SourcePools.class).get(id, url, username, password).getConnection()) {
                 sc.setAutoCommit(false); // PostgreSQL streams with a cursor only outside autocommit

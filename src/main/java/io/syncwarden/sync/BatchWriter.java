@@ -46,6 +46,8 @@ public final class BatchWriter implements AutoCloseable {
     private final CheckpointSink checkpoint;
     private final PreparedStatement upsert;
     private final String upsertSql;
+    private final String insertSql;
+    private PreparedStatement insert;
     private final Map<Integer, PreparedStatement> existsByCount = new HashMap<>();
     private final List<Object[]> rows;
     private final long[] positions;
@@ -87,6 +89,10 @@ public final class BatchWriter implements AutoCloseable {
         }
         this.upsertSql = dialect.upsertSql(table.name, columns, keys, types, table.hasSyncedAt() ? TargetTable.SYNCED_AT : null);
         this.upsert = c.prepareStatement(upsertSql);
+        this.insertSql = "INSERT INTO " + table.name + " (" + String.join(", ", columns)
+                + (table.hasSyncedAt() ? ", " + TargetTable.SYNCED_AT : "") + ") VALUES ("
+                + String.join(", ", java.util.Collections.nCopies(columns.size(), "?"))
+                + (table.hasSyncedAt() ? ", CURRENT_TIMESTAMP" : "") + ")";
         this.rows = new ArrayList<>(this.batchSize);
         this.positions = new long[this.batchSize];
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT 1 FROM " + table.name + " FETCH FIRST 1 ROWS ONLY")) {
@@ -170,11 +176,14 @@ public final class BatchWriter implements AutoCloseable {
         Savepoint before = c.setSavepoint();
         try {
             int existing = targetEmpty ? 0 : countExisting();
+            // Initial load: the target was empty and a read never repeats a key, so every row is new and a plain
+            // INSERT does (a repeated key fails the batch, which is then replayed row by row with the upsert).
+            PreparedStatement ps = targetEmpty ? insert() : upsert;
             for (Object[] row : rows) {
-                bind(upsert, row);
-                upsert.addBatch();
+                bind(ps, row);
+                ps.addBatch();
             }
-            int[] counts = upsert.executeBatch();
+            int[] counts = ps.executeBatch();
             int affected = 0;
             for (int count : counts) {
                 if (count != 0) {
@@ -187,7 +196,13 @@ public final class BatchWriter implements AutoCloseable {
         } catch (SQLException batchFailure) {
             c.rollback(before);
             upsert.clearBatch();
+            if (insert != null) {
+                insert.clearBatch();
+            }
+            boolean wasEmpty = targetEmpty;
+            targetEmpty = false;
             rowByRow();
+            targetEmpty = wasEmpty && run.updated == 0 && run.unchanged == 0;
         }
         rowsDone += n;
         if (checkpoint != null) {
@@ -231,6 +246,13 @@ public final class BatchWriter implements AutoCloseable {
                 }
             }
         }
+    }
+
+    private PreparedStatement insert() throws SQLException {
+        if (insert == null) {
+            insert = c.prepareStatement(insertSql);
+        }
+        return insert;
     }
 
     private int countExisting() throws SQLException {
@@ -295,6 +317,9 @@ public final class BatchWriter implements AutoCloseable {
     @Override
     public void close() throws SQLException {
         upsert.close();
+        if (insert != null) {
+            insert.close();
+        }
         for (PreparedStatement ps : existsByCount.values()) {
             ps.close();
         }
