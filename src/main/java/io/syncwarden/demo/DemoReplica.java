@@ -13,8 +13,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A demo replica database (H2 file, {@code ./data/demo-replica} by default) with a {@code demo_leads} table, seeded on
- * first start, so that a fresh install has an upstream to sync. {@link #touch} changes a few rows, so scheduled runs
- * of the demo show updates too.
+ * first start, so that a fresh install has an upstream to sync.
  */
 public final class DemoReplica {
     private static final Logger LOG = LoggerFactory.getLogger(DemoReplica.class);
@@ -61,21 +60,6 @@ public final class DemoReplica {
             }
             c.commit();
             LOG.info("Demo replica {} seeded with {} rows in demo_leads (turn the demo off with syncwarden.demo.enabled=false)", url, rows);
-        }
-    }
-
-    /** Moves a few demo leads along their pipeline, as a live replica would. */
-    public int touch(int count) throws SQLException {
-        try (Connection c = DriverManager.getConnection(url, "sa", "");
-             PreparedStatement ps = c.prepareStatement("UPDATE demo_leads SET status = ?, updated_at = ? WHERE id = ?")) {
-            int n = 0;
-            for (int i = 0; i < count; i++) {
-                ps.setString(1, STATUS[(int) (Math.random() * STATUS.length)]);
-                ps.setTimestamp(2, Timestamp.valueOf(LocalDateTime.now()));
-                ps.setLong(3, 1 + (long) (Math.random() * rows));
-                n += ps.executeUpdate();
-            }
-            return n;
         }
     }
 }

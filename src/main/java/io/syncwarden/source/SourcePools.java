@@ -1,5 +1,7 @@
 package io.syncwarden.source;
 
+import static java.util.concurrent.TimeUnit.SECONDS;
+
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import java.util.Map;
@@ -10,6 +12,8 @@ import org.apache.camel.support.service.ServiceSupport;
 /** Small connection pools for upstream databases, one per (url, user), closed when Camel stops. */
 public class SourcePools extends ServiceSupport {
     private static final int POOL_SIZE = 2;
+    /** How long a run waits for a replica connection before the attempt fails (and is retried by the route). */
+    static final long CONNECT_TIMEOUT = SECONDS.toMillis(10);
     private final Map<String, HikariDataSource> pools = new ConcurrentHashMap<>();
 
     public DataSource get(String sourceId, String url, String user, String password) {
@@ -25,6 +29,7 @@ public class SourcePools extends ServiceSupport {
             config.setAutoCommit(false);
             // the replica may be down when the service starts: fail at the first run, not at pool creation
             config.setInitializationFailTimeout(-1);
+            config.setConnectionTimeout(CONNECT_TIMEOUT);
             return new HikariDataSource(config);
         });
     }

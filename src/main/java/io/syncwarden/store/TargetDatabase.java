@@ -39,12 +39,17 @@ public final class TargetDatabase implements AutoCloseable {
             this.dialect = Dialect.of(c);
         } catch (SQLException e) {
             dataSource.close();
-            throw new IllegalStateException("Cannot connect to the target database " + url + ": " + e.getMessage(), e);
+            throw new IllegalStateException("Cannot connect to the target database " + masked(url) + ": " + e.getMessage(), e);
         }
         var result = Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load().migrate();
         LOG.info("Target database {} ({}) is at schema version {} ({} migrations applied now)",
-                url, dialect, result.targetSchemaVersion != null ? result.targetSchemaVersion : result.initialSchemaVersion,
+                masked(url), dialect, result.targetSchemaVersion != null ? result.targetSchemaVersion : result.initialSchemaVersion,
                 result.migrationsExecuted);
+    }
+
+    /** A JDBC URL fit for logs: any password parameter in it is masked. */
+    public static String masked(String url) {
+        return url == null ? null : url.replaceAll("(?i)(password=)[^&;]*", "$1******");
     }
 
     public DataSource dataSource() {

@@ -1,10 +1,15 @@
 package io.syncwarden.sync;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
+import org.apache.camel.health.HealthCheck;
+import org.apache.camel.health.HealthCheckHelper;
+import org.junit.jupiter.api.Test;
 
 /** jdbc source scenarios, H2 replica into H2 target. */
 class H2JdbcSyncTest extends JdbcSyncScenarios {
@@ -47,5 +52,22 @@ class H2JdbcSyncTest extends JdbcSyncScenarios {
     @Override
     void clearFaults(Connection replica) {
         Gate.reset();
+    }
+
+    @Test
+    void should_record_a_failed_run_and_degrade_readiness_when_the_replica_is_down() throws Exception {
+        SyncTrigger.Result result = fire("it-down");
+
+        assertThat(result.status()).isEqualTo("failed");
+        assertThat((String) run(result.runId()).get("error")).contains("no-such-replica");
+        assertThat(HealthCheckHelper.invokeReadiness(context))
+                .filteredOn(r -> r.getCheck().getId().equals("source-it-down")).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.getState()).isEqualTo(HealthCheck.State.DOWN);
+                    assertThat(r.getMessage()).hasValueSatisfying(m -> m.contains("degraded"));
+                });
+        assertThat(context.getRouteController().getRouteStatus("it-down").isStarted())
+                .as("the source's route keeps its schedule").isTrue();
+        assertThat(fire("it-full").status()).as("other sources still sync").isEqualTo("success");
     }
 }

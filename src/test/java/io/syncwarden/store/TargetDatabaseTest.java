@@ -1,0 +1,34 @@
+package io.syncwarden.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class TargetDatabaseTest {
+
+    @Test
+    void should_mask_a_password_in_a_jdbc_url_before_logging_it() {
+        assertThat(TargetDatabase.masked("jdbc:postgresql://db:5432/sw?user=sw&password=s3cret&ssl=true"))
+                .isEqualTo("jdbc:postgresql://db:5432/sw?user=sw&password=******&ssl=true")
+                .doesNotContain("s3cret");
+    }
+
+    @Test
+    void should_say_the_database_url_is_required() {
+        assertThatThrownBy(() -> new TargetDatabase(" ", "sa", "", 2)).hasMessageContaining("syncwarden.db.url is required");
+    }
+
+    @Test
+    void should_migrate_an_empty_h2_database_to_the_control_tables() throws Exception {
+        try (TargetDatabase db = new TargetDatabase("jdbc:h2:mem:migrate-test;DB_CLOSE_DELAY=-1", "sa", "", 2);
+             var c = db.dataSource().getConnection(); var s = c.createStatement()) {
+            for (String table : new String[] {"sync_run", "source_health", "sync_checkpoint", "source_lock", "failure_log", "rejected_row"}) {
+                try (var rs = s.executeQuery("SELECT COUNT(*) FROM " + table)) {
+                    assertThat(rs.next()).as(table).isTrue();
+                }
+            }
+            assertThat(db.dialect()).isEqualTo(Dialect.H2);
+        }
+    }
+}
