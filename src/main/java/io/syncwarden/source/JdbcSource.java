@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
 
 /**
  * The {@code jdbc} source kind: copies a table or query of a replica database into the target.
@@ -41,7 +41,7 @@ public class JdbcSource extends SyncSource {
     }
 
     @Override
-    protected void read(RunContext run, SyncRuns runs, CamelContext context) throws Exception {
+    protected void read(RunContext run, SyncRuns runs, Exchange exchange) throws Exception {
         String id = sourceId();
         String url = required("jdbcUrl", jdbcUrl, id);
         boolean incremental = "incremental".equalsIgnoreCase(mode);
@@ -78,7 +78,7 @@ public class JdbcSource extends SyncSource {
             String from = query != null && !query.isBlank() ? "(" + base + ") src" : TargetTable.identifier("Source table", table);
             String sql = "SELECT * FROM " + from + (cursor != null ? " WHERE " + keyset(order) : "")
                     + " ORDER BY " + String.join(", ", order);
-            try (Connection sc = context.getRegistry().findSingleByType(SourcePools.class).get(id, url, username, password).getConnection()) {
+            try (Connection sc = exchange.getContext().getRegistry().findSingleByType(SourcePools.class).get(id, url, username, password).getConnection()) {
                 sc.setAutoCommit(false); // PostgreSQL streams with a cursor only outside autocommit
                 try (PreparedStatement ps = sc.prepareStatement(sql, ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY)) {
                     ps.setFetchSize(fetchSize);

@@ -3,7 +3,6 @@ package io.syncwarden.source;
 import io.syncwarden.sync.NonRecoverableSyncException;
 import io.syncwarden.sync.RunContext;
 import io.syncwarden.sync.SyncRuns;
-import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 
 /**
@@ -20,7 +19,7 @@ public abstract class SyncSource {
     public abstract String kind();
 
     /** Reads the upstream and writes into the target; resumes from the checkpoint where the kind keeps one. */
-    protected abstract void read(RunContext run, SyncRuns runs, CamelContext context) throws Exception;
+    protected abstract void read(RunContext run, SyncRuns runs, Exchange exchange) throws Exception;
 
     public void begin(Exchange exchange) throws Exception {
         String trigger = exchange.getProperty(TRIGGER, "schedule", String.class);
@@ -34,7 +33,7 @@ public abstract class SyncSource {
     public void sync(Exchange exchange) throws Exception {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         run.startAttempt();
-        read(run, runs(exchange), exchange.getContext());
+        read(run, runs(exchange), exchange);
     }
 
     public void complete(Exchange exchange) throws Exception {

@@ -122,6 +122,12 @@ public final class BatchWriter implements AutoCloseable {
         }
     }
 
+    /** Counts a row the reader could not even map, and records it in rejected_row with the reason. */
+    public void rejectRead(Object[] row, long position, String reason) throws SQLException {
+        run.read++;
+        reject(row, position, reason);
+    }
+
     /** Writes the last partial batch. */
     public void finish() throws SQLException {
         flush();

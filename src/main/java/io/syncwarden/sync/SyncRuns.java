@@ -180,7 +180,7 @@ public class SyncRuns {
             LOG.error("Sync {} could not start: {}", exchange.getFromRouteId(), message);
             return;
         }
-        String errorClass = error instanceof NonRecoverableSyncException ? "non_recoverable" : "recoverable";
+        String errorClass = ErrorClass.of(error);
         Instant now = Instant.now();
         long duration = now.toEpochMilli() - run.startedAt().toEpochMilli();
         try (Connection c = db.dataSource().getConnection()) {
@@ -204,7 +204,7 @@ public class SyncRuns {
         metrics.rows(run);
         metrics.run(run.sourceId(), "failed", duration);
         LOG.error("Sync {} run {} failed after {} attempt(s) ({}): read={} inserted={} updated={} rejected={}; {}",
-                run.sourceId(), run.runId(), run.attempts(), errorClass, run.read(), run.inserted(), run.updated(),
+                run.sourceId(), run.runId(), Math.max(1, run.attempts()), errorClass, run.read(), run.inserted(), run.updated(),
                 run.rejected(), message);
     }
 
@@ -309,6 +309,12 @@ public class SyncRuns {
             return "unknown error";
         }
         StringBuilder sb = new StringBuilder(error.getClass().getSimpleName()).append(": ").append(error.getMessage());
+        if (error instanceof org.apache.camel.http.base.HttpOperationFailedException http) {
+            sb = new StringBuilder("HTTP ").append(http.getStatusCode()).append(' ').append(http.getStatusText())
+                    .append(http.getStatusCode() == 401 || http.getStatusCode() == 403
+                            ? " (the upstream rejected the credentials: check the key/secret)" : "")
+                    .append(" from ").append(http.getUri().replaceAll("\\?.*", ""));
+        }
         Throwable cause = error.getCause();
         for (int depth = 0; cause != null && cause != error && depth < 3; depth++, cause = cause.getCause()) {
             sb.append(" <- ").append(cause.getClass().getSimpleName()).append(": ").append(cause.getMessage());

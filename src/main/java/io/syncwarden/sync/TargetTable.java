@@ -44,13 +44,20 @@ public final class TargetTable {
     /** Loads the table, creating it first (with its key as primary key and a synced_at column) when it does not exist. */
     public static TargetTable ensure(Connection c, Dialect dialect, String table, List<Column> offered, List<String> keys)
             throws SQLException {
+        return ensure(c, dialect, table, offered, keys, Map.of());
+    }
+
+    /** As above, with explicit SQL types (by column) for the table when it is created. */
+    public static TargetTable ensure(Connection c, Dialect dialect, String table, List<Column> offered, List<String> keys,
+                                     Map<String, String> explicitTypes) throws SQLException {
         String name = identifier("Target table", table);
         Map<String, Meta> meta = load(c, dialect, name);
         if (meta.isEmpty()) {
             StringBuilder ddl = new StringBuilder("CREATE TABLE ").append(name).append(" (");
             for (Column col : offered) {
                 ddl.append(identifier("Column", col.name())).append(' ')
-                        .append(dialect.columnType(col.jdbcType(), col.precision(), col.scale()));
+                        .append(explicitTypes.containsKey(col.name()) ? explicitTypes.get(col.name())
+                                : dialect.columnType(col.jdbcType(), col.precision(), col.scale()));
                 if (keys.contains(col.name())) {
                     ddl.append(" NOT NULL");
                 }

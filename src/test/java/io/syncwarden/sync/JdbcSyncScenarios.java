@@ -73,7 +73,7 @@ abstract class JdbcSyncScenarios extends CamelMainTestSupport {
             throw new IllegalStateException(e);
         }
         Properties p = new Properties();
-        p.put("camel.main.routesIncludePattern", "file:routes/*.camel.yaml,classpath:test-routes/*.camel.yaml");
+        p.put("camel.main.routesIncludePattern", "file:routes/*.camel.yaml,classpath:test-routes/test-jdbc-sources.camel.yaml");
         p.put("camel.server.enabled", "false");
         p.put("camel.management.enabled", "false");
         p.put("syncwarden.demo.enabled", "false");

@@ -1,0 +1,170 @@
+package io.syncwarden.source;
+
+import io.syncwarden.sync.BatchWriter;
+import io.syncwarden.sync.NonRecoverableSyncException;
+import io.syncwarden.sync.RunContext;
+import io.syncwarden.sync.SyncRuns;
+import io.syncwarden.sync.TargetTable;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.Types;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.camel.Exchange;
+import org.apache.camel.StreamCache;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
+
+/**
+ * The {@code http-csv} kind (Finale reports and any CSV over HTTP): the route GETs the report with camel-http;
+ * this reader parses the body as a stream (UTF-8 BOM, CRLF or LF, RFC 4180 quoting with embedded newlines and doubled
+ * quotes) and maps report column labels to table columns through the instance's {@code mapping}. A record that
+ * cannot be mapped is rejected with its line number; a body with no data rows makes the run {@code empty}.
+ */
+public class HttpCsvSource extends SyncSource {
+    private String mapping;
+    private String keyColumns;
+    private String columnTypes = "";
+
+    @Override
+    public String kind() {
+        return "http-csv";
+    }
+
+    @Override
+    protected void read(RunContext run, SyncRuns runs, Exchange current) throws Exception {
+        String id = sourceId();
+        Map<String, String> labels = parseMapping(required("mapping", mapping, id), id);
+        List<String> columns = new ArrayList<>(labels.values());
+        List<String> keys = Arrays.stream(required("keyColumns", keyColumns, id).split(","))
+                .map(k -> TargetTable.identifier("Key column", k.trim())).toList();
+        Map<String, String> types = parseTypes(columnTypes);
+        run.mode("full");
+        Object body = current.getIn().getBody();
+        if (body instanceof StreamCache cache) {
+            cache.reset(); // a redelivered attempt reads the report again from the start
+        }
+        InputStream in = current.getIn().getBody(InputStream.class);
+        if (in == null) {
+            run.markEmpty();
+            return;
+        }
+        Reader reader = withoutBom(new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)));
+        CSVFormat format = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true)
+                .setAllowMissingColumnNames(true).setIgnoreEmptyLines(true).get();
+        var db = runs.database();
+        try (CSVParser parser = CSVParser.parse(reader, format); Connection tc = db.dataSource().getConnection()) {
+            tc.setAutoCommit(false);
+            Map<String, Integer> header = new LinkedHashMap<>();
+            List<String> names = parser.getHeaderNames();
+            for (int i = 0; i < names.size(); i++) {
+                header.put(normalise(names.get(i)), i);
+            }
+            if (header.isEmpty() || (header.size() == 1 && header.containsKey(""))) {
+                run.markEmpty();
+                return;
+            }
+            int[] source = new int[columns.size()];
+            List<String> missing = new ArrayList<>();
+            int c = 0;
+            for (String label : labels.keySet()) {
+                Integer idx = header.get(label);
+                if (idx == null) {
+                    missing.add(label);
+                }
+                source[c++] = idx == null ? -1 : idx;
+            }
+            if (!missing.isEmpty()) {
+                throw new NonRecoverableSyncException("Source " + id + ": the report has no column(s) " + missing
+                        + " named in its mapping (report columns: " + header.keySet() + ")");
+            }
+            List<TargetTable.Column> offered = columns.stream().map(col -> new TargetTable.Column(col,
+                    types.containsKey(col) ? Types.OTHER : Types.VARCHAR, 0, 0)).toList();
+            TargetTable table = TargetTable.ensure(tc, db.dialect(), targetTable(), offered, keys, types);
+            long before = run.read();
+            try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, columns, keys, batchSize(), run, runs, null, 0)) {
+                for (CSVRecord record : parser) {
+                    long line = parser.getCurrentLineNumber();
+                    Object[] row = new Object[columns.size()];
+                    String problem = null;
+                    if (record.size() != names.size()) {
+                        problem = "line " + line + " has " + record.size() + " fields, the header has " + names.size();
+                    }
+                    for (int i = 0; i < source.length && problem == null; i++) {
+                        String v = record.get(source[i]);
+                        row[i] = v.isEmpty() ? null : v;
+                    }
+                    if (problem != null) {
+                        writer.rejectRead(row, line, problem);
+                    } else {
+                        writer.add(row, line);
+                    }
+                }
+                writer.finish();
+            }
+            if (run.read() == before) {
+                run.markEmpty();
+            }
+        } catch (java.io.UncheckedIOException e) {
+            throw new java.io.IOException("Source " + id + ": the report is not readable CSV: " + e.getMessage(), e);
+        }
+    }
+
+    private static Reader withoutBom(BufferedReader reader) throws java.io.IOException {
+        reader.mark(1);
+        if (reader.read() != '\uFEFF') {
+            reader.reset();
+        }
+        return reader;
+    }
+
+    /** Report labels compare after folding white space (labels carry line breaks in the UI) and case. */
+    static String normalise(String label) {
+        return label.replace("\uFEFF", "").replaceAll("\\s+", " ").trim().toLowerCase(Locale.ROOT);
+    }
+
+    /** {@code "Product ID=product_id; Units QoH=units_qoh"}: report label to table column, in table order. */
+    static Map<String, String> parseMapping(String text, String id) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String pair : text.split(";")) {
+            if (pair.isBlank()) {
+                continue;
+            }
+            int eq = pair.lastIndexOf('=');
+            if (eq <= 0) {
+                throw new NonRecoverableSyncException("Source " + id + ": mapping entry '" + pair.trim()
+                        + "' is not 'Report label=column'");
+            }
+            out.put(normalise(pair.substring(0, eq)), TargetTable.identifier("Column", pair.substring(eq + 1).trim()));
+        }
+        return out;
+    }
+
+    /** {@code "units_qoh=NUMERIC(18,4); updated=TIMESTAMP"}: SQL types of created tables (others are text). */
+    static Map<String, String> parseTypes(String text) {
+        Map<String, String> out = new LinkedHashMap<>();
+        if (text == null) {
+            return out;
+        }
+        for (String pair : text.split(";")) {
+            int eq = pair.indexOf('=');
+            if (eq > 0) {
+                out.put(pair.substring(0, eq).trim().toLowerCase(Locale.ROOT), pair.substring(eq + 1).trim());
+            }
+        }
+        return out;
+    }
+
+    public void setMapping(String mapping) { this.mapping = mapping; }
+    public void setKeyColumns(String keyColumns) { this.keyColumns = keyColumns; }
+    public void setColumnTypes(String columnTypes) { this.columnTypes = columnTypes; }
+}
