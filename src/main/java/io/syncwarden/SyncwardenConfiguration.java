@@ -9,6 +9,7 @@ import io.syncwarden.sync.SyncMetrics;
 import io.syncwarden.sync.SyncRuns;
 import io.syncwarden.sync.SyncSettings;
 import io.syncwarden.sync.SyncTrigger;
+import io.syncwarden.sync.UpstreamWait;
 import java.net.InetAddress;
 import org.apache.camel.BindToRegistry;
 import org.apache.camel.CamelConfiguration;
@@ -41,6 +42,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @PropertyInject(value = "syncwarden.demo.rows", defaultValue = "500")
     private int demoRows;
 
+    @PropertyInject(value = "syncwarden.retry.rate-limit-wait-ms", defaultValue = "60000")
+    private long rateLimitWaitMs;
+    @PropertyInject(value = "syncwarden.retry.max-rate-limit-wait-ms", defaultValue = "300000")
+    private long maxRateLimitWaitMs;
+
     private TargetDatabase database;
 
     @BindToRegistry("targetDatabase")
@@ -66,6 +72,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @BindToRegistry("syncTrigger")
     public SyncTrigger syncTrigger(CamelContext context) {
         return new SyncTrigger(context);
+    }
+
+    @BindToRegistry("upstreamWait")
+    public UpstreamWait upstreamWait() {
+        return new UpstreamWait(rateLimitWaitMs, maxRateLimitWaitMs);
     }
 
     @BindToRegistry("sourcePools")

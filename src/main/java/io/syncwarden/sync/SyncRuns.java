@@ -313,7 +313,8 @@ public class SyncRuns {
             sb = new StringBuilder("HTTP ").append(http.getStatusCode()).append(' ').append(http.getStatusText())
                     .append(http.getStatusCode() == 401 || http.getStatusCode() == 403
                             ? " (the upstream rejected the credentials: check the key/secret)" : "")
-                    .append(" from ").append(http.getUri().replaceAll("\\?.*", ""));
+                    .append(" from ").append(http.getUri().replaceAll("\\?.*", ""))
+                    .append(upstreamError(http.getResponseBody()));
         }
         Throwable cause = error.getCause();
         for (int depth = 0; cause != null && cause != error && depth < 3; depth++, cause = cause.getCause()) {
@@ -321,6 +322,23 @@ public class SyncRuns {
         }
         return sb.toString();
     }
+
+    /** The upstream's own words from a JSON error body ({@code error.code}/{@code status} and {@code message}). */
+    static String upstreamError(String body) {
+        if (body == null || body.isBlank() || !body.trim().startsWith("{")) {
+            return "";
+        }
+        try {
+            com.fasterxml.jackson.databind.JsonNode error = ERROR_JSON.readTree(body).path("error");
+            String code = error.path("code").isTextual() ? error.path("code").asText() : error.path("status").asText("");
+            String message = error.path("message").asText("");
+            return code.isEmpty() && message.isEmpty() ? "" : ": " + truncate((code + " " + message).trim(), 300);
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper ERROR_JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     static OffsetDateTime utc(Instant instant) {
         return instant.atOffset(ZoneOffset.UTC);

@@ -4,106 +4,46 @@ import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
-import io.syncwarden.Syncwarden;
 import io.syncwarden.sync.SyncTrigger;
 import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
-import java.util.UUID;
-import org.apache.camel.test.main.junit5.CamelMainTestSupport;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The http-csv kind against a WireMock stub serving Finale's report protocol (Basic auth, CSV body) on loopback. */
-class HttpCsvSyncTest extends CamelMainTestSupport {
+class HttpCsvSyncTest extends UpstreamStubTestSupport {
     private static final String STOCK = "/acme/doc/report/pivotTableStream/7/Report.csv";
     private static final String KEY = "fin-key-123";
     private static final String SECRET = "fin-secret-456";
 
-    // created where CamelTestSupport asks for properties (from its constructor, before field initialisers run)
-    private WireMockServer finale;
-    private String targetUrl;
-
     @Override
-    protected Class<?> getMainClass() {
-        return Syncwarden.class;
+    protected String testRoutes() {
+        return "test-csv-sources.camel.yaml";
     }
 
     @Override
-    protected String getPropertyPlaceholderLocations() {
-        return "file:application.properties";
-    }
-
-    @Override
-    protected Properties useOverridePropertiesWithPropertiesComponent() {
-        finale = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
-        finale.start();
-        targetUrl = "jdbc:h2:mem:csv-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
-        Properties p = new Properties();
-        p.put("camel.main.routesIncludePattern", "file:routes/*.camel.yaml,classpath:test-routes/test-csv-sources.camel.yaml");
-        p.put("camel.server.enabled", "false");
-        p.put("camel.management.enabled", "false");
-        p.put("syncwarden.demo.enabled", "false");
-        p.put("syncwarden.db.url", targetUrl);
-        p.put("syncwarden.retry.max-redeliveries", "2");
-        p.put("syncwarden.retry.initial-delay-ms", "10");
-        p.put("test.finale.base", finale.baseUrl());
+    protected void properties(Properties p) {
+        p.put("test.finale.base", upstream.baseUrl());
         p.put("test.finale.key", KEY);
         p.put("test.finale.secret", SECRET);
-        return p;
-    }
-
-    @AfterEach
-    void stopStub() {
-        finale.stop();
     }
 
     private void serve(String path, int status, String body) {
-        finale.stubFor(get(urlPathEqualTo(path)).withBasicAuth(KEY, SECRET)
+        upstream.stubFor(get(urlPathEqualTo(path)).withBasicAuth(KEY, SECRET)
                 .willReturn(aResponse().withStatus(status).withHeader("Content-Type", "text/csv").withBody(body)));
     }
 
     private static String fixture() throws Exception {
         return Files.readString(Path.of("../shared/fixtures/finale/products_stock_report.csv"));
-    }
-
-    private SyncTrigger.Result fire(String source) throws Exception {
-        return context.getRegistry().lookupByNameAndType("syncTrigger", SyncTrigger.class).fire(source, "manual");
-    }
-
-    private Map<String, Object> run(long runId) throws SQLException {
-        try (Connection c = DriverManager.getConnection(targetUrl, "sa", ""); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT status, rows_read, rows_inserted, rows_rejected, error_class, error_message FROM sync_run WHERE run_id = " + runId)) {
-            assertThat(rs.next()).isTrue();
-            Map<String, Object> m = new HashMap<>();
-            m.put("status", rs.getString(1));
-            m.put("read", rs.getLong(2));
-            m.put("inserted", rs.getLong(3));
-            m.put("rejected", rs.getLong(4));
-            m.put("error_class", rs.getString(5));
-            m.put("error", rs.getString(6));
-            return m;
-        }
-    }
-
-    private long count(String sql) throws SQLException {
-        try (Connection c = DriverManager.getConnection(targetUrl, "sa", ""); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getLong(1);
-        }
     }
 
     @Test
@@ -113,7 +53,7 @@ class HttpCsvSyncTest extends CamelMainTestSupport {
         SyncTrigger.Result result = fire("it-finale-stock");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("read", 30L).containsEntry("inserted", 30L);
-        try (Connection c = DriverManager.getConnection(targetUrl, "sa", ""); Statement s = c.createStatement()) {
+        try (Connection c = target(); Statement s = c.createStatement()) {
             Map<String, String> desc = new HashMap<>();
             try (ResultSet rs = s.executeQuery("SELECT product_id, description, units_qoh FROM finale_stock")) {
                 while (rs.next()) {
@@ -127,7 +67,7 @@ class HttpCsvSyncTest extends CamelMainTestSupport {
                     .containsEntry("NW-1003", "Seed starting tray\n(pack of 10)")
                     .containsEntry("NW-1004", "Nursery pot 4\" square");
         }
-        assertThat(finale.findAll(getRequestedFor(urlPathEqualTo(STOCK)))).singleElement()
+        assertThat(upstream.findAll(getRequestedFor(urlPathEqualTo(STOCK)))).singleElement()
                 .satisfies(r -> assertThat(r.queryParameter("format").firstValue()).isEqualTo("csv"));
     }
 
@@ -145,11 +85,11 @@ class HttpCsvSyncTest extends CamelMainTestSupport {
     void should_record_an_empty_report_as_empty_and_keep_the_table() throws Exception {
         serve(STOCK, 200, fixture());
         fire("it-finale-stock");
-        finale.resetAll();
+        upstream.resetAll();
         serve(STOCK, 200, "\uFEFFProduct ID,Description,Category,Manufacturer,Std bin ID,Std packing,Units QoH,Units Reserved,Units Remaining,Units On order,Units Available\r\n");
 
         SyncTrigger.Result headerOnly = fire("it-finale-stock");
-        finale.resetAll();
+        upstream.resetAll();
         serve(STOCK, 200, "");
         SyncTrigger.Result blank = fire("it-finale-stock");
 
@@ -160,27 +100,27 @@ class HttpCsvSyncTest extends CamelMainTestSupport {
 
     @Test
     void should_fail_without_retry_when_the_credentials_are_rejected() throws Exception {
-        finale.stubFor(get(urlPathEqualTo(STOCK)).willReturn(aResponse().withStatus(401).withBody("Unauthorized")));
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).willReturn(aResponse().withStatus(401).withBody("Unauthorized")));
 
         SyncTrigger.Result result = fire("it-finale-stock");
 
         Map<String, Object> run = run(result.runId());
         assertThat(run).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable");
         assertThat((String) run.get("error")).contains("HTTP 401").contains("credentials").doesNotContain(SECRET);
-        assertThat(finale.findAll(getRequestedFor(urlPathEqualTo(STOCK)))).hasSize(1);
+        assertThat(upstream.findAll(getRequestedFor(urlPathEqualTo(STOCK)))).hasSize(1);
     }
 
     @Test
     void should_retry_a_server_error_and_succeed() throws Exception {
-        finale.stubFor(get(urlPathEqualTo(STOCK)).inScenario("flaky").whenScenarioStateIs(Scenario.STARTED)
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).inScenario("flaky").whenScenarioStateIs(Scenario.STARTED)
                 .willReturn(aResponse().withStatus(503)).willSetStateTo("up"));
-        finale.stubFor(get(urlPathEqualTo(STOCK)).inScenario("flaky").whenScenarioStateIs("up").withBasicAuth(KEY, SECRET)
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).inScenario("flaky").whenScenarioStateIs("up").withBasicAuth(KEY, SECRET)
                 .willReturn(aResponse().withStatus(200).withBody(fixture())));
 
         SyncTrigger.Result result = fire("it-finale-stock");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 30L);
-        assertThat(finale.findAll(getRequestedFor(urlPathEqualTo(STOCK)))).hasSize(2);
+        assertThat(upstream.findAll(getRequestedFor(urlPathEqualTo(STOCK)))).hasSize(2);
     }
 
     @Test
@@ -194,7 +134,7 @@ class HttpCsvSyncTest extends CamelMainTestSupport {
         SyncTrigger.Result result = fire("it-finale-stock");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 2L).containsEntry("rejected", 2L);
-        try (Connection c = DriverManager.getConnection(targetUrl, "sa", ""); Statement s = c.createStatement();
+        try (Connection c = target(); Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT row_position, reason FROM rejected_row ORDER BY row_position")) {
             assertThat(rs.next()).isTrue();
             assertThat(rs.getLong(1)).isEqualTo(3);

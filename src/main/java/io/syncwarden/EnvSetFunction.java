@@ -1,0 +1,39 @@
+package io.syncwarden;
+
+import java.util.Arrays;
+import java.util.function.UnaryOperator;
+import org.apache.camel.spi.PropertiesFunction;
+
+/**
+ * {@code {{env-set:A,B,C}}} is {@code true} when every named environment variable (or, for tests and -D use, JVM
+ * system property of the same name) is set and not blank, else {@code false}. Source instances use it as their
+ * {@code enabled} value, so a connector switches itself on once its credentials are present. Values are never
+ * returned or logged, only whether they exist.
+ */
+public final class EnvSetFunction implements PropertiesFunction {
+    private final UnaryOperator<String> env;
+
+    public EnvSetFunction() {
+        this(System::getenv);
+    }
+
+    EnvSetFunction(UnaryOperator<String> env) {
+        this.env = env;
+    }
+
+    @Override
+    public String getName() {
+        return "env-set";
+    }
+
+    @Override
+    public String apply(String remainder) {
+        boolean all = Arrays.stream(remainder.split(",")).map(String::trim).filter(n -> !n.isEmpty())
+                .allMatch(n -> present(env.apply(n)) || present(System.getProperty(n)));
+        return String.valueOf(all && !remainder.isBlank());
+    }
+
+    private static boolean present(String v) {
+        return v != null && !v.isBlank();
+    }
+}

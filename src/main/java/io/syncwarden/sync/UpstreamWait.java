@@ -1,0 +1,80 @@
+package io.syncwarden.sync;
+
+import java.util.Locale;
+import java.util.Map;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.apache.camel.http.base.HttpOperationFailedException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs when a sync step fails, before the redelivery delay is chosen ({@code onExceptionOccurredRef} in
+ * routes/error-handling.camel.yaml). An upstream that says how long to wait is obeyed instead of blind back-off:
+ * Cal.com's {@code X-RateLimit-Reset-<Name>} (whole seconds; a value above 10^9 is read as an epoch second) and the
+ * standard {@code Retry-After} (seconds) on 429 and 503. A 429 that names no wait waits {@code rateLimitDefaultMs}
+ * (the limits refill per minute). The wait is capped at {@code maxWaitMs}. Other failures keep the exponential back-off.
+ */
+public final class UpstreamWait implements Processor {
+    private static final Logger LOG = LoggerFactory.getLogger(UpstreamWait.class);
+    private final long rateLimitDefaultMs;
+    private final long maxWaitMs;
+
+    public UpstreamWait(long rateLimitDefaultMs, long maxWaitMs) {
+        this.rateLimitDefaultMs = rateLimitDefaultMs;
+        this.maxWaitMs = maxWaitMs;
+    }
+
+    @Override
+    public void process(Exchange exchange) {
+        Throwable error = exchange.getException() != null ? exchange.getException()
+                : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        Long wait = null;
+        for (Throwable t = error; t != null && wait == null; t = t.getCause()) {
+            if (t instanceof HttpOperationFailedException http) {
+                wait = waitMillis(http.getStatusCode(), http.getResponseHeaders());
+            }
+        }
+        if (wait == null) {
+            exchange.getIn().removeHeader(Exchange.REDELIVERY_DELAY);
+            return;
+        }
+        long capped = Math.min(wait, maxWaitMs);
+        LOG.warn("Sync {}: upstream asked to wait (rate limit); next attempt in {} s",
+                exchange.getFromRouteId(), Math.round(capped / 1000.0));
+        exchange.getIn().setHeader(Exchange.REDELIVERY_DELAY, capped);
+    }
+
+    /** The wait the upstream asked for, in ms; null when it asked for none (then back-off applies). */
+    Long waitMillis(int status, Map<String, String> headers) {
+        if (status != 429 && status != 503) {
+            return null;
+        }
+        Long shortest = null;
+        if (headers != null) {
+            for (Map.Entry<String, String> h : headers.entrySet()) {
+                String name = h.getKey().toLowerCase(Locale.ROOT);
+                if (name.startsWith("x-ratelimit-reset") || name.equals("retry-after")) {
+                    Long ms = seconds(h.getValue());
+                    // several named limits: a request passes again as soon as one of them resets
+                    if (ms != null && (shortest == null || ms < shortest)) {
+                        shortest = ms;
+                    }
+                }
+            }
+        }
+        return shortest != null ? shortest : status == 429 ? rateLimitDefaultMs : null;
+    }
+
+    private static Long seconds(String value) {
+        try {
+            long v = Long.parseLong(value.trim());
+            if (v > 1_000_000_000L) {
+                v = v - System.currentTimeMillis() / 1000;
+            }
+            return Math.max(0, v) * 1000;
+        } catch (NumberFormatException | NullPointerException e) {
+            return null; // an HTTP-date Retry-After or garbage: fall back to the default
+        }
+    }
+}

@@ -1,0 +1,194 @@
+package io.syncwarden.source;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.absent;
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.tomakehurst.wiremock.client.MappingBuilder;
+import com.github.tomakehurst.wiremock.stubbing.Scenario;
+import com.github.tomakehurst.wiremock.verification.LoggedRequest;
+import io.syncwarden.sync.SyncTrigger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+
+/** The calcom-bookings kind against WireMock serving Cal.com API v2 (2024-08-13 bookings) on loopback. */
+class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
+    private static final String KEY = "cal_test_0123456789abcdef";
+    private static final String BOOKINGS = "/v2/bookings";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Override
+    protected String testRoutes() {
+        return "test-calcom-sources.camel.yaml";
+    }
+
+    @Override
+    protected void properties(Properties p) {
+        p.put("test.calcom.base", upstream.baseUrl());
+        p.put("test.calcom.key", KEY);
+    }
+
+    private static String fixture(String name) throws Exception {
+        return Files.readString(Path.of("../shared/fixtures/calcom/" + name));
+    }
+
+    /** A page request as our client must send it: key, API version, ascending updatedAt order. */
+    private static MappingBuilder page(String path, int skip) {
+        return get(urlPathEqualTo(path)).withHeader("Authorization", equalTo("Bearer " + KEY))
+                .withHeader("cal-api-version", equalTo("2024-08-13"))
+                .withQueryParam("sortUpdatedAt", equalTo("asc")).withQueryParam("skip", equalTo(String.valueOf(skip)));
+    }
+
+    private void serveBothPages(String path) throws Exception {
+        upstream.stubFor(page(path, 0).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, fixture("bookings_page1.json"))));
+        upstream.stubFor(page(path, 5).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, fixture("bookings_page2.json"))));
+    }
+
+    private static com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder json(int status, String body) {
+        return aResponse().withStatus(status).withHeader("Content-Type", "application/json").withBody(body);
+    }
+
+    private List<LoggedRequest> requests(String path) {
+        return upstream.findAll(getRequestedFor(urlPathEqualTo(path))).stream()
+                .sorted(Comparator.comparing(LoggedRequest::getLoggedDate)).toList();
+    }
+
+    @Test
+    void should_page_through_all_bookings_and_map_them() throws Exception {
+        serveBothPages(BOOKINGS);
+
+        SyncTrigger.Result result = fire("it-calcom");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("read", 8L).containsEntry("inserted", 8L);
+        assertThat(requests(BOOKINGS)).extracting(r -> r.queryParameter("skip").firstValue()).containsExactly("0", "5");
+        assertThat(requests(BOOKINGS)).allSatisfy(r -> assertThat(r.queryParameter("take").firstValue()).isEqualTo("5"));
+        assertThat(text("SELECT attendee_email || '|' || attendee_time_zone || '|' || event_type_slug || '|' || start_time "
+                + "FROM bookings WHERE uid = 'k3VqT9wLmN2pXa7RcB4sYd'"))
+                .isEqualTo("anais.dubois@example.fr|Europe/Paris|intro-call|2025-06-02 08:00:00");
+        assertThat(text("SELECT title FROM bookings WHERE uid = 'k3VqT9wLmN2pXa7RcB4sYd'"))
+                .isEqualTo("Intro call between Maren Holt and Anaïs Dubois");
+        assertThat(text("SELECT status || '|' || cancellation_reason FROM bookings WHERE uid = 'Aa9kD3fV7nP1cS5xG2yJ8m'"))
+                .isEqualTo("rejected|Outside our service area");
+    }
+
+    @Test
+    void should_fetch_only_bookings_changed_since_the_newest_applied_on_the_next_run() throws Exception {
+        serveBothPages(BOOKINGS);
+        fire("it-calcom");
+        // the newest updatedAt of the first run is 2025-06-04T15:27:36.950Z (page 2)
+        ObjectNode changed = (ObjectNode) JSON.readTree(fixture("bookings_page2.json"));
+        ArrayNode data = (ArrayNode) changed.get("data");
+        ObjectNode booking = (ObjectNode) data.get(1);
+        booking.put("status", "cancelled").put("cancellationReason", "Client asked to move it").put("updatedAt", "2025-06-05T09:00:00.000Z");
+        changed.set("data", JSON.createArrayNode().add(booking));
+        changed.set("pagination", JSON.readTree("{\"totalItems\":1,\"remainingItems\":0,\"returnedItems\":1,\"itemsPerPage\":5,"
+                + "\"currentPage\":1,\"totalPages\":1,\"hasNextPage\":false,\"hasPreviousPage\":false}"));
+        upstream.resetRequests();
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo("2025-06-04T15:27:36.950Z"))
+                .willReturn(json(200, changed.toString())));
+
+        SyncTrigger.Result second = fire("it-calcom");
+
+        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("read", 1L).containsEntry("updated", 1L);
+        assertThat(requests(BOOKINGS)).singleElement().satisfies(r ->
+                assertThat(r.queryParameter("afterUpdatedAt").firstValue()).isEqualTo("2025-06-04T15:27:36.950Z"));
+        assertThat(text("SELECT status || '|' || cancellation_reason FROM bookings WHERE uid = '" + booking.get("uid").asText() + "'"))
+                .isEqualTo("cancelled|Client asked to move it");
+        assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(8);
+    }
+
+    @Test
+    void should_not_retry_a_rejected_api_key_and_say_so() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo(BOOKINGS)).willReturn(json(401, fixture("error_401.json"))));
+
+        SyncTrigger.Result result = fire("it-calcom");
+
+        Map<String, Object> run = run(result.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable");
+        assertThat((String) run.get("error")).contains("HTTP 401").contains("credentials").contains("UnauthorizedException")
+                .doesNotContain(KEY);
+        assertThat(requests(BOOKINGS)).hasSize(1);
+    }
+
+    @Test
+    void should_wait_as_long_as_the_rate_limit_reset_header_says() throws Exception {
+        Map<String, Object> headers = JSON.readValue(fixture("error_429.headers.json"), Map.class);
+        @SuppressWarnings("unchecked")
+        Map<String, String> h = (Map<String, String>) headers.get("headers");
+        var limited = aResponse().withStatus(429).withBody(fixture("error_429.json"));
+        h.forEach((k, v) -> limited.withHeader(k, k.equals("X-RateLimit-Reset-Default") ? "2" : v));
+        upstream.stubFor(page(BOOKINGS, 0).inScenario("limit").whenScenarioStateIs(Scenario.STARTED).willReturn(limited).willSetStateTo("open"));
+        upstream.stubFor(page(BOOKINGS, 0).inScenario("limit").whenScenarioStateIs("open").willReturn(json(200, fixture("bookings_page1.json"))));
+        upstream.stubFor(page(BOOKINGS, 5).willReturn(json(200, fixture("bookings_page2.json"))));
+
+        SyncTrigger.Result result = fire("it-calcom");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 8L);
+        List<LoggedRequest> first = requests(BOOKINGS).stream().filter(r -> r.queryParameter("skip").firstValue().equals("0")).toList();
+        assertThat(first).hasSize(2);
+        // blind back-off here would retry after 10 ms; the header asked for 2 s
+        assertThat(first.get(1).getLoggedDate().getTime() - first.get(0).getLoggedDate().getTime()).isGreaterThanOrEqualTo(1900);
+    }
+
+    @Test
+    void should_fail_on_a_malformed_page_keep_committed_pages_and_resume_there() throws Exception {
+        upstream.stubFor(page(BOOKINGS, 0).willReturn(json(200, fixture("bookings_page1.json"))));
+        upstream.stubFor(page(BOOKINGS, 5).inScenario("broken").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(json(200, "{\"status\":\"success\",\"data\":[{\"uid\":\"x\"")));
+
+        SyncTrigger.Result broken = fire("it-calcom");
+
+        Map<String, Object> failed = run(broken.runId());
+        assertThat(failed).containsEntry("status", "failed").containsEntry("inserted", 5L);
+        assertThat((String) failed.get("error")).contains("malformed JSON");
+        assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(5);
+
+        upstream.resetAll();
+        upstream.stubFor(page(BOOKINGS, 5).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, fixture("bookings_page2.json"))));
+        SyncTrigger.Result resumed = fire("it-calcom");
+
+        assertThat(run(resumed.runId())).containsEntry("status", "success").containsEntry("read", 3L).containsEntry("inserted", 3L);
+        assertThat(requests(BOOKINGS)).singleElement();
+        assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(8);
+    }
+
+    @Test
+    void should_reject_a_booking_without_uid_and_write_the_others() throws Exception {
+        ObjectNode page = (ObjectNode) JSON.readTree(fixture("bookings_page2.json"));
+        ((ObjectNode) page.get("data").get(0)).remove("uid");
+        ((ObjectNode) page.get("data").get(2)).put("start", "next tuesday");
+        page.set("pagination", JSON.readTree("{\"hasNextPage\":false}"));
+        upstream.stubFor(page(BOOKINGS, 0).willReturn(json(200, page.toString())));
+
+        SyncTrigger.Result result = fire("it-calcom");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 1L).containsEntry("rejected", 2L);
+        assertThat(text("SELECT LISTAGG(reason, ' / ') WITHIN GROUP (ORDER BY row_position) FROM rejected_row"))
+                .isEqualTo("booking has no uid / field start is not an ISO-8601 time: 'next tuesday'");
+    }
+
+    @Test
+    void should_run_a_second_calendar_added_with_yaml_only() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo("/eu" + BOOKINGS)).withHeader("Authorization", equalTo("Bearer " + KEY))
+                .willReturn(json(200, fixture("bookings_page2.json").replace("\"hasNextPage\": true", "\"hasNextPage\": false"))));
+
+        SyncTrigger.Result result = fire("it-calcom-eu");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 3L);
+        assertThat(count("SELECT COUNT(*) FROM bookings_eu")).isEqualTo(3);
+        assertThat(requests("/eu" + BOOKINGS)).singleElement()
+                .satisfies(r -> assertThat(r.queryParameter("take").firstValue()).isEqualTo("100"));
+    }
+}

@@ -1,0 +1,108 @@
+package io.syncwarden.source;
+
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import io.syncwarden.Syncwarden;
+import io.syncwarden.sync.SyncTrigger;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import org.apache.camel.test.main.junit5.CamelMainTestSupport;
+import org.junit.jupiter.api.AfterEach;
+
+/**
+ * Boots the real application (routes/ plus one test routes file) on an in-memory H2 target, with a WireMock server
+ * on loopback that plays the upstream's protocol. Subclasses stub the upstream and fire their test instances.
+ */
+abstract class UpstreamStubTestSupport extends CamelMainTestSupport {
+    // created where CamelTestSupport asks for properties (from its constructor, before field initialisers run)
+    protected WireMockServer upstream;
+    protected String targetUrl;
+
+    /** The classpath test routes file holding this test's source instances. */
+    protected abstract String testRoutes();
+
+    /** Extra properties the test routes read (base URL of the stub, credentials). */
+    protected abstract void properties(Properties p);
+
+    @Override
+    protected Class<?> getMainClass() {
+        return Syncwarden.class;
+    }
+
+    @Override
+    protected String getPropertyPlaceholderLocations() {
+        return "file:application.properties";
+    }
+
+    @Override
+    protected Properties useOverridePropertiesWithPropertiesComponent() {
+        upstream = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
+        upstream.start();
+        targetUrl = "jdbc:h2:mem:stub-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
+        Properties p = new Properties();
+        p.put("camel.main.routesIncludePattern", "file:routes/*.camel.yaml,classpath:test-routes/" + testRoutes());
+        p.put("camel.server.enabled", "false");
+        p.put("camel.management.enabled", "false");
+        p.put("syncwarden.demo.enabled", "false");
+        p.put("syncwarden.db.url", targetUrl);
+        p.put("syncwarden.retry.max-redeliveries", "2");
+        p.put("syncwarden.retry.initial-delay-ms", "10");
+        p.put("syncwarden.retry.rate-limit-wait-ms", "10");
+        properties(p);
+        return p;
+    }
+
+    @AfterEach
+    void stopStub() {
+        upstream.stop();
+    }
+
+    protected SyncTrigger.Result fire(String source) throws Exception {
+        return context.getRegistry().lookupByNameAndType("syncTrigger", SyncTrigger.class).fire(source, "manual");
+    }
+
+    protected Connection target() throws SQLException {
+        return DriverManager.getConnection(targetUrl, "sa", "");
+    }
+
+    /** The sync_run row of a run: status, counts, error class and message. */
+    protected Map<String, Object> run(long runId) throws SQLException {
+        try (Connection c = target(); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT status, rows_read, rows_inserted, rows_updated, rows_unchanged, rows_rejected, "
+                     + "error_class, error_message FROM sync_run WHERE run_id = " + runId)) {
+            assertThat(rs.next()).isTrue();
+            Map<String, Object> m = new HashMap<>();
+            m.put("status", rs.getString(1));
+            m.put("read", rs.getLong(2));
+            m.put("inserted", rs.getLong(3));
+            m.put("updated", rs.getLong(4));
+            m.put("unchanged", rs.getLong(5));
+            m.put("rejected", rs.getLong(6));
+            m.put("error_class", rs.getString(7));
+            m.put("error", rs.getString(8));
+            return m;
+        }
+    }
+
+    protected long count(String sql) throws SQLException {
+        try (Connection c = target(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    protected String text(String sql) throws SQLException {
+        try (Connection c = target(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            return rs.next() ? rs.getString(1) : null;
+        }
+    }
+}
