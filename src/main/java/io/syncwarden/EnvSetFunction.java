@@ -26,11 +26,15 @@ public final class EnvSetFunction implements PropertiesFunction {
         return "env-set";
     }
 
+    /** {@code A,B|C,D}: true when A and B are set, or C and D are (alternative credentials). */
     @Override
     public String apply(String remainder) {
-        boolean all = Arrays.stream(remainder.split(",")).map(String::trim).filter(n -> !n.isEmpty())
+        return String.valueOf(Arrays.stream(remainder.split("\\|")).anyMatch(this::allSet));
+    }
+
+    private boolean allSet(String names) {
+        return !names.isBlank() && Arrays.stream(names.split(",")).map(String::trim).filter(n -> !n.isEmpty())
                 .allMatch(n -> present(env.apply(n)) || present(System.getProperty(n)));
-        return String.valueOf(all && !remainder.isBlank());
     }
 
     private static boolean present(String v) {

@@ -2,6 +2,7 @@ package io.syncwarden;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.syncwarden.demo.DemoReplica;
+import io.syncwarden.source.SheetsClientFactory;
 import io.syncwarden.source.SourcePools;
 import io.syncwarden.store.TargetDatabase;
 import io.syncwarden.sync.SourceRegistry;
@@ -47,6 +48,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @PropertyInject(value = "syncwarden.retry.max-rate-limit-wait-ms", defaultValue = "300000")
     private long maxRateLimitWaitMs;
 
+    @PropertyInject(value = "syncwarden.google.root-url", defaultValue = "https://sheets.googleapis.com/")
+    private String googleRootUrl;
+    @PropertyInject(value = "syncwarden.google.token-url", defaultValue = "https://oauth2.googleapis.com/token")
+    private String googleTokenUrl;
+
     private TargetDatabase database;
 
     @BindToRegistry("targetDatabase")
@@ -77,6 +83,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @BindToRegistry("upstreamWait")
     public UpstreamWait upstreamWait() {
         return new UpstreamWait(rateLimitWaitMs, maxRateLimitWaitMs);
+    }
+
+    @BindToRegistry("sheetsClientFactory")
+    public SheetsClientFactory sheetsClientFactory() {
+        return new SheetsClientFactory(googleRootUrl, googleTokenUrl, 30_000, 180_000);
     }
 
     @BindToRegistry("sourcePools")

@@ -43,11 +43,11 @@ public class HttpCsvSource extends SyncSource {
     @Override
     protected void read(RunContext run, SyncRuns runs, Exchange current) throws Exception {
         String id = sourceId();
-        Map<String, String> labels = parseMapping(required("mapping", mapping, id), id);
+        Map<String, String> labels = Tabular.parseMapping(required("mapping", mapping, id), id);
         List<String> columns = new ArrayList<>(labels.values());
         List<String> keys = Arrays.stream(required("keyColumns", keyColumns, id).split(","))
                 .map(k -> TargetTable.identifier("Key column", k.trim())).toList();
-        Map<String, String> types = parseTypes(columnTypes);
+        Map<String, String> types = Tabular.parseTypes(columnTypes);
         run.mode("full");
         Object body = current.getIn().getBody();
         if (body instanceof StreamCache cache) {
@@ -67,7 +67,7 @@ public class HttpCsvSource extends SyncSource {
             Map<String, Integer> header = new LinkedHashMap<>();
             List<String> names = parser.getHeaderNames();
             for (int i = 0; i < names.size(); i++) {
-                header.put(normalise(names.get(i)), i);
+                header.put(Tabular.normalise(names.get(i)), i);
             }
             if (header.isEmpty() || (header.size() == 1 && header.containsKey(""))) {
                 run.markEmpty();
@@ -125,43 +125,6 @@ public class HttpCsvSource extends SyncSource {
             reader.reset();
         }
         return reader;
-    }
-
-    /** Report labels compare after folding white space (labels carry line breaks in the UI) and case. */
-    static String normalise(String label) {
-        return label.replace("\uFEFF", "").replaceAll("\\s+", " ").trim().toLowerCase(Locale.ROOT);
-    }
-
-    /** {@code "Product ID=product_id; Units QoH=units_qoh"}: report label to table column, in table order. */
-    static Map<String, String> parseMapping(String text, String id) {
-        Map<String, String> out = new LinkedHashMap<>();
-        for (String pair : text.split(";")) {
-            if (pair.isBlank()) {
-                continue;
-            }
-            int eq = pair.lastIndexOf('=');
-            if (eq <= 0) {
-                throw new NonRecoverableSyncException("Source " + id + ": mapping entry '" + pair.trim()
-                        + "' is not 'Report label=column'");
-            }
-            out.put(normalise(pair.substring(0, eq)), TargetTable.identifier("Column", pair.substring(eq + 1).trim()));
-        }
-        return out;
-    }
-
-    /** {@code "units_qoh=NUMERIC(18,4); updated=TIMESTAMP"}: SQL types of created tables (others are text). */
-    static Map<String, String> parseTypes(String text) {
-        Map<String, String> out = new LinkedHashMap<>();
-        if (text == null) {
-            return out;
-        }
-        for (String pair : text.split(";")) {
-            int eq = pair.indexOf('=');
-            if (eq > 0) {
-                out.put(pair.substring(0, eq).trim().toLowerCase(Locale.ROOT), pair.substring(eq + 1).trim());
-            }
-        }
-        return out;
     }
 
     public void setMapping(String mapping) { this.mapping = mapping; }

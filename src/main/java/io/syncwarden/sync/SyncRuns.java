@@ -316,6 +316,17 @@ public class SyncRuns {
                     .append(" from ").append(http.getUri().replaceAll("\\?.*", ""))
                     .append(upstreamError(http.getResponseBody()));
         }
+        Throwable google = error;
+        while (google != null && !(google instanceof com.google.api.client.http.HttpResponseException)) {
+            google = google.getCause();
+        }
+        if (google instanceof com.google.api.client.http.HttpResponseException g) {
+            // its message carries the whole response; keep the status and the API's own words
+            return "HTTP " + g.getStatusCode() + " " + (g.getStatusMessage() == null ? "" : g.getStatusMessage())
+                    + (g.getStatusCode() == 401 || g.getStatusCode() == 403
+                    ? " (the upstream rejected the credentials or their access to this document)" : "")
+                    + " from Google" + googleError(g);
+        }
         Throwable cause = error.getCause();
         for (int depth = 0; cause != null && cause != error && depth < 3; depth++, cause = cause.getCause()) {
             sb.append(" <- ").append(cause.getClass().getSimpleName()).append(": ").append(cause.getMessage());
@@ -336,6 +347,15 @@ public class SyncRuns {
         } catch (Exception e) {
             return "";
         }
+    }
+
+    private static String googleError(com.google.api.client.http.HttpResponseException g) {
+        if (g instanceof com.google.api.client.googleapis.json.GoogleJsonResponseException j && j.getDetails() != null) {
+            Object status = j.getDetails().get("status");
+            String message = j.getDetails().getMessage();
+            return ": " + truncate(((status == null ? "" : status + " ") + (message == null ? "" : message)).trim(), 300);
+        }
+        return upstreamError(g.getContent());
     }
 
     private static final com.fasterxml.jackson.databind.ObjectMapper ERROR_JSON = new com.fasterxml.jackson.databind.ObjectMapper();

@@ -33,6 +33,9 @@ public final class UpstreamWait implements Processor {
         for (Throwable t = error; t != null && wait == null; t = t.getCause()) {
             if (t instanceof HttpOperationFailedException http) {
                 wait = waitMillis(http.getStatusCode(), http.getResponseHeaders());
+            } else if (t instanceof com.google.api.client.http.HttpResponseException google) {
+                String retryAfter = google.getHeaders() == null ? null : google.getHeaders().getRetryAfter();
+                wait = waitMillis(google.getStatusCode(), retryAfter == null ? Map.of() : Map.of("Retry-After", retryAfter));
             }
         }
         if (wait == null) {

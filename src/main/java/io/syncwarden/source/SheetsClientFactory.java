@@ -1,0 +1,112 @@
+package io.syncwarden.source;
+
+import com.google.api.client.googleapis.auth.oauth2.GoogleCredential;
+import com.google.api.client.http.HttpRequestInitializer;
+import com.google.api.client.http.HttpTransport;
+import com.google.api.client.http.javanet.NetHttpTransport;
+import com.google.api.client.json.JsonFactory;
+import com.google.api.client.json.gson.GsonFactory;
+import com.google.api.services.sheets.v4.Sheets;
+import io.syncwarden.sync.NonRecoverableSyncException;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Collection;
+import org.apache.camel.CamelContext;
+import org.apache.camel.component.google.sheets.GoogleSheetsClientFactory;
+import org.apache.camel.support.ResourceHelper;
+
+/**
+ * Builds the Google Sheets client for camel-google-sheets ({@code camel.component.google-sheets.clientFactory}).
+ * Unlike the component's default factory it honours a configurable API root URL and OAuth token URL on both
+ * authentication paths (so the real client can be pointed at a proxy or a test stub), accepts a service-account key
+ * as a file path or as the key's JSON itself (handy from a secret environment variable), sets timeouts, and fails
+ * with a message that says which credential is wrong, never its value.
+ */
+public final class SheetsClientFactory implements GoogleSheetsClientFactory {
+    public static final String GOOGLE_ROOT_URL = Sheets.DEFAULT_ROOT_URL;
+    public static final String GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
+
+    private final HttpTransport transport = new NetHttpTransport();
+    private final JsonFactory json = GsonFactory.getDefaultInstance();
+    private final String rootUrl;
+    private final String tokenUrl;
+    private final int connectTimeoutMs;
+    private final int readTimeoutMs;
+
+    public SheetsClientFactory(String rootUrl, String tokenUrl, int connectTimeoutMs, int readTimeoutMs) {
+        this.rootUrl = blank(rootUrl) ? GOOGLE_ROOT_URL : rootUrl.endsWith("/") ? rootUrl : rootUrl + "/";
+        this.tokenUrl = blank(tokenUrl) ? GOOGLE_TOKEN_URL : tokenUrl;
+        this.connectTimeoutMs = connectTimeoutMs;
+        this.readTimeoutMs = readTimeoutMs;
+    }
+
+    /** OAuth user credentials: client id and secret with a refresh token (and optionally a current access token). */
+    @Override
+    public Sheets makeClient(String clientId, String clientSecret, Collection<String> scopes, String applicationName,
+                             String refreshToken, String accessToken) {
+        if (blank(refreshToken) && blank(accessToken)) {
+            throw new NonRecoverableSyncException("Google Sheets OAuth: clientId and clientSecret are set but neither a "
+                    + "refresh token nor an access token is (set GOOGLE_REFRESH_TOKEN)");
+        }
+        GoogleCredential credential = new GoogleCredential.Builder().setTransport(transport).setJsonFactory(json)
+                .setClientSecrets(clientId, clientSecret).setTokenServerEncodedUrl(tokenUrl).build();
+        if (!blank(refreshToken)) {
+            credential.setRefreshToken(refreshToken.trim());
+        }
+        if (!blank(accessToken)) {
+            credential.setAccessToken(accessToken.trim());
+        }
+        return build(credential, applicationName);
+    }
+
+    /** A service account: the key file (path, file:/classpath: resource, or the JSON itself), optionally impersonating. */
+    @Override
+    public Sheets makeClient(CamelContext context, String serviceAccountKey, Collection<String> scopes,
+                             String applicationName, String delegate) {
+        GoogleCredential credential;
+        try (InputStream key = keyStream(context, serviceAccountKey.trim())) {
+            // the key's own token_uri is used for the token exchange
+            credential = GoogleCredential.fromStream(key, transport, json)
+                    .createScoped(scopes == null || scopes.isEmpty() ? null : scopes)
+                    .createDelegated(blank(delegate) ? null : delegate.trim());
+        } catch (IOException | IllegalArgumentException e) {
+            throw new NonRecoverableSyncException("Google Sheets: the service-account key could not be read ("
+                    + e.getClass().getSimpleName() + (e instanceof NoSuchFileException ? ": no such file" : "")
+                    + "); set GOOGLE_SERVICE_ACCOUNT_KEY to the key file's path or its JSON", e);
+        }
+        return build(credential, applicationName);
+    }
+
+    private Sheets build(GoogleCredential credential, String applicationName) {
+        HttpRequestInitializer init = request -> {
+            credential.initialize(request);
+            request.setConnectTimeout(connectTimeoutMs);
+            request.setReadTimeout(readTimeoutMs);
+        };
+        return new Sheets.Builder(transport, json, init).setRootUrl(rootUrl)
+                .setApplicationName(blank(applicationName) ? "Syncwarden" : applicationName).build();
+    }
+
+    private static InputStream keyStream(CamelContext context, String key) throws IOException {
+        if (key.startsWith("{")) {
+            return new ByteArrayInputStream(key.getBytes(StandardCharsets.UTF_8));
+        }
+        if (key.startsWith("file:") || key.startsWith("classpath:") || key.startsWith("http:") || key.startsWith("https:")) {
+            return ResourceHelper.resolveMandatoryResourceAsInputStream(context, key);
+        }
+        return Files.newInputStream(Path.of(key));
+    }
+
+    private static boolean blank(String s) {
+        return s == null || s.isBlank();
+    }
+
+    public String rootUrl() {
+        return rootUrl;
+    }
+}

@@ -1,0 +1,64 @@
+package io.syncwarden.source;
+
+import io.syncwarden.sync.NonRecoverableSyncException;
+import io.syncwarden.sync.TargetTable;
+import java.text.Normalizer;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/** Header-to-column mapping shared by the kinds that read tables with a header row (CSV reports, sheets). */
+final class Tabular {
+    private Tabular() {
+    }
+
+    /** Report labels compare after folding white space (labels carry line breaks in the UI) and case. */
+    static String normalise(String label) {
+        return label.replace("\uFEFF", "").replaceAll("\\s+", " ").trim().toLowerCase(Locale.ROOT);
+    }
+
+    /** {@code "Product ID=product_id; Units QoH=units_qoh"}: report label to table column, in table order. */
+    static Map<String, String> parseMapping(String text, String id) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String pair : text.split(";")) {
+            if (pair.isBlank()) {
+                continue;
+            }
+            int eq = pair.lastIndexOf('=');
+            if (eq <= 0) {
+                throw new NonRecoverableSyncException("Source " + id + ": mapping entry '" + pair.trim()
+                        + "' is not 'Report label=column'");
+            }
+            out.put(normalise(pair.substring(0, eq)), TargetTable.identifier("Column", pair.substring(eq + 1).trim()));
+        }
+        return out;
+    }
+
+    /** {@code "units_qoh=NUMERIC(18,4); updated=TIMESTAMP"}: SQL types of created tables (others are text). */
+    static Map<String, String> parseTypes(String text) {
+        Map<String, String> out = new LinkedHashMap<>();
+        if (text == null) {
+            return out;
+        }
+        for (String pair : text.split(";")) {
+            int eq = pair.indexOf('=');
+            if (eq > 0) {
+                out.put(pair.substring(0, eq).trim().toLowerCase(Locale.ROOT), pair.substring(eq + 1).trim());
+            }
+        }
+        return out;
+    }
+
+    /** A header label as a SQL column name: {@code "Lead ID"} -> {@code lead_id}, {@code "Créé le"} -> {@code cree_le}. */
+    static String columnName(String label, int position) {
+        String ascii = Normalizer.normalize(normalise(label), Normalizer.Form.NFD).replaceAll("\\p{M}", "");
+        String name = ascii.replaceAll("[^a-z0-9]+", "_").replaceAll("^_+|_+$", "");
+        if (name.isEmpty()) {
+            return "column_" + position;
+        }
+        if (Character.isDigit(name.charAt(0))) {
+            name = "c_" + name;
+        }
+        return name.length() > 63 ? name.substring(0, 63) : name;
+    }
+}

@@ -1,0 +1,188 @@
+package io.syncwarden.source;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.containing;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.tomakehurst.wiremock.client.MappingBuilder;
+import com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder;
+import com.github.tomakehurst.wiremock.stubbing.Scenario;
+import io.syncwarden.sync.SyncTrigger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPairGenerator;
+import java.sql.Date;
+import java.util.Base64;
+import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The google-sheets kind: camel-google-sheets and the real Google API client talk to WireMock playing
+ * spreadsheets.values.get and the OAuth token endpoint (service-account JWT-bearer grant, token_uri from the key).
+ */
+class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
+    private static final String SHEET = "1hRk7mQx2VtB9cYw4LpZ0sNd3FgJ6aEu8KoT5iWqHy1M";
+    private static final String VALUES = "/v4/spreadsheets/" + SHEET + "/values/.*";
+    private static final String TOKEN = "ya29.TEST-not-a-real-token-7f3c9a1e";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Override
+    protected String testRoutes() {
+        return "test-sheets-sources.camel.yaml";
+    }
+
+    @Override
+    protected void properties(Properties p) {
+        p.put("camel.component.google-sheets.serviceAccountKey", serviceAccountKey(upstream.baseUrl() + "/token"));
+        p.put("syncwarden.google.root-url", upstream.baseUrl() + "/");
+    }
+
+    /** A freshly generated service-account key whose token_uri is the stub. */
+    private static String serviceAccountKey(String tokenUri) {
+        try {
+            KeyPairGenerator gen = KeyPairGenerator.getInstance("RSA");
+            gen.initialize(2048);
+            String pem = "-----BEGIN PRIVATE KEY-----\n"
+                    + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(gen.generateKeyPair().getPrivate().getEncoded())
+                    + "\n-----END PRIVATE KEY-----\n";
+            ObjectNode key = JSON.createObjectNode().put("type", "service_account").put("project_id", "syncwarden-test")
+                    .put("private_key_id", "k1").put("private_key", pem)
+                    .put("client_email", "sync@syncwarden-test.iam.gserviceaccount.com").put("client_id", "1234567890")
+                    .put("token_uri", tokenUri);
+            Path file = Files.createTempFile("sa-key", ".json");
+            Files.writeString(file, key.toString());
+            file.toFile().deleteOnExit();
+            return file.toString();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String fixture(String name) throws Exception {
+        return Files.readString(Path.of("../shared/fixtures/sheets/" + name));
+    }
+
+    private void serveToken() throws Exception {
+        upstream.stubFor(post(urlPathEqualTo("/token")).willReturn(json(200, fixture("token_response.json"))));
+    }
+
+    private static MappingBuilder values(String render) {
+        return get(urlPathMatching(VALUES)).withHeader("Authorization", equalTo("Bearer " + TOKEN))
+                .withQueryParam("valueRenderOption", equalTo(render));
+    }
+
+    private static ResponseDefinitionBuilder json(int status, String body) {
+        return aResponse().withStatus(status).withHeader("Content-Type", "application/json; charset=UTF-8").withBody(body);
+    }
+
+    @Test
+    void should_load_the_leads_sheet_keeping_unicode_and_converting_dates() throws Exception {
+        serveToken();
+        upstream.stubFor(values("FORMATTED_VALUE").willReturn(json(200, fixture("values_get_leads.json"))));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("read", 25L).containsEntry("inserted", 25L);
+        assertThat(count("SELECT rows_skipped FROM sync_run WHERE run_id = " + result.runId())).isEqualTo(1);
+        assertThat(text("SELECT full_name FROM leads WHERE lead_id = 'L-1010'")).isEqualTo("Hiroshi Nakamura (中村 博)");
+        assertThat(text("SELECT phone FROM leads WHERE lead_id = 'L-1001'")).isEqualTo("+14155550132");
+        assertThat(text("SELECT company FROM leads WHERE lead_id = 'L-1004'")).isNull();
+        assertThat(text("SELECT notes FROM leads WHERE lead_id = 'L-1003'")).isNull();
+        try (var c = target(); var s = c.createStatement(); var rs = s.executeQuery("SELECT created FROM leads WHERE lead_id = 'L-1001'")) {
+            rs.next();
+            assertThat(rs.getObject(1)).isInstanceOf(Date.class);
+            assertThat(rs.getDate(1).toLocalDate()).hasToString("2025-03-03");
+        }
+        // the real client did the service-account JWT-bearer exchange at the key's token_uri, then used the token
+        assertThat(upstream.findAll(postRequestedFor(urlPathEqualTo("/token"))
+                .withRequestBody(containing("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer")))).hasSize(1);
+        assertThat(upstream.findAll(getRequestedFor(urlPathMatching(VALUES)))).singleElement()
+                .satisfies(r -> assertThat(r.getUrl()).contains("Leads").contains("A1").contains("H30"));
+    }
+
+    @Test
+    void should_read_a_second_sheet_unformatted_with_yaml_only() throws Exception {
+        serveToken();
+        upstream.stubFor(values("UNFORMATTED_VALUE").willReturn(json(200, fixture("values_get_leads_unformatted.json"))));
+
+        SyncTrigger.Result result = fire("it-sheet-raw");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 25L);
+        assertThat(text("SELECT CAST(created AS VARCHAR) || '|' || full_name || '|' || email FROM leads_raw WHERE lead_id = 'L-1001'"))
+                .isEqualTo("2025-03-03|Zoë Castellanos|zoe.castellanos@example.com");
+    }
+
+    @Test
+    void should_reject_rows_without_key_or_with_bad_dates_naming_the_sheet_row() throws Exception {
+        serveToken();
+        ObjectNode sheet = (ObjectNode) JSON.readTree(fixture("values_get_leads.json"));
+        ArrayNode rows = (ArrayNode) sheet.get("values");
+        ((ArrayNode) rows.get(5)).set(0, JSON.getNodeFactory().textNode(""));      // sheet row 6: no Lead ID
+        ((ArrayNode) rows.get(8)).set(6, JSON.getNodeFactory().textNode("tomorrow")); // sheet row 9: not a date
+        upstream.stubFor(values("FORMATTED_VALUE").willReturn(json(200, sheet.toString())));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 23L).containsEntry("rejected", 2L);
+        assertThat(text("SELECT LISTAGG(row_position || ': ' || reason, ' / ') WITHIN GROUP (ORDER BY row_position) FROM rejected_row"))
+                .isEqualTo("6: key column lead_id is empty / 9: sheet row 9: column created 'tomorrow' is not a date in the configured format or a serial number");
+    }
+
+    @Test
+    void should_fail_without_retry_when_the_sheet_is_not_shared() throws Exception {
+        serveToken();
+        upstream.stubFor(get(urlPathMatching(VALUES)).willReturn(json(403, fixture("error_403.json"))));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        Map<String, Object> run = run(result.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable");
+        assertThat((String) run.get("error")).contains("HTTP 403").contains("PERMISSION_DENIED").doesNotContain(TOKEN);
+        assertThat(upstream.findAll(getRequestedFor(urlPathMatching(VALUES)))).hasSize(1);
+    }
+
+    @Test
+    void should_retry_after_quota_exhaustion() throws Exception {
+        serveToken();
+        upstream.stubFor(values("FORMATTED_VALUE").inScenario("quota").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(json(429, fixture("error_429.json"))).willSetStateTo("refilled"));
+        upstream.stubFor(values("FORMATTED_VALUE").inScenario("quota").whenScenarioStateIs("refilled")
+                .willReturn(json(200, fixture("values_get_leads.json"))));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 25L);
+        assertThat(upstream.findAll(getRequestedFor(urlPathMatching(VALUES)))).hasSize(2);
+    }
+
+    @Test
+    void should_record_an_empty_sheet_as_empty_and_keep_the_table() throws Exception {
+        serveToken();
+        upstream.stubFor(values("FORMATTED_VALUE").inScenario("emptied").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(json(200, fixture("values_get_leads.json"))).willSetStateTo("header only"));
+        upstream.stubFor(values("FORMATTED_VALUE").inScenario("emptied").whenScenarioStateIs("header only")
+                .willReturn(json(200, "{\"range\":\"Leads!A1:H30\",\"majorDimension\":\"ROWS\",\"values\":[[\"Lead ID\",\"Full Name\"]]}"))
+                .willSetStateTo("blank"));
+        upstream.stubFor(values("FORMATTED_VALUE").inScenario("emptied").whenScenarioStateIs("blank")
+                .willReturn(json(200, "{\"range\":\"Leads!A1:H30\",\"majorDimension\":\"ROWS\"}")));
+        fire("it-sheet-leads");
+
+        SyncTrigger.Result headerOnly = fire("it-sheet-leads");
+        SyncTrigger.Result blank = fire("it-sheet-leads");
+
+        assertThat(run(headerOnly.runId())).containsEntry("status", "empty").containsEntry("read", 0L);
+        assertThat(run(blank.runId())).containsEntry("status", "empty");
+        assertThat(count("SELECT COUNT(*) FROM leads")).isEqualTo(25);
+    }
+}
