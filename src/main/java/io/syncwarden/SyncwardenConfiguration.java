@@ -3,6 +3,7 @@ package io.syncwarden;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.syncwarden.demo.DemoReplica;
 import io.syncwarden.source.SheetsClientFactory;
+import io.syncwarden.source.SourceLookup;
 import io.syncwarden.source.SourcePools;
 import io.syncwarden.store.TargetDatabase;
 import io.syncwarden.sync.SourceRegistry;
@@ -88,6 +89,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @BindToRegistry("sheetsClientFactory")
     public SheetsClientFactory sheetsClientFactory() {
         return new SheetsClientFactory(googleRootUrl, googleTokenUrl, 30_000, 180_000);
+    }
+
+    @BindToRegistry("sourceLookup")
+    public SourceLookup sourceLookup(CamelContext context) {
+        return new SourceLookup(context);
     }
 
     @BindToRegistry("sourcePools")

@@ -23,7 +23,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
+import org.apache.camel.ProducerTemplate;
 import org.apache.camel.StreamCache;
 
 /**
@@ -47,6 +49,7 @@ public class CalcomBookingsSource extends SyncSource {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private String apiKey;
+    private String baseUrl = "https://api.cal.com";
     private String apiVersion = "2024-08-13";
     private int take = 100;
     private String status = "";
@@ -110,14 +113,18 @@ public class CalcomBookingsSource extends SyncSource {
 
     /** Prepares the next page's request: only our headers travel (the last response's headers are dropped). */
     public void request(Exchange exchange) {
-        Paging paging = exchange.getProperty(PAGING, Paging.class);
+        request(exchange, query(exchange.getProperty(PAGING, Paging.class)));
+    }
+
+    private void request(Exchange exchange, String query) {
+        required("apiKey", apiKey, sourceId());
         exchange.getIn().removeHeaders("*");
         exchange.getIn().setBody(null);
         exchange.getIn().setHeader("Authorization", "Bearer " + apiKey.trim());
         exchange.getIn().setHeader("cal-api-version", apiVersion);
         exchange.getIn().setHeader("Accept", "application/json");
         exchange.getIn().setHeader(Exchange.HTTP_METHOD, "GET");
-        exchange.getIn().setHeader(Exchange.HTTP_QUERY, query(paging));
+        exchange.getIn().setHeader(Exchange.HTTP_QUERY, query);
     }
 
     String query(Paging paging) {
@@ -217,11 +224,11 @@ public class CalcomBookingsSource extends SyncSource {
     }
 
     private static JsonNode parse(Exchange exchange) throws Exception {
-        Object body = exchange.getIn().getBody();
+        Object body = exchange.getMessage().getBody();
         if (body instanceof StreamCache cache) {
             cache.reset();
         }
-        try (InputStream in = exchange.getIn().getBody(InputStream.class)) {
+        try (InputStream in = exchange.getMessage().getBody(InputStream.class)) {
             if (in == null) {
                 throw new NonRecoverableSyncException("Cal.com answered with an empty body: not a bookings page");
             }
@@ -274,6 +281,40 @@ public class CalcomBookingsSource extends SyncSource {
                 : java.time.LocalDateTime.parse(t).toInstant(ZoneOffset.UTC);
     }
 
+    /**
+     * Asks Cal.com for the bookings of an attendee: {@code attendeeEmail} when the text is an e-mail address, else
+     * {@code attendeeName}; the newest 100 (by updatedAt).
+     */
+    @Override
+    public List<Map<String, Object>> find(CamelContext context, String nameOrEmail) throws Exception {
+        String text = nameOrEmail == null ? "" : nameOrEmail.trim();
+        String filter = (text.contains("@") ? "attendeeEmail=" : "attendeeName=") + URLEncoder.encode(text, StandardCharsets.UTF_8);
+        List<Map<String, Object>> out = new ArrayList<>();
+        try (ProducerTemplate template = context.createProducerTemplate()) {
+            Exchange answer = template.request(baseUrl + "/v2/bookings?throwExceptionOnFailure=true", e -> {
+                request(e, filter + "&sortUpdatedAt=desc&take=" + LOOKUP_LIMIT);
+            });
+            if (answer.getException() != null) {
+                throw answer.getException();
+            }
+            for (JsonNode booking : parse(answer).path("data")) {
+                boolean attendee = false;
+                for (JsonNode a : booking.path("attendees")) {
+                    attendee |= matches(a.path("email").asText(null), text) || matches(a.path("name").asText(null), text);
+                }
+                if (!attendee) {
+                    continue; // Cal.com's own filters are looser (partial names); answer exact matches only
+                }
+                try {
+                    out.add(asMap(row(booking)));
+                } catch (IllegalArgumentException e) {
+                    // a booking we could not map is not an answer
+                }
+            }
+        }
+        return out;
+    }
+
     /** The lookup answer for one booking: the columns as a map. */
     static Map<String, Object> asMap(Object[] row) {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -284,6 +325,9 @@ public class CalcomBookingsSource extends SyncSource {
     }
 
     public void setApiKey(String apiKey) { this.apiKey = apiKey; }
+    public void setBaseUrl(String baseUrl) {
+        this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
+    }
     public void setApiVersion(String apiVersion) { this.apiVersion = apiVersion; }
     public void setTake(int take) {
         if (take < 1 || take > 250) {
@@ -294,6 +338,4 @@ public class CalcomBookingsSource extends SyncSource {
     public void setStatus(String status) { this.status = status; }
     public void setConcurrentChangeMarginMs(long ms) { this.concurrentChangeMarginMs = ms; }
 
-    String apiKey() { return apiKey; }
-    List<String> columns() { return new ArrayList<>(COLUMNS); }
 }

@@ -22,7 +22,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
+import org.apache.camel.ProducerTemplate;
 
 /**
  * The {@code google-sheets} kind: the route calls camel-google-sheets {@code data/get} (spreadsheets.values.get) for
@@ -116,6 +118,40 @@ public class GoogleSheetsSource extends SyncSource {
                 writer.finish();
             }
         }
+    }
+
+    /** Reads the sheet (as the route does) and returns the rows whose lookup columns match, as column maps. */
+    @Override
+    public List<Map<String, Object>> find(CamelContext context, String nameOrEmail) throws Exception {
+        List<Map<String, Object>> out = new ArrayList<>();
+        try (ProducerTemplate template = context.createProducerTemplate()) {
+            Exchange answer = template.request("google-sheets://data/get", this::request);
+            if (answer.getException() != null) {
+                throw answer.getException();
+            }
+            ValueRange range = answer.getMessage().getBody(ValueRange.class);
+            List<List<Object>> values = range == null ? null : range.getValues();
+            if (values == null || values.isEmpty()) {
+                return out;
+            }
+            Sheet sheet = layout(values.get(0), sourceId());
+            for (int i = 1; i < values.size() && out.size() < LOOKUP_LIMIT; i++) {
+                List<Object> cells = values.get(i);
+                Map<String, Object> row = new LinkedHashMap<>();
+                boolean hit = false;
+                for (int c = 0; c < sheet.columns.size(); c++) {
+                    int at = sheet.index[c];
+                    String v = cells != null && at < cells.size() ? text(cells.get(at)) : null;
+                    row.put(sheet.columns.get(c), v);
+                    hit |= isLookupColumn(sheet.columns.get(c)) && matches(v, nameOrEmail);
+                }
+                if (hit) {
+                    row.put("sheet_row", startRow(range.getRange() != null ? range.getRange() : this.range) + i);
+                    out.add(row);
+                }
+            }
+        }
+        return out;
     }
 
     /** Which cell feeds which column, and which columns are dates with which pattern. */

@@ -18,7 +18,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
+import org.apache.camel.ProducerTemplate;
 import org.apache.camel.StreamCache;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
@@ -34,6 +36,9 @@ public class HttpCsvSource extends SyncSource {
     private String mapping;
     private String keyColumns;
     private String columnTypes = "";
+    private String url;
+    private String username = "";
+    private String password = "";
 
     @Override
     public String kind() {
@@ -127,6 +132,56 @@ public class HttpCsvSource extends SyncSource {
         return reader;
     }
 
+    /** Fetches the report (as the route does) and returns the mapped records whose lookup columns match. */
+    @Override
+    public List<Map<String, Object>> find(CamelContext context, String nameOrEmail) throws Exception {
+        String id = sourceId();
+        Map<String, String> labels = Tabular.parseMapping(required("mapping", mapping, id), id);
+        String uri = required("url", url, id);
+        uri += (uri.contains("?") ? "&" : "?") + "httpMethod=GET&throwExceptionOnFailure=true";
+        if (username != null && !username.isBlank()) {
+            uri += "&authMethod=Basic&authenticationPreemptive=true&authUsername=RAW(" + username + ")&authPassword=RAW("
+                    + password + ")";
+        }
+        List<Map<String, Object>> out = new ArrayList<>();
+        try (ProducerTemplate template = context.createProducerTemplate()) {
+            Exchange answer = template.request(uri, e -> e.getIn().removeHeaders("*"));
+            if (answer.getException() != null) {
+                throw answer.getException();
+            }
+            InputStream in = answer.getMessage().getBody(InputStream.class);
+            if (in == null) {
+                return out;
+            }
+            CSVFormat format = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true)
+                    .setAllowMissingColumnNames(true).setIgnoreEmptyLines(true).get();
+            try (CSVParser parser = CSVParser.parse(withoutBom(new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))), format)) {
+                Map<String, Integer> header = new LinkedHashMap<>();
+                List<String> names = parser.getHeaderNames();
+                for (int i = 0; i < names.size(); i++) {
+                    header.put(Tabular.normalise(names.get(i)), i);
+                }
+                for (CSVRecord record : parser) {
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    boolean hit = false;
+                    for (Map.Entry<String, String> m : labels.entrySet()) {
+                        Integer at = header.get(m.getKey());
+                        String v = at != null && at < record.size() ? record.get(at) : null;
+                        row.put(m.getValue(), v == null || v.isEmpty() ? null : v);
+                        hit |= isLookupColumn(m.getValue()) && matches(v, nameOrEmail);
+                    }
+                    if (hit && out.size() < LOOKUP_LIMIT) {
+                        out.add(row);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    public void setUrl(String url) { this.url = url; }
+    public void setUsername(String username) { this.username = username; }
+    public void setPassword(String password) { this.password = password; }
     public void setMapping(String mapping) { this.mapping = mapping; }
     public void setKeyColumns(String keyColumns) { this.keyColumns = keyColumns; }
     public void setColumnTypes(String columnTypes) { this.columnTypes = columnTypes; }

@@ -13,9 +13,13 @@ import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.sql.Types;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 
 /**
@@ -55,8 +59,7 @@ public class JdbcSource extends SyncSource {
             order.add(TargetTable.identifier("Watermark column", required("watermarkColumn", watermarkColumn, id)));
         }
         order.addAll(keys);
-        String base = query != null && !query.isBlank() ? query.trim()
-                : "SELECT * FROM " + TargetTable.identifier("Source table", required("table", table, id));
+        String base = baseSql();
         String target = targetTable() != null && !targetTable().isBlank() ? targetTable() : table;
         run.mode(incremental ? "incremental" : "full");
 
@@ -130,6 +133,61 @@ public class JdbcSource extends SyncSource {
             if (!incremental && run.read() == 0 && run.resumedFrom() == null) {
                 run.markEmpty();
             }
+        }
+    }
+
+    private String baseSql() {
+        return query != null && !query.isBlank() ? query.trim()
+                : "SELECT * FROM " + TargetTable.identifier("Source table", required("table", table, sourceId()));
+    }
+
+    /** Looks the record up in the replica: text lookup columns compared case-insensitively, at most LOOKUP_LIMIT rows. */
+    @Override
+    public List<Map<String, Object>> find(CamelContext context, String nameOrEmail) throws SQLException {
+        String from = "(" + baseSql() + ") src";
+        try (Connection sc = context.getRegistry().findSingleByType(SourcePools.class)
+                .get(sourceId(), required("jdbcUrl", jdbcUrl, sourceId()), username, password).getConnection()) {
+            List<String> searched = new ArrayList<>();
+            try (PreparedStatement ps = sc.prepareStatement("SELECT * FROM " + from + " WHERE 1 = 0");
+                 ResultSet rs = ps.executeQuery()) {
+                ResultSetMetaData md = rs.getMetaData();
+                for (int i = 1; i <= md.getColumnCount(); i++) {
+                    String col = md.getColumnLabel(i).toLowerCase(Locale.ROOT);
+                    int type = md.getColumnType(i);
+                    boolean text = type == Types.VARCHAR || type == Types.CHAR || type == Types.NVARCHAR
+                            || type == Types.NCHAR || type == Types.LONGVARCHAR;
+                    if (text && isLookupColumn(col)) {
+                        searched.add(TargetTable.identifier("Lookup column", col));
+                    }
+                }
+            }
+            if (searched.isEmpty()) {
+                throw new NonRecoverableSyncException("Source " + sourceId() + " has no text column to look up by name "
+                        + "or email; name them in its lookupColumns parameter");
+            }
+            String sql = "SELECT * FROM " + from + " WHERE " + String.join(" OR ",
+                    searched.stream().map(c -> "LOWER(" + c + ") = ?").toList());
+            List<Map<String, Object>> out = new ArrayList<>();
+            try (PreparedStatement ps = sc.prepareStatement(sql)) {
+                ps.setMaxRows(LOOKUP_LIMIT);
+                for (int i = 1; i <= searched.size(); i++) {
+                    ps.setString(i, fold(nameOrEmail));
+                }
+                try (ResultSet rs = ps.executeQuery()) {
+                    ResultSetMetaData md = rs.getMetaData();
+                    while (rs.next()) {
+                        Map<String, Object> row = new LinkedHashMap<>();
+                        for (int i = 1; i <= md.getColumnCount(); i++) {
+                            row.put(md.getColumnLabel(i).toLowerCase(Locale.ROOT), rs.getObject(i));
+                        }
+                        out.add(row);
+                    }
+                }
+            }
+            if (!sc.getAutoCommit()) {
+                sc.rollback();
+            }
+            return out;
         }
     }
 

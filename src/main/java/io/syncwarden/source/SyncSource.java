@@ -3,6 +3,11 @@ package io.syncwarden.source;
 import io.syncwarden.sync.NonRecoverableSyncException;
 import io.syncwarden.sync.RunContext;
 import io.syncwarden.sync.SyncRuns;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 
 /**
@@ -15,11 +20,40 @@ public abstract class SyncSource {
     private String sourceId;
     private String targetTable;
     private int batchSize = 1000;
+    private String lookupColumns = "";
+
+    /** At most this many records answer one lookup. */
+    public static final int LOOKUP_LIMIT = 100;
 
     public abstract String kind();
 
     /** Reads the upstream and writes into the target; resumes from the checkpoint where the kind keeps one. */
     protected abstract void read(RunContext run, SyncRuns runs, Exchange exchange) throws Exception;
+
+    /**
+     * Asks the upstream itself (not the target copy) for the records whose name or e-mail is {@code nameOrEmail}
+     * (trimmed, case-insensitive), as column-to-value maps, at most {@link #LOOKUP_LIMIT}. For diagnostics: is a
+     * lead missing from the target because the upstream lacks it, or because the sync lost it?
+     */
+    public abstract List<Map<String, Object>> find(CamelContext context, String nameOrEmail) throws Exception;
+
+    /** A column searched by {@link #find}: those named in {@code lookupColumns}, else any whose name has name or email. */
+    protected boolean isLookupColumn(String column) {
+        String c = column.toLowerCase(Locale.ROOT);
+        if (lookupColumns != null && !lookupColumns.isBlank()) {
+            return Arrays.stream(lookupColumns.split(",")).map(x -> x.trim().toLowerCase(Locale.ROOT)).anyMatch(c::equals);
+        }
+        return c.contains("name") || c.contains("email") || c.contains("e_mail");
+    }
+
+    /** Lookup equality: white space folded and trimmed, case ignored. */
+    protected static boolean matches(Object value, String wanted) {
+        return value != null && fold(String.valueOf(value)).equals(fold(wanted));
+    }
+
+    protected static String fold(String s) {
+        return s == null ? "" : s.replaceAll("\\s+", " ").trim().toLowerCase(Locale.ROOT);
+    }
 
     public void begin(Exchange exchange) throws Exception {
         String trigger = exchange.getProperty(TRIGGER, "schedule", String.class);
@@ -73,6 +107,10 @@ public abstract class SyncSource {
 
     public int batchSize() {
         return batchSize;
+    }
+
+    public void setLookupColumns(String lookupColumns) {
+        this.lookupColumns = lookupColumns;
     }
 
     public void setBatchSize(int batchSize) {

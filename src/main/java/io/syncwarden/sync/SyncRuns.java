@@ -304,7 +304,7 @@ public class SyncRuns {
         }
     }
 
-    static String describe(Throwable error) {
+    public static String describe(Throwable error) {
         if (error == null) {
             return "unknown error";
         }

@@ -180,6 +180,23 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_look_bookings_up_by_attendee_email_or_name() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo(BOOKINGS)).withHeader("Authorization", equalTo("Bearer " + KEY))
+                .willReturn(json(200, fixture("bookings_page1.json"))));
+        SourceLookup lookup = context.getRegistry().lookupByNameAndType("sourceLookup", SourceLookup.class);
+
+        List<Map<String, Object>> byEmail = lookup.findIn("it-calcom", "Anais.Dubois@example.fr");
+        List<Map<String, Object>> byName = lookup.findIn("it-calcom", "Anaïs Dubois");
+
+        assertThat(byEmail).singleElement().satisfies(r -> assertThat(r).containsEntry("uid", "k3VqT9wLmN2pXa7RcB4sYd"));
+        assertThat(byName).singleElement().satisfies(r -> assertThat(r).containsEntry("attendee_email", "anais.dubois@example.fr"));
+        List<LoggedRequest> asked = requests(BOOKINGS);
+        assertThat(asked).hasSize(2);
+        assertThat(asked.get(0).queryParameter("attendeeEmail").firstValue()).isEqualTo("Anais.Dubois@example.fr");
+        assertThat(asked.get(1).queryParameter("attendeeName").firstValue()).isEqualTo("Anaïs Dubois");
+    }
+
+    @Test
     void should_run_a_second_calendar_added_with_yaml_only() throws Exception {
         upstream.stubFor(get(urlPathEqualTo("/eu" + BOOKINGS)).withHeader("Authorization", equalTo("Bearer " + KEY))
                 .willReturn(json(200, fixture("bookings_page2.json").replace("\"hasNextPage\": true", "\"hasNextPage\": false"))));

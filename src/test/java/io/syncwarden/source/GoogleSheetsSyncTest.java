@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.security.KeyPairGenerator;
 import java.sql.Date;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
@@ -109,6 +110,23 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
                 .withRequestBody(containing("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer")))).hasSize(1);
         assertThat(upstream.findAll(getRequestedFor(urlPathMatching(VALUES)))).singleElement()
                 .satisfies(r -> assertThat(r.getUrl()).contains("Leads").contains("A1").contains("H30"));
+    }
+
+    @Test
+    void should_look_a_lead_up_in_the_sheet_by_email_or_name() throws Exception {
+        serveToken();
+        upstream.stubFor(values("FORMATTED_VALUE").willReturn(json(200, fixture("values_get_leads.json"))));
+        upstream.stubFor(values("UNFORMATTED_VALUE").willReturn(json(200, fixture("values_get_leads_unformatted.json"))));
+        SourceLookup lookup = context.getRegistry().lookupByNameAndType("sourceLookup", SourceLookup.class);
+
+        assertThat(lookup.findIn("it-sheet-leads", "  ZOE.Castellanos@example.com ")).singleElement()
+                .satisfies(r -> assertThat(r).containsEntry("lead_id", "L-1001").containsEntry("sheet_row", 2));
+        assertThat(lookup.findIn("it-sheet-leads", "Hiroshi Nakamura (中村 博)")).singleElement()
+                .satisfies(r -> assertThat(r).containsEntry("email", "h.nakamura@example.jp").containsEntry("sheet_row", 11));
+        assertThat(lookup.findIn("it-sheet-leads", "nobody@example.com")).isEmpty();
+        Map<String, Object> everywhere = lookup.find("chloe.marchand@example.fr");
+        assertThat(everywhere).containsOnlyKeys("it-sheet-leads", "it-sheet-raw");
+        assertThat((List<?>) everywhere.get("it-sheet-raw")).hasSize(1);
     }
 
     @Test

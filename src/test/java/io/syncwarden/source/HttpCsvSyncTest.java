@@ -72,6 +72,17 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_look_a_product_up_in_the_report_by_name() throws Exception {
+        serve(STOCK, 200, fixture());
+        SourceLookup lookup = context.getRegistry().lookupByNameAndType("sourceLookup", SourceLookup.class);
+
+        assertThat(lookup.findIn("it-finale-stock", "hex bolt, ZINC plated, M8 x 30mm")).singleElement()
+                .satisfies(r -> assertThat(r).containsEntry("product_id", "NW-1001"));
+        assertThat(lookup.findIn("it-finale-stock", "no such product")).isEmpty();
+        assertThat(count("SELECT COUNT(*) FROM sync_run")).isZero();
+    }
+
+    @Test
     void should_add_a_second_report_with_yaml_only() throws Exception {
         serve("/acme/doc/report/pivotTableStream/8/Report.csv", 200, "Product ID,Description,Category\r\nP-1,Widget,Tools\r\nP-2,\"Gadget, large\",Tools\r\n");
 

@@ -179,6 +179,21 @@ abstract class JdbcSyncScenarios extends CamelMainTestSupport {
     }
 
     @Test
+    void should_look_a_record_up_in_the_replica_by_email_or_name() throws Exception {
+        io.syncwarden.source.SourceLookup lookup = context.getRegistry().lookupByNameAndType("sourceLookup", io.syncwarden.source.SourceLookup.class);
+
+        List<Map<String, Object>> byEmail = lookup.findIn("it-full", " LEAD42@Example.com ");
+        List<Map<String, Object>> byName = lookup.findIn("it-full", "nguyễn 李");
+
+        assertThat(byEmail).singleElement().satisfies(r -> assertThat(((Number) r.get("id")).longValue()).isEqualTo(42L));
+        assertThat(byName).hasSize(ROWS / 13).allSatisfy(r -> assertThat(r).containsEntry("last_name", "Nguyễn 李"));
+        assertThat(lookup.findIn("it-full", "nobody@example.com")).isEmpty();
+        // the lookup asks the upstream, not the target: nothing was synced yet
+        assertThat(lookup.find("lead7@example.com")).containsKey("it-full")
+                .satisfies(all -> assertThat((List<?>) all.get("it-full")).hasSize(1));
+    }
+
+    @Test
     void should_copy_every_row_on_a_full_sync() throws Exception {
         SyncTrigger.Result result = fire("it-full");
 
