@@ -40,6 +40,7 @@ import org.apache.camel.StreamCache;
 public class CalcomBookingsSource extends SyncSource {
     public static final String PAGING = "syncwardenPaging";
     public static final String MORE_PAGES = "syncwardenMorePages";
+    public static final String WRITTEN = "syncwardenWrittenBookings";
     static final List<String> COLUMNS = List.of("uid", "booking_id", "title", "status", "start_time", "end_time",
             "attendee_name", "attendee_email", "attendee_time_zone", "event_type_id", "event_type_slug", "location",
             "created_at", "updated_at", "cancellation_reason");
@@ -54,6 +55,11 @@ public class CalcomBookingsSource extends SyncSource {
     private int take = 100;
     private String status = "";
     private long concurrentChangeMarginMs = 300_000;
+    private String writeBackSpreadsheetId = "";
+    private String writeBackRange = "";
+    private String writeBackMatch = "Email";
+    private String writeBackUpdate = "";
+    private String writeBackAppend = "";
 
     /** Where the run stands: the query anchor, bookings committed under it, newest updatedAt applied, pages done. */
     static final class Paging {
@@ -180,7 +186,12 @@ public class CalcomBookingsSource extends SyncSource {
                         continue;
                     }
                     String updated = booking.path("updatedAt").asText(null); // before add: the writer converts row values
+                    Map<String, Object> seen = writeBackOn() ? asMap(row) : null;
+                    long rejectedBefore = run.rejected();
                     writer.add(row, paging.skip + position);
+                    if (seen != null && run.rejected() == rejectedBefore) {
+                        written(exchange).add(seen);
+                    }
                     if (updated != null && (newest == null || instant(updated).isAfter(instant(newest)))) {
                         newest = updated;
                     }
@@ -204,6 +215,35 @@ public class CalcomBookingsSource extends SyncSource {
             org.slf4j.LoggerFactory.getLogger(CalcomBookingsSource.class).info("Sync {} run {}: {} pages, {} bookings so far",
                     sourceId(), run.runId(), paging.pages, run.read());
         }
+    }
+
+    /**
+     * Optional write-back (Cal.com -> sheet -> database): each booking this run wrote updates the lead row of the
+     * configured sheet whose match column (default Email) equals the attendee's e-mail, or adds a row when none
+     * does; the sheet's own sync then carries it into the database. Retried like any step; it writes only the cells
+     * that differ, so a retry does not duplicate work.
+     */
+    public void writeBack(Exchange exchange) throws Exception {
+        if (!writeBackOn()) {
+            return;
+        }
+        List<Map<String, Object>> bookings = written(exchange);
+        new SheetWriteBack(sourceId(), writeBackSpreadsheetId.trim(), required("writeBackRange", writeBackRange, sourceId()),
+                writeBackMatch, "attendee_email", writeBackUpdate, writeBackAppend).write(exchange.getContext(), bookings);
+    }
+
+    private boolean writeBackOn() {
+        return writeBackSpreadsheetId != null && !writeBackSpreadsheetId.isBlank();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> written(Exchange exchange) {
+        List<Map<String, Object>> list = exchange.getProperty(WRITTEN, List.class);
+        if (list == null) {
+            list = new ArrayList<>();
+            exchange.setProperty(WRITTEN, list);
+        }
+        return list;
     }
 
     /**
@@ -325,6 +365,11 @@ public class CalcomBookingsSource extends SyncSource {
     }
 
     public void setApiKey(String apiKey) { this.apiKey = apiKey; }
+    public void setWriteBackSpreadsheetId(String id) { this.writeBackSpreadsheetId = id; }
+    public void setWriteBackRange(String range) { this.writeBackRange = range; }
+    public void setWriteBackMatch(String label) { this.writeBackMatch = label; }
+    public void setWriteBackUpdate(String cells) { this.writeBackUpdate = cells; }
+    public void setWriteBackAppend(String cells) { this.writeBackAppend = cells; }
     public void setBaseUrl(String baseUrl) {
         this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
     }

@@ -22,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** The calcom-bookings kind against WireMock serving Cal.com API v2 (2024-08-13 bookings) on loopback. */
 class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
@@ -38,6 +40,8 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
     protected void properties(Properties p) {
         p.put("test.calcom.base", upstream.baseUrl());
         p.put("test.calcom.key", KEY);
+        p.put("camel.component.google-sheets.serviceAccountKey", serviceAccountKey(upstream.baseUrl() + "/token"));
+        p.put("syncwarden.google.root-url", upstream.baseUrl() + "/");
     }
 
     private static String fixture(String name) throws Exception {
@@ -122,6 +126,22 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         assertThat(requests(BOOKINGS)).hasSize(1);
     }
 
+    @ParameterizedTest(name = "HTTP {0} -> {1} after {2} request(s)")
+    @CsvSource({"400, non_recoverable, 1", "403, non_recoverable, 1", "404, non_recoverable, 1",
+            "500, recoverable, 3", "502, recoverable, 3"})
+    void should_classify_each_error_status_and_name_it_in_the_run_error(int status, String errorClass, int requests) throws Exception {
+        String body = "{\"status\":\"error\",\"timestamp\":\"2025-06-04T09:15:22.481Z\",\"path\":\"/v2/bookings\","
+                + "\"error\":{\"code\":\"Status" + status + "Exception\",\"message\":\"upstream said no\"}}";
+        upstream.stubFor(get(urlPathEqualTo(BOOKINGS)).willReturn(json(status, body)));
+
+        SyncTrigger.Result result = fire("it-calcom");
+
+        Map<String, Object> run = run(result.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("error_class", errorClass);
+        assertThat((String) run.get("error")).contains("HTTP " + status).contains("Status" + status + "Exception");
+        assertThat(requests(BOOKINGS)).hasSize(requests);
+    }
+
     @Test
     void should_wait_as_long_as_the_rate_limit_reset_header_says() throws Exception {
         Map<String, Object> headers = JSON.readValue(fixture("error_429.headers.json"), Map.class);
@@ -194,6 +214,45 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         assertThat(asked).hasSize(2);
         assertThat(asked.get(0).queryParameter("attendeeEmail").firstValue()).isEqualTo("Anais.Dubois@example.fr");
         assertThat(asked.get(1).queryParameter("attendeeName").firstValue()).isEqualTo("Anaïs Dubois");
+    }
+
+    @Test
+    void should_write_new_and_changed_bookings_back_to_the_leads_sheet() throws Exception {
+        String sheet = "/v4/spreadsheets/1hRk7mQx2VtB9cYw4LpZ0sNd3FgJ6aEu8KoT5iWqHy1M/values";
+        upstream.stubFor(get(urlPathEqualTo("/wb" + BOOKINGS))
+                .willReturn(json(200, fixture("bookings_page2.json").replace("\"hasNextPage\": true", "\"hasNextPage\": false"))));
+        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(urlPathEqualTo("/token"))
+                .willReturn(json(200, Files.readString(Path.of("../shared/fixtures/sheets/token_response.json")))));
+        upstream.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(sheet + "/Leads.*"))
+                .willReturn(json(200, Files.readString(Path.of("../shared/fixtures/sheets/values_get_leads.json")))));
+        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(urlPathEqualTo(sheet + ":batchUpdate"))
+                .willReturn(json(200, "{\"totalUpdatedCells\": 2}")));
+        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(sheet + "/Leads.*:append"))
+                .willReturn(json(200, Files.readString(Path.of("../shared/fixtures/sheets/values_append_response.json")))));
+
+        SyncTrigger.Result result = fire("it-calcom-writeback");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 3L);
+        // Siobhán O'Brien is lead L-1007 on sheet row 8: her Source and Notes cells are updated in place
+        var updates = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(urlPathEqualTo(sheet + ":batchUpdate")));
+        assertThat(updates).hasSize(1);
+        var update = JSON.readTree(updates.get(0).getBodyAsString());
+        assertThat(update.get("valueInputOption").asText()).isEqualTo("RAW");
+        assertThat(update.get("data")).extracting(d -> d.get("range").asText() + "=" + d.get("values").get(0).get(0).asText())
+                .containsExactlyInAnyOrder("Leads!F8=Cal.com", "Leads!H8=Intro call between Maren Holt and O'Brien, Siobhán");
+        // the two attendees with no lead row are appended, in the sheet's column order
+        var appends = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
+                com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(sheet + "/Leads.*:append")));
+        assertThat(appends).singleElement().satisfies(r -> {
+            assertThat(r.queryParameter("valueInputOption").firstValue()).isEqualTo("RAW");
+            assertThat(r.queryParameter("insertDataOption").firstValue()).isEqualTo("INSERT_ROWS");
+        });
+        var rows = JSON.readTree(appends.get(0).getBodyAsString()).get("values");
+        assertThat(rows).hasSize(2);
+        assertThat(rows.get(0)).extracting(com.fasterxml.jackson.databind.JsonNode::asText).containsExactly(
+                "Aa9kD3fV7nP1cS5xG2yJ8m", "María José Fernández-López", "mj.fernandez@example.es", "", "", "Cal.com", "6/1/2025",
+                "Product demo between Dev Raman and María José Fernández-López");
+        assertThat(rows.get(1).get(2).asText()).isEqualTo("a.smirnov@example.ru");
     }
 
     @Test

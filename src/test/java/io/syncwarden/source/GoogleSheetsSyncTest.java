@@ -20,9 +20,7 @@ import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import io.syncwarden.sync.SyncTrigger;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyPairGenerator;
 import java.sql.Date;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -47,27 +45,6 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
     protected void properties(Properties p) {
         p.put("camel.component.google-sheets.serviceAccountKey", serviceAccountKey(upstream.baseUrl() + "/token"));
         p.put("syncwarden.google.root-url", upstream.baseUrl() + "/");
-    }
-
-    /** A freshly generated service-account key whose token_uri is the stub. */
-    private static String serviceAccountKey(String tokenUri) {
-        try {
-            KeyPairGenerator gen = KeyPairGenerator.getInstance("RSA");
-            gen.initialize(2048);
-            String pem = "-----BEGIN PRIVATE KEY-----\n"
-                    + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(gen.generateKeyPair().getPrivate().getEncoded())
-                    + "\n-----END PRIVATE KEY-----\n";
-            ObjectNode key = JSON.createObjectNode().put("type", "service_account").put("project_id", "syncwarden-test")
-                    .put("private_key_id", "k1").put("private_key", pem)
-                    .put("client_email", "sync@syncwarden-test.iam.gserviceaccount.com").put("client_id", "1234567890")
-                    .put("token_uri", tokenUri);
-            Path file = Files.createTempFile("sa-key", ".json");
-            Files.writeString(file, key.toString());
-            file.toFile().deleteOnExit();
-            return file.toString();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static String fixture(String name) throws Exception {
@@ -168,6 +145,33 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
         assertThat(run).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable");
         assertThat((String) run.get("error")).contains("HTTP 403").contains("PERMISSION_DENIED").doesNotContain(TOKEN);
         assertThat(upstream.findAll(getRequestedFor(urlPathMatching(VALUES)))).hasSize(1);
+    }
+
+    @Test
+    void should_fail_clearly_when_the_spreadsheet_does_not_exist() throws Exception {
+        serveToken();
+        upstream.stubFor(get(urlPathMatching(VALUES)).willReturn(json(404, fixture("error_404.json"))));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        Map<String, Object> run = run(result.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable");
+        assertThat((String) run.get("error")).contains("HTTP 404").contains("NOT_FOUND");
+    }
+
+    @Test
+    void should_fail_on_a_malformed_answer_and_keep_the_table() throws Exception {
+        serveToken();
+        upstream.stubFor(values("FORMATTED_VALUE").inScenario("broken").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(json(200, fixture("values_get_leads.json"))).willSetStateTo("broken"));
+        upstream.stubFor(values("FORMATTED_VALUE").inScenario("broken").whenScenarioStateIs("broken")
+                .willReturn(json(200, "{\"range\": \"Leads!A1:H30\", \"values\": [[\"Lead ID\", \"Full")));
+        fire("it-sheet-leads");
+
+        SyncTrigger.Result broken = fire("it-sheet-leads");
+
+        assertThat(run(broken.runId())).containsEntry("status", "failed").containsEntry("inserted", 0L);
+        assertThat(count("SELECT COUNT(*) FROM leads")).isEqualTo(25);
     }
 
     @Test

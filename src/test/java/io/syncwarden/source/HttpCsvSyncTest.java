@@ -135,6 +135,24 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_fail_on_a_broken_report_and_keep_the_table() throws Exception {
+        serve(STOCK, 200, fixture());
+        fire("it-finale-stock");
+        upstream.resetAll();
+        // a quote that never closes: the rest of the body cannot be split into records
+        serve(STOCK, 200, "Product ID,Description,Manufacturer,Std packing,Units QoH,Units Available\r\n"
+                + "A-1,\"Alpha,Acme,1/box,10,10\r\nA-2,Beta,Acme,1/box,2,2\r\n");
+
+        SyncTrigger.Result broken = fire("it-finale-stock");
+
+        Map<String, Object> run = run(broken.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("inserted", 0L);
+        assertThat((String) run.get("error")).contains("not readable CSV");
+        assertThat(count("SELECT COUNT(*) FROM finale_stock")).isEqualTo(30);
+        assertThat(count("SELECT COUNT(*) FROM finale_stock WHERE product_id LIKE 'A-%'")).isZero();
+    }
+
+    @Test
     void should_reject_a_malformed_line_with_its_number_and_write_the_rest() throws Exception {
         serve(STOCK, 200, "Product ID,Description,Manufacturer,Std packing,Units QoH,Units Available\r\n"
                 + "A-1,Alpha,Acme,1/box,10,10\r\n"

@@ -6,11 +6,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import io.syncwarden.Syncwarden;
 import io.syncwarden.sync.SyncTrigger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPairGenerator;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
@@ -64,6 +68,27 @@ abstract class UpstreamStubTestSupport extends CamelMainTestSupport {
     @AfterEach
     void stopStub() {
         upstream.stop();
+    }
+
+    /** A freshly generated service-account key whose token_uri is the stub. */
+    protected static String serviceAccountKey(String tokenUri) {
+        try {
+            KeyPairGenerator gen = KeyPairGenerator.getInstance("RSA");
+            gen.initialize(2048);
+            String pem = "-----BEGIN PRIVATE KEY-----\n"
+                    + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(gen.generateKeyPair().getPrivate().getEncoded())
+                    + "\n-----END PRIVATE KEY-----\n";
+            com.fasterxml.jackson.databind.node.ObjectNode key = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode().put("type", "service_account").put("project_id", "syncwarden-test")
+                    .put("private_key_id", "k1").put("private_key", pem)
+                    .put("client_email", "sync@syncwarden-test.iam.gserviceaccount.com").put("client_id", "1234567890")
+                    .put("token_uri", tokenUri);
+            Path file = Files.createTempFile("sa-key", ".json");
+            Files.writeString(file, key.toString());
+            file.toFile().deleteOnExit();
+            return file.toString();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     protected SyncTrigger.Result fire(String source) throws Exception {
