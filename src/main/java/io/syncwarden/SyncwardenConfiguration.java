@@ -11,7 +11,7 @@ import io.syncwarden.sync.SyncMetrics;
 import io.syncwarden.sync.SyncRuns;
 import io.syncwarden.sync.SyncSettings;
 import io.syncwarden.sync.SyncTrigger;
-import io.syncwarden.sync.UpstreamWait;
+import io.syncwarden.heal.UpstreamWait;
 import java.net.InetAddress;
 import org.apache.camel.BindToRegistry;
 import org.apache.camel.CamelConfiguration;

@@ -1,5 +1,6 @@
 package io.syncwarden.sync;
 
+import io.syncwarden.heal.ErrorClass;
 import io.syncwarden.store.TargetDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;

@@ -1,6 +1,7 @@
-package io.syncwarden.sync;
+package io.syncwarden.heal;
 
 import com.google.api.client.http.HttpResponseException;
+import io.syncwarden.sync.NonRecoverableSyncException;
 import org.apache.camel.Exchange;
 import org.apache.camel.http.base.HttpOperationFailedException;
 

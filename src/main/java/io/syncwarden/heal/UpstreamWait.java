@@ -1,4 +1,4 @@
-package io.syncwarden.sync;
+package io.syncwarden.heal;
 
 import java.util.Locale;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package io.syncwarden.sync;
+package io.syncwarden.heal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
