@@ -5,8 +5,8 @@ import java.util.function.UnaryOperator;
 import org.apache.camel.spi.PropertiesFunction;
 
 /**
- * {@code {{env-set:A,B,C}}} is {@code true} when every named environment variable (or, for tests and -D use, JVM
- * system property of the same name) is set and not blank, else {@code false}. Source instances use it as their
+ * {@code {{env-set:A,B,C}}} is {@code true} when every named environment variable is set and not blank, else
+ * {@code false} (environment only, like the {@code {{env:NAME}}} values the instances read). Source instances use it as their
  * {@code enabled} value, so a connector switches itself on once its credentials are present. Values are never
  * returned or logged, only whether they exist.
  */
@@ -34,7 +34,7 @@ public final class EnvSetFunction implements PropertiesFunction {
 
     private boolean allSet(String names) {
         return !names.isBlank() && Arrays.stream(names.split(",")).map(String::trim).filter(n -> !n.isEmpty())
-                .allMatch(n -> present(env.apply(n)) || present(System.getProperty(n)));
+                .allMatch(n -> present(env.apply(n)));
     }
 
     private static boolean present(String v) {

@@ -30,12 +30,18 @@ import org.apache.camel.StreamCache;
 
 /**
  * The {@code calcom-bookings} kind: Cal.com API v2 {@code GET /v2/bookings} ({@code cal-api-version: 2024-08-13}),
- * paged with {@code take}/{@code skip} until {@code pagination.hasNextPage} is false, incremental by
- * {@code afterUpdatedAt} with {@code sortUpdatedAt=asc}. The route loops {@link #request} - camel-http - {@link #sync}
- * per page; each page is committed with its checkpoint, so an interrupted run resumes at the page it stopped on.
+ * sorted by {@code updatedAt} ascending and paged until {@code pagination.hasNextPage} is false. The route loops
+ * {@link #request} - camel-http - {@link #sync} per page; each page is committed with its checkpoint.
  *
- * <p>The checkpoint cursor is {@code anchor|skip|newest}: the {@code afterUpdatedAt} the run pages under, how many
- * bookings of that query are committed, and the newest {@code updatedAt} applied (the next run's anchor).
+ * <p>Paging is keyset paging on the watermark: each page asks {@code afterUpdatedAt=<newest updatedAt committed> - 1 ms}
+ * (so bookings sharing that instant are not lost whether the API compares with &gt; or &gt;=; re-reading them is a
+ * harmless unchanged upsert), with {@code skip} used only to step through a page-sized run of identical
+ * {@code updatedAt}. Unlike plain skip paging, a booking changed while the run pages moves behind the anchor
+ * instead of shifting unread bookings out of reach, so nothing is skipped; an interrupted run resumes at the last
+ * committed watermark, and the next run starts there.
+ *
+ * <p>The checkpoint cursor is {@code newest|tieSkip|runStart}: the watermark, the skip under it, and the watermark
+ * the run began at (a write-back that failed, or a resumed run with write-back, re-reads from there).
  */
 public class CalcomBookingsSource extends SyncSource {
     public static final String PAGING = "syncwardenPaging";
@@ -54,35 +60,37 @@ public class CalcomBookingsSource extends SyncSource {
     private String apiVersion = "2024-08-13";
     private int take = 100;
     private String status = "";
-    private long concurrentChangeMarginMs = 300_000;
     private String writeBackSpreadsheetId = "";
     private String writeBackRange = "";
     private String writeBackMatch = "Email";
     private String writeBackUpdate = "";
     private String writeBackAppend = "";
 
-    /** Where the run stands: the query anchor, bookings committed under it, newest updatedAt applied, pages done. */
+    /** Where the run stands: newest updatedAt committed, skip under it, the run's starting watermark, pages done. */
     static final class Paging {
-        final String anchor;
-        long skip;
         String newest;
+        long tieSkip;
+        final String runStart;
         int pages;
-        boolean changedDuringRun;
 
-        Paging(String anchor, long skip, String newest) {
-            this.anchor = anchor;
-            this.skip = skip;
+        Paging(String newest, long tieSkip, String runStart) {
             this.newest = newest;
+            this.tieSkip = tieSkip;
+            this.runStart = runStart;
+        }
+
+        static String cursor(String newest, long tieSkip, String runStart) {
+            return (newest == null ? "" : newest) + "|" + tieSkip + "|" + (runStart == null ? "" : runStart);
         }
 
         String cursor() {
-            return (anchor == null ? "" : anchor) + "|" + skip + "|" + (newest == null ? "" : newest);
+            return cursor(newest, tieSkip, runStart);
         }
 
         static Paging decode(String cursor) {
             String[] p = cursor.split("\\|", -1);
             if (p.length != 3) {
-                throw new NonRecoverableSyncException("Checkpoint '" + cursor + "' is not anchor|skip|newest; "
+                throw new NonRecoverableSyncException("Checkpoint '" + cursor + "' is not newest|skip|runStart; "
                         + "delete the source's sync_checkpoint row to start over");
             }
             return new Paging(p[0].isEmpty() ? null : p[0], Long.parseLong(p[1]), p[2].isEmpty() ? null : p[2]);
@@ -106,8 +114,10 @@ public class CalcomBookingsSource extends SyncSource {
             if (cp == null || cp.cursor() == null) {
                 paging = new Paging(null, 0, null);
             } else if (Checkpoints.IN_PROGRESS.equals(cp.phase())) {
-                paging = Paging.decode(cp.cursor());
+                Paging stopped = Paging.decode(cp.cursor());
                 run.resumedFrom(cp.cursor());
+                // with write-back, the bookings of the interrupted pages must be seen again to be written back
+                paging = writeBackOn() ? new Paging(stopped.runStart, 0, stopped.runStart) : stopped;
             } else {
                 Paging done = Paging.decode(cp.cursor());
                 paging = new Paging(done.newest, 0, done.newest);
@@ -119,6 +129,8 @@ public class CalcomBookingsSource extends SyncSource {
 
     /** Prepares the next page's request: only our headers travel (the last response's headers are dropped). */
     public void request(Exchange exchange) {
+        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        exchange.setProperty(RunContext.COUNTS, run.counts()); // a retried page is counted once
         request(exchange, query(exchange.getProperty(PAGING, Paging.class)));
     }
 
@@ -135,19 +147,21 @@ public class CalcomBookingsSource extends SyncSource {
 
     String query(Paging paging) {
         StringBuilder q = new StringBuilder();
-        if (paging.anchor != null) {
-            q.append("afterUpdatedAt=").append(URLEncoder.encode(paging.anchor, StandardCharsets.UTF_8)).append('&');
+        if (paging.newest != null) {
+            String anchor = instant(paging.newest).minusMillis(1).toString();
+            q.append("afterUpdatedAt=").append(URLEncoder.encode(anchor, StandardCharsets.UTF_8)).append('&');
         }
         if (status != null && !status.isBlank()) {
             q.append("status=").append(URLEncoder.encode(status.trim(), StandardCharsets.UTF_8)).append('&');
         }
-        return q.append("sortUpdatedAt=asc&take=").append(take).append("&skip=").append(paging.skip).toString();
+        return q.append("sortUpdatedAt=asc&take=").append(take).append("&skip=").append(paging.tieSkip).toString();
     }
 
     /** Writes one page of bookings and commits it with the checkpoint; decides whether another page follows. */
     @Override
     public void sync(Exchange exchange) throws Exception {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        run.restore(exchange.getProperty(RunContext.COUNTS, long[].class));
         read(run, runs(exchange), exchange);
     }
 
@@ -160,19 +174,24 @@ public class CalcomBookingsSource extends SyncSource {
             throw new NonRecoverableSyncException("Cal.com answered without a 'data' array (status '"
                     + page.path("status").asText("") + "'): not a bookings page");
         }
+        JsonNode hasNext = page.path("pagination").path("hasNextPage");
+        if (!hasNext.isBoolean()) {
+            throw new NonRecoverableSyncException("Cal.com answered without pagination.hasNextPage: not the "
+                    + "2024-08-13 bookings shape (check the cal-api-version)");
+        }
         String target = targetTable() == null || targetTable().isBlank() ? "bookings" : targetTable();
         var db = runs.database();
-        Instant runStart = run.startedAt();
+        String newest = paging.newest;
         try (Connection tc = db.dataSource().getConnection()) {
             tc.setAutoCommit(false);
             List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
             TargetTable table = TargetTable.ensure(tc, db.dialect(), target, offered, List.of("uid"), TYPES);
             String pageStart = paging.cursor();
             BatchWriter.CheckpointSink sink = (c, last, done) -> Checkpoints.save(c, run, pageStart, Checkpoints.IN_PROGRESS, done);
+            List<Map<String, Object>> accepted = new ArrayList<>();
             int position = 0;
-            String newest = paging.newest;
             try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, COLUMNS, List.of("uid"),
-                    Math.max(take, data.size()) + 1, run, runs, sink, paging.skip)) {
+                    Math.max(take, data.size()) + 1, run, runs, sink, 0)) {
                 for (JsonNode booking : data) {
                     position++;
                     Object[] row;
@@ -182,54 +201,75 @@ public class CalcomBookingsSource extends SyncSource {
                         Object[] seen = new Object[COLUMNS.size()];
                         seen[0] = booking.path("uid").asText(null);
                         seen[1] = booking.path("id").asText(null);
-                        writer.rejectRead(seen, paging.skip + position, e.getMessage());
+                        writer.rejectRead(seen, run.read() + 1, e.getMessage());
                         continue;
                     }
                     String updated = booking.path("updatedAt").asText(null); // before add: the writer converts row values
                     Map<String, Object> seen = writeBackOn() ? asMap(row) : null;
                     long rejectedBefore = run.rejected();
-                    writer.add(row, paging.skip + position);
+                    writer.add(row, run.read() + 1);
                     if (seen != null && run.rejected() == rejectedBefore) {
-                        written(exchange).add(seen);
+                        accepted.add(seen);
                     }
-                    if (updated != null && (newest == null || instant(updated).isAfter(instant(newest)))) {
+                    if (updated != null && !updated.isBlank() && (newest == null || instant(updated).isAfter(instant(newest)))) {
                         newest = updated;
-                    }
-                    if (updated != null && instant(updated).toEpochMilli() >= runStart.toEpochMilli() - concurrentChangeMarginMs) {
-                        paging.changedDuringRun = true;
                     }
                 }
                 writer.finish();
             }
-            paging.skip += data.size();
-            paging.newest = newest;
-            paging.pages++;
-            Checkpoints.save(tc, run, paging.cursor(), Checkpoints.IN_PROGRESS, paging.skip);
+            // a page that did not move the watermark (a page-sized run of one updatedAt) is stepped over with skip
+            boolean progressed = newest != null && (paging.newest == null || instant(newest).isAfter(instant(paging.newest)));
+            long tieSkip = progressed ? 0 : paging.tieSkip + data.size();
+            runs.renewLease(tc, run); // fails if another node took the source over while this page was fetched
+            Checkpoints.save(tc, run, Paging.cursor(newest, tieSkip, paging.runStart), Checkpoints.IN_PROGRESS, run.read());
             tc.commit();
+            // only now, after the commit: a retried page must start from the same state
+            paging.newest = newest;
+            paging.tieSkip = tieSkip;
+            paging.pages++;
+            written(exchange).addAll(accepted);
         }
-        boolean more = page.path("pagination").path("hasNextPage").asBoolean(false) && !data.isEmpty();
+        boolean more = hasNext.asBoolean() && !data.isEmpty();
         exchange.setProperty(MORE_PAGES, more);
-        if (!more) {
-            finish(run, runs, paging);
-        } else if (paging.pages % 10 == 0) {
+        if (more && paging.pages % 10 == 0) {
             org.slf4j.LoggerFactory.getLogger(CalcomBookingsSource.class).info("Sync {} run {}: {} pages, {} bookings so far",
                     sourceId(), run.runId(), paging.pages, run.read());
         }
     }
 
     /**
-     * Optional write-back (Cal.com -> sheet -> database): each booking this run wrote updates the lead row of the
-     * configured sheet whose match column (default Email) equals the attendee's e-mail, or adds a row when none
-     * does; the sheet's own sync then carries it into the database. Retried like any step; it writes only the cells
-     * that differ, so a retry does not duplicate work.
+     * Ends the paging: the optional write-back (Cal.com -> sheet -> database), then the checkpoint is marked
+     * complete at the newest watermark. Write-back: each booking this run wrote updates the lead row of the
+     * configured sheet whose match column (default Email) equals the attendee's e-mail, or adds a row when none does;
+     * the sheet's own sync then carries it into the database. If the write-back fails, the checkpoint goes back to
+     * the run's starting watermark, so the next run reads these bookings again and writes them back then.
      */
-    public void writeBack(Exchange exchange) throws Exception {
-        if (!writeBackOn()) {
-            return;
+    public void finish(Exchange exchange) throws Exception {
+        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        Paging paging = exchange.getProperty(PAGING, Paging.class);
+        SyncRuns runs = runs(exchange);
+        if (writeBackOn()) {
+            try {
+                new SheetWriteBack(sourceId(), writeBackSpreadsheetId.trim(), required("writeBackRange", writeBackRange, sourceId()),
+                        writeBackMatch, "attendee_email", writeBackUpdate, writeBackAppend).write(exchange.getContext(), written(exchange));
+            } catch (Exception e) {
+                saveComplete(runs, run, Paging.cursor(paging.runStart, 0, paging.runStart), paging);
+                throw e;
+            }
         }
-        List<Map<String, Object>> bookings = written(exchange);
-        new SheetWriteBack(sourceId(), writeBackSpreadsheetId.trim(), required("writeBackRange", writeBackRange, sourceId()),
-                writeBackMatch, "attendee_email", writeBackUpdate, writeBackAppend).write(exchange.getContext(), bookings);
+        saveComplete(runs, run, Paging.cursor(paging.newest, 0, paging.newest), paging);
+        if (run.read() == 0 && run.resumedFrom() == null && paging.runStart == null) {
+            run.markEmpty();
+        }
+    }
+
+    private static void saveComplete(SyncRuns runs, RunContext run, String cursor, Paging paging) throws SQLException {
+        try (Connection c = runs.database().dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            runs.renewLease(c, run);
+            Checkpoints.save(c, run, cursor, Checkpoints.COMPLETE, run.read());
+            c.commit();
+        }
     }
 
     private boolean writeBackOn() {
@@ -244,23 +284,6 @@ public class CalcomBookingsSource extends SyncSource {
             exchange.setProperty(WRITTEN, list);
         }
         return list;
-    }
-
-    /**
-     * Marks the run's checkpoint complete. The next run starts after the newest updatedAt applied, except when a
-     * booking changed while this run paged: a change moves a booking to the end of the updatedAt order, shifting the
-     * unread ones back by one under skip paging, so the next run re-reads from this run's anchor (idempotent).
-     */
-    private void finish(RunContext run, SyncRuns runs, Paging paging) throws SQLException {
-        String next = paging.changedDuringRun ? paging.anchor : paging.newest;
-        try (Connection c = runs.database().dataSource().getConnection()) {
-            c.setAutoCommit(false);
-            Checkpoints.save(c, run, new Paging(next, 0, next).cursor(), Checkpoints.COMPLETE, paging.skip);
-            c.commit();
-        }
-        if (run.read() == 0 && run.resumedFrom() == null && paging.anchor == null) {
-            run.markEmpty();
-        }
     }
 
     private static JsonNode parse(Exchange exchange) throws Exception {
@@ -373,7 +396,13 @@ public class CalcomBookingsSource extends SyncSource {
     public void setBaseUrl(String baseUrl) {
         this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
     }
-    public void setApiVersion(String apiVersion) { this.apiVersion = apiVersion; }
+    public void setApiVersion(String apiVersion) {
+        if (!"2024-08-13".equals(apiVersion)) {
+            throw new IllegalArgumentException("cal-api-version " + apiVersion + " is not supported: the bookings reader "
+                    + "pages the 2024-08-13 shape (offset paging); later versions page with cursors");
+        }
+        this.apiVersion = apiVersion;
+    }
     public void setTake(int take) {
         if (take < 1 || take > 250) {
             throw new IllegalArgumentException("take must be 1..250 (Cal.com's limit), got " + take);
@@ -381,6 +410,5 @@ public class CalcomBookingsSource extends SyncSource {
         this.take = take;
     }
     public void setStatus(String status) { this.status = status; }
-    public void setConcurrentChangeMarginMs(long ms) { this.concurrentChangeMarginMs = ms; }
 
 }

@@ -119,8 +119,10 @@ public class HttpCsvSource extends SyncSource {
             if (run.read() == before) {
                 run.markEmpty();
             }
-        } catch (java.io.UncheckedIOException e) {
-            throw new java.io.IOException("Source " + id + ": the report is not readable CSV: " + e.getMessage(), e);
+        } catch (java.io.UncheckedIOException | IllegalArgumentException e) {
+            // broken quoting or a repeated header label: the same report fails the same way on a retry
+            throw new NonRecoverableSyncException("Source " + id + ": the report is not readable CSV: " + e.getMessage()
+                    + "; rows committed before this point stay, nothing after it was written");
         }
     }
 

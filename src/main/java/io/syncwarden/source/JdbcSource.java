@@ -45,6 +45,11 @@ public class JdbcSource extends SyncSource {
     }
 
     @Override
+    protected boolean rereadsOnRetry() {
+        return false; // a retry resumes after the checkpoint: what the failed attempt committed stays counted
+    }
+
+    @Override
     protected void read(RunContext run, SyncRuns runs, Exchange exchange) throws Exception {
         String id = sourceId();
         String url = required("jdbcUrl", jdbcUrl, id);

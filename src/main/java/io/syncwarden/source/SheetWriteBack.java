@@ -94,7 +94,7 @@ final class SheetWriteBack {
                 throw new NonRecoverableSyncException("Source " + sourceId + ": the write-back sheet has no column(s) "
                         + unknown + " (header: " + header.keySet() + ")");
             }
-            String sheetName = range.contains("!") ? range.substring(0, range.lastIndexOf('!')) : null;
+            String sheetName = sheetName(range);
             int firstRow = GoogleSheetsSource.startRow(range);
             int firstCol = startColumn(range);
             Map<String, Integer> rowOf = new HashMap<>();
@@ -181,6 +181,14 @@ final class SheetWriteBack {
             return LocalDateTime.parse(String.valueOf(v)).format(format);
         }
         return String.valueOf(v);
+    }
+
+    /** The sheet a range names: {@code Leads!A1:H} and {@code Leads} -> Leads; bare cells {@code A1:H} -> none (the first sheet). */
+    static String sheetName(String range) {
+        if (range.contains("!")) {
+            return range.substring(0, range.lastIndexOf('!'));
+        }
+        return range.matches("\\$?[A-Za-z]{1,3}\\$?\\d*(:\\$?[A-Za-z]{1,3}\\$?\\d*)?") ? null : range;
     }
 
     static String a1(String sheetName, int column, long row) {

@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Collection;
 import org.apache.camel.CamelContext;
@@ -69,15 +68,16 @@ public final class SheetsClientFactory implements GoogleSheetsClientFactory {
     public Sheets makeClient(CamelContext context, String serviceAccountKey, Collection<String> scopes,
                              String applicationName, String delegate) {
         GoogleCredential credential;
-        try (InputStream key = keyStream(context, serviceAccountKey.trim())) {
+        try (InputStream key = keyStream(context, serviceAccountKey)) {
             // the key's own token_uri is used for the token exchange
             credential = GoogleCredential.fromStream(key, transport, json)
                     .createScoped(scopes == null || scopes.isEmpty() ? null : scopes)
                     .createDelegated(blank(delegate) ? null : delegate.trim());
-        } catch (IOException | IllegalArgumentException e) {
-            throw new NonRecoverableSyncException("Google Sheets: the service-account key could not be read ("
-                    + e.getClass().getSimpleName() + (e instanceof NoSuchFileException ? ": no such file" : "")
-                    + "); set GOOGLE_SERVICE_ACCOUNT_KEY to the key file's path or its JSON", e);
+        } catch (Exception e) {
+            // no cause and no exception text: either may quote the key itself (a key taken for a file name)
+            throw new NonRecoverableSyncException("Google Sheets: the service-account key could not be read as a key "
+                    + "file path, a file:/classpath: resource, its JSON, or its JSON in base64 (" + e.getClass().getSimpleName()
+                    + "); check GOOGLE_SERVICE_ACCOUNT_KEY");
         }
         return build(credential, applicationName);
     }
@@ -92,12 +92,21 @@ public final class SheetsClientFactory implements GoogleSheetsClientFactory {
                 .setApplicationName(blank(applicationName) ? "Syncwarden" : applicationName).build();
     }
 
-    private static InputStream keyStream(CamelContext context, String key) throws IOException {
+    /** The key as given: JSON (optionally quoted, with a BOM, or base64), a resource URI, or a file path. */
+    static InputStream keyStream(CamelContext context, String given) throws IOException {
+        String key = given.replace("\uFEFF", "").trim();
+        if (key.length() > 1 && (key.startsWith("'") && key.endsWith("'") || key.startsWith("\"") && key.endsWith("\""))) {
+            key = key.substring(1, key.length() - 1).trim();
+        }
         if (key.startsWith("{")) {
             return new ByteArrayInputStream(key.getBytes(StandardCharsets.UTF_8));
         }
         if (key.startsWith("file:") || key.startsWith("classpath:") || key.startsWith("http:") || key.startsWith("https:")) {
             return ResourceHelper.resolveMandatoryResourceAsInputStream(context, key);
+        }
+        if (key.length() > 200 && key.matches("[A-Za-z0-9+/=_\\-\\s]+")) {
+            byte[] decoded = java.util.Base64.getMimeDecoder().decode(key.replace('-', '+').replace('_', '/'));
+            return new ByteArrayInputStream(decoded);
         }
         return Files.newInputStream(Path.of(key));
     }

@@ -55,18 +55,31 @@ public abstract class SyncSource {
         return s == null ? "" : s.replaceAll("\\s+", " ").trim().toLowerCase(Locale.ROOT);
     }
 
+    /**
+     * True when a retried read starts over from the beginning of what it read (a report body, a sheet, a page), so
+     * the counts of the failed attempt are dropped; false when a retry continues after the last checkpoint (jdbc).
+     */
+    protected boolean rereadsOnRetry() {
+        return true;
+    }
+
     public void begin(Exchange exchange) throws Exception {
         String trigger = exchange.getProperty(TRIGGER, "schedule", String.class);
         RunContext run = runs(exchange).begin(sourceId(), kind(), trigger);
         exchange.setProperty(RunContext.REFUSED, run == null);
         if (run != null) {
             exchange.setProperty(RunContext.PROPERTY, run);
+            exchange.setProperty(RunContext.COUNTS, run.counts());
         }
     }
 
     public void sync(Exchange exchange) throws Exception {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         run.startAttempt();
+        long[] atStart = exchange.getProperty(RunContext.COUNTS, long[].class);
+        if (rereadsOnRetry() && atStart != null) {
+            run.restore(atStart); // a retry reads the whole body again: count it once
+        }
         read(run, runs(exchange), exchange);
     }
 

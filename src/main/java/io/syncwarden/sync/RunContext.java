@@ -6,6 +6,8 @@ import java.time.Instant;
 public final class RunContext {
     public static final String PROPERTY = "syncwardenRun";
     public static final String REFUSED = "syncwardenRefused";
+    /** Exchange property: the counts when the current read began, restored when that read is retried from its start. */
+    public static final String COUNTS = "syncwardenCountsAtReadStart";
 
     private final long runId;
     private final String sourceId;
@@ -52,6 +54,16 @@ public final class RunContext {
     public long rejected() { return rejected; }
     public long skipped() { return skipped; }
     public void addRead(long n) { read += n; }
+    /** The counters, for {@link #restore} when a read that starts over is retried. */
+    public long[] counts() { return new long[] {read, inserted, updated, unchanged, rejected, skipped}; }
+    public void restore(long[] c) {
+        read = c[0];
+        inserted = c[1];
+        updated = c[2];
+        unchanged = c[3];
+        rejected = c[4];
+        skipped = c[5];
+    }
     public void addSkipped(long n) { skipped += n; }
     public void addRejected(long n) { rejected += n; }
 }

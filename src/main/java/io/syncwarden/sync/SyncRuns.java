@@ -138,6 +138,23 @@ public class SyncRuns {
         }
     }
 
+    /**
+     * Heartbeat outside a batch, while a run waits (an upstream's rate limit): the wait must not let the lease lapse
+     * and hand the source to another run. Extends the lease to cover {@code waitMillis} as well.
+     */
+    public void renewLease(RunContext run, long waitMillis) throws SQLException {
+        Instant now = Instant.now();
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement(
+                     "UPDATE source_lock SET heartbeat_at = ?, lease_until = ? WHERE source_id = ? AND run_id = ?")) {
+            ps.setObject(1, utc(now));
+            ps.setObject(2, utc(now.plusMillis(settings.leaseMillis() + Math.max(0, waitMillis))));
+            ps.setString(3, run.sourceId());
+            ps.setLong(4, run.runId());
+            ps.executeUpdate();
+        }
+    }
+
     /** Heartbeat inside a batch transaction; throws when the lease was lost, so the batch rolls back. */
     public void renewLease(Connection c, RunContext run) throws SQLException {
         Instant now = Instant.now();

@@ -55,9 +55,17 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
                 .withQueryParam("sortUpdatedAt", equalTo("asc")).withQueryParam("skip", equalTo(String.valueOf(skip)));
     }
 
+    /** Page 2 is asked for after page 1's newest updatedAt (2025-05-31T12:00:02.874Z), less 1 ms. */
+    private static final String AFTER_PAGE_1 = "2025-05-31T12:00:02.873Z";
+
     private void serveBothPages(String path) throws Exception {
         upstream.stubFor(page(path, 0).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, fixture("bookings_page1.json"))));
-        upstream.stubFor(page(path, 5).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, fixture("bookings_page2.json"))));
+        upstream.stubFor(page(path, 0).withQueryParam("afterUpdatedAt", equalTo(AFTER_PAGE_1)).willReturn(json(200, fixture("bookings_page2.json"))));
+    }
+
+    private static String anchorOf(LoggedRequest r) {
+        var p = r.queryParameter("afterUpdatedAt");
+        return (p.isPresent() ? p.firstValue() : "-") + "/" + r.queryParameter("skip").firstValue();
     }
 
     private static com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder json(int status, String body) {
@@ -76,7 +84,7 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         SyncTrigger.Result result = fire("it-calcom");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("read", 8L).containsEntry("inserted", 8L);
-        assertThat(requests(BOOKINGS)).extracting(r -> r.queryParameter("skip").firstValue()).containsExactly("0", "5");
+        assertThat(requests(BOOKINGS)).extracting(CalcomBookingsSyncTest::anchorOf).containsExactly("-/0", AFTER_PAGE_1 + "/0");
         assertThat(requests(BOOKINGS)).allSatisfy(r -> assertThat(r.queryParameter("take").firstValue()).isEqualTo("5"));
         assertThat(text("SELECT attendee_email || '|' || attendee_time_zone || '|' || event_type_slug || '|' || start_time "
                 + "FROM bookings WHERE uid = 'k3VqT9wLmN2pXa7RcB4sYd'"))
@@ -91,7 +99,7 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
     void should_fetch_only_bookings_changed_since_the_newest_applied_on_the_next_run() throws Exception {
         serveBothPages(BOOKINGS);
         fire("it-calcom");
-        // the newest updatedAt of the first run is 2025-06-04T15:27:36.950Z (page 2)
+        // the newest updatedAt of the first run is 2025-06-04T15:27:36.950Z (page 2): the next run asks after it, less 1 ms
         ObjectNode changed = (ObjectNode) JSON.readTree(fixture("bookings_page2.json"));
         ArrayNode data = (ArrayNode) changed.get("data");
         ObjectNode booking = (ObjectNode) data.get(1);
@@ -100,16 +108,35 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         changed.set("pagination", JSON.readTree("{\"totalItems\":1,\"remainingItems\":0,\"returnedItems\":1,\"itemsPerPage\":5,"
                 + "\"currentPage\":1,\"totalPages\":1,\"hasNextPage\":false,\"hasPreviousPage\":false}"));
         upstream.resetRequests();
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo("2025-06-04T15:27:36.950Z"))
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo("2025-06-04T15:27:36.949Z"))
                 .willReturn(json(200, changed.toString())));
 
         SyncTrigger.Result second = fire("it-calcom");
 
         assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("read", 1L).containsEntry("updated", 1L);
         assertThat(requests(BOOKINGS)).singleElement().satisfies(r ->
-                assertThat(r.queryParameter("afterUpdatedAt").firstValue()).isEqualTo("2025-06-04T15:27:36.950Z"));
+                assertThat(r.queryParameter("afterUpdatedAt").firstValue()).isEqualTo("2025-06-04T15:27:36.949Z"));
         assertThat(text("SELECT status || '|' || cancellation_reason FROM bookings WHERE uid = '" + booking.get("uid").asText() + "'"))
                 .isEqualTo("cancelled|Client asked to move it");
+        assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(8);
+    }
+
+    @Test
+    void should_step_over_a_page_of_identical_updated_times_with_skip() throws Exception {
+        // a bulk change gave five bookings the same updatedAt: asking "after it" again returns the same five
+        ObjectNode tied = (ObjectNode) JSON.readTree(fixture("bookings_page1.json"));
+        tied.get("data").forEach(b -> ((ObjectNode) b).put("updatedAt", "2025-06-01T00:00:00.000Z"));
+        String sameFive = tied.toString();
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, sameFive)));
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo("2025-05-31T23:59:59.999Z")).willReturn(json(200, sameFive)));
+        upstream.stubFor(page(BOOKINGS, 5).withQueryParam("afterUpdatedAt", equalTo("2025-05-31T23:59:59.999Z"))
+                .willReturn(json(200, fixture("bookings_page2.json"))));
+
+        SyncTrigger.Result result = fire("it-calcom");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 8L);
+        assertThat(requests(BOOKINGS)).extracting(CalcomBookingsSyncTest::anchorOf)
+                .containsExactly("-/0", "2025-05-31T23:59:59.999Z/0", "2025-05-31T23:59:59.999Z/5");
         assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(8);
     }
 
@@ -149,14 +176,16 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         Map<String, String> h = (Map<String, String>) headers.get("headers");
         var limited = aResponse().withStatus(429).withBody(fixture("error_429.json"));
         h.forEach((k, v) -> limited.withHeader(k, k.equals("X-RateLimit-Reset-Default") ? "2" : v));
-        upstream.stubFor(page(BOOKINGS, 0).inScenario("limit").whenScenarioStateIs(Scenario.STARTED).willReturn(limited).willSetStateTo("open"));
-        upstream.stubFor(page(BOOKINGS, 0).inScenario("limit").whenScenarioStateIs("open").willReturn(json(200, fixture("bookings_page1.json"))));
-        upstream.stubFor(page(BOOKINGS, 5).willReturn(json(200, fixture("bookings_page2.json"))));
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", absent()).inScenario("limit")
+                .whenScenarioStateIs(Scenario.STARTED).willReturn(limited).willSetStateTo("open"));
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", absent()).inScenario("limit")
+                .whenScenarioStateIs("open").willReturn(json(200, fixture("bookings_page1.json"))));
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo(AFTER_PAGE_1)).willReturn(json(200, fixture("bookings_page2.json"))));
 
         SyncTrigger.Result result = fire("it-calcom");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 8L);
-        List<LoggedRequest> first = requests(BOOKINGS).stream().filter(r -> r.queryParameter("skip").firstValue().equals("0")).toList();
+        List<LoggedRequest> first = requests(BOOKINGS).stream().filter(r -> !r.queryParameter("afterUpdatedAt").isPresent()).toList();
         assertThat(first).hasSize(2);
         // blind back-off here would retry after 10 ms; the header asked for 2 s
         assertThat(first.get(1).getLoggedDate().getTime() - first.get(0).getLoggedDate().getTime()).isGreaterThanOrEqualTo(1900);
@@ -164,8 +193,8 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
 
     @Test
     void should_fail_on_a_malformed_page_keep_committed_pages_and_resume_there() throws Exception {
-        upstream.stubFor(page(BOOKINGS, 0).willReturn(json(200, fixture("bookings_page1.json"))));
-        upstream.stubFor(page(BOOKINGS, 5).inScenario("broken").whenScenarioStateIs(Scenario.STARTED)
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, fixture("bookings_page1.json"))));
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo(AFTER_PAGE_1))
                 .willReturn(json(200, "{\"status\":\"success\",\"data\":[{\"uid\":\"x\"")));
 
         SyncTrigger.Result broken = fire("it-calcom");
@@ -176,7 +205,7 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(5);
 
         upstream.resetAll();
-        upstream.stubFor(page(BOOKINGS, 5).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, fixture("bookings_page2.json"))));
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo(AFTER_PAGE_1)).willReturn(json(200, fixture("bookings_page2.json"))));
         SyncTrigger.Result resumed = fire("it-calcom");
 
         assertThat(run(resumed.runId())).containsEntry("status", "success").containsEntry("read", 3L).containsEntry("inserted", 3L);

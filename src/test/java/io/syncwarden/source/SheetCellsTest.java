@@ -27,6 +27,10 @@ class SheetCellsTest {
         assertThat(SheetWriteBack.columnLetters(26)).isEqualTo("AA");
         assertThat(SheetWriteBack.columnLetters(701)).isEqualTo("ZZ");
         assertThat(SheetWriteBack.a1("Leads", 7, 8)).isEqualTo("Leads!H8");
+        assertThat(SheetWriteBack.sheetName("Leads!A1:H")).isEqualTo("Leads");
+        assertThat(SheetWriteBack.sheetName("'My leads'!A1:H")).isEqualTo("'My leads'");
+        assertThat(SheetWriteBack.sheetName("Leads")).isEqualTo("Leads");
+        assertThat(SheetWriteBack.sheetName("A1:H30")).isNull();
     }
 
     @Test
