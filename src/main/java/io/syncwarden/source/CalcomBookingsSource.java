@@ -54,6 +54,8 @@ public class CalcomBookingsSource extends SyncSource {
             "start_time", "TIMESTAMP", "end_time", "TIMESTAMP", "created_at", "TIMESTAMP", "updated_at", "TIMESTAMP",
             "title", "VARCHAR(1000)", "location", "VARCHAR(2000)", "cancellation_reason", "VARCHAR(2000)");
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Allowance for the difference between Cal.com's clock and ours. */
+    private static final java.time.Duration CLOCK_SKEW = java.time.Duration.ofMinutes(5);
 
     private String apiKey;
     private String baseUrl = "https://api.cal.com";
@@ -66,34 +68,62 @@ public class CalcomBookingsSource extends SyncSource {
     private String writeBackUpdate = "";
     private String writeBackAppend = "";
 
-    /** Where the run stands: newest updatedAt committed, skip under it, the run's starting watermark, pages done. */
+    /**
+     * Where the run stands. A run has two passes: {@code U} reads bookings changed since the updatedAt watermark,
+     * {@code C} reads bookings created since the createdAt watermark (a booking never changed may have no updatedAt,
+     * and an afterUpdatedAt filter cannot return it). The first run reads everything in one {@code C} pass.
+     */
     static final class Paging {
-        String newest;
+        char pass;
+        String updated;
+        String created;
         long tieSkip;
-        final String runStart;
+        final String runUpdated;
+        final String runCreated;
         int pages;
 
-        Paging(String newest, long tieSkip, String runStart) {
-            this.newest = newest;
+        Paging(char pass, String updated, String created, long tieSkip, String runUpdated, String runCreated) {
+            this.pass = pass;
+            this.updated = updated;
+            this.created = created;
             this.tieSkip = tieSkip;
-            this.runStart = runStart;
+            this.runUpdated = runUpdated;
+            this.runCreated = runCreated;
         }
 
-        static String cursor(String newest, long tieSkip, String runStart) {
-            return (newest == null ? "" : newest) + "|" + tieSkip + "|" + (runStart == null ? "" : runStart);
+        /** A run that starts from these watermarks: changes first (when there is a watermark), then new bookings. */
+        static Paging from(String updated, String created) {
+            return new Paging(updated == null ? 'C' : 'U', updated, created, 0, updated, created);
+        }
+
+        /** The first run (no watermark yet): everything is read, so both watermarks may be taken from what it sees. */
+        boolean fullRead() {
+            return runUpdated == null && runCreated == null;
+        }
+
+        static String cursor(char pass, String updated, String created, long tieSkip, String runUpdated, String runCreated) {
+            return pass + "|" + nz(updated) + "|" + nz(created) + "|" + tieSkip + "|" + nz(runUpdated) + "|" + nz(runCreated);
         }
 
         String cursor() {
-            return cursor(newest, tieSkip, runStart);
+            return cursor(pass, updated, created, tieSkip, runUpdated, runCreated);
+        }
+
+        private static String nz(String s) {
+            return s == null ? "" : s;
+        }
+
+        private static String orNull(String s) {
+            return s.isEmpty() ? null : s;
         }
 
         static Paging decode(String cursor) {
             String[] p = cursor.split("\\|", -1);
-            if (p.length != 3) {
-                throw new NonRecoverableSyncException("Checkpoint '" + cursor + "' is not newest|skip|runStart; "
-                        + "delete the source's sync_checkpoint row to start over");
+            if (p.length != 6 || p[0].length() != 1) {
+                throw new NonRecoverableSyncException("Checkpoint '" + cursor + "' is not pass|updated|created|skip|runUpdated|"
+                        + "runCreated; delete the source's sync_checkpoint row to start over");
             }
-            return new Paging(p[0].isEmpty() ? null : p[0], Long.parseLong(p[1]), p[2].isEmpty() ? null : p[2]);
+            return new Paging(p[0].charAt(0), orNull(p[1]), orNull(p[2]), Long.parseLong(p[3]), orNull(p[4]), orNull(p[5]));
         }
     }
 
@@ -112,15 +142,15 @@ public class CalcomBookingsSource extends SyncSource {
         try (Connection c = runs(exchange).database().dataSource().getConnection()) {
             Checkpoints.Checkpoint cp = Checkpoints.load(c, sourceId());
             if (cp == null || cp.cursor() == null) {
-                paging = new Paging(null, 0, null);
+                paging = Paging.from(null, null);
             } else if (Checkpoints.IN_PROGRESS.equals(cp.phase())) {
                 Paging stopped = Paging.decode(cp.cursor());
                 run.resumedFrom(cp.cursor());
                 // with write-back, the bookings of the interrupted pages must be seen again to be written back
-                paging = writeBackOn() ? new Paging(stopped.runStart, 0, stopped.runStart) : stopped;
+                paging = writeBackOn() ? Paging.from(stopped.runUpdated, stopped.runCreated) : stopped;
             } else {
                 Paging done = Paging.decode(cp.cursor());
-                paging = new Paging(done.newest, 0, done.newest);
+                paging = Paging.from(done.updated, done.created);
             }
         }
         exchange.setProperty(PAGING, paging);
@@ -147,14 +177,17 @@ public class CalcomBookingsSource extends SyncSource {
 
     String query(Paging paging) {
         StringBuilder q = new StringBuilder();
-        if (paging.newest != null) {
-            String anchor = instant(paging.newest).minusMillis(1).toString();
-            q.append("afterUpdatedAt=").append(URLEncoder.encode(anchor, StandardCharsets.UTF_8)).append('&');
+        String watermark = paging.pass == 'U' ? paging.updated : paging.created;
+        if (watermark != null) {
+            String anchor = instant(watermark).minusMillis(1).toString();
+            q.append(paging.pass == 'U' ? "afterUpdatedAt=" : "afterCreatedAt=")
+                    .append(URLEncoder.encode(anchor, StandardCharsets.UTF_8)).append('&');
         }
         if (status != null && !status.isBlank()) {
             q.append("status=").append(URLEncoder.encode(status.trim(), StandardCharsets.UTF_8)).append('&');
         }
-        return q.append("sortUpdatedAt=asc&take=").append(take).append("&skip=").append(paging.tieSkip).toString();
+        return q.append(paging.pass == 'U' ? "sortUpdatedAt=asc" : "sortCreated=asc").append("&take=").append(take)
+                .append("&skip=").append(paging.tieSkip).toString();
     }
 
     /** Writes one page of bookings and commits it with the checkpoint; decides whether another page follows. */
@@ -181,7 +214,8 @@ public class CalcomBookingsSource extends SyncSource {
         }
         String target = targetTable() == null || targetTable().isBlank() ? "bookings" : targetTable();
         var db = runs.database();
-        String newest = paging.newest;
+        String updated = paging.updated;
+        String created = paging.created;
         try (Connection tc = db.dataSource().getConnection()) {
             tc.setAutoCommit(false);
             List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
@@ -204,33 +238,47 @@ public class CalcomBookingsSource extends SyncSource {
                         writer.rejectRead(seen, run.read() + 1, e.getMessage());
                         continue;
                     }
-                    String updated = booking.path("updatedAt").asText(null); // before add: the writer converts row values
+                    // read before add: the writer converts row values
+                    String bookingUpdated = booking.path("updatedAt").asText(null);
+                    String bookingCreated = booking.path("createdAt").asText(null);
                     Map<String, Object> seen = writeBackOn() ? asMap(row) : null;
                     long rejectedBefore = run.rejected();
                     writer.add(row, run.read() + 1);
                     if (seen != null && run.rejected() == rejectedBefore) {
                         accepted.add(seen);
                     }
-                    if (updated != null && !updated.isBlank() && (newest == null || instant(updated).isAfter(instant(newest)))) {
-                        newest = updated;
+                    // a watermark moves only in the pass that reads in its order (and in the first run, which reads all)
+                    if (paging.pass == 'U' || paging.fullRead()) {
+                        updated = later(updated, bookingUpdated);
+                    }
+                    if (paging.pass == 'C') {
+                        created = later(created, bookingCreated);
                     }
                 }
                 writer.finish();
             }
             // a page that did not move the watermark (a page-sized run of one updatedAt) is stepped over with skip
-            boolean progressed = newest != null && (paging.newest == null || instant(newest).isAfter(instant(paging.newest)));
-            long tieSkip = progressed ? 0 : paging.tieSkip + data.size();
+            String before = paging.pass == 'U' ? paging.updated : paging.created;
+            String after = paging.pass == 'U' ? updated : created;
+            boolean progressed = after != null && (before == null || instant(after).isAfter(instant(before)));
+            boolean passDone = !hasNext.asBoolean() || data.isEmpty();
+            char pass = passDone && paging.pass == 'U' ? 'C' : paging.pass;
+            long tieSkip = passDone || progressed ? 0 : paging.tieSkip + data.size();
             runs.renewLease(tc, run); // fails if another node took the source over while this page was fetched
-            Checkpoints.save(tc, run, Paging.cursor(newest, tieSkip, paging.runStart), Checkpoints.IN_PROGRESS, run.read());
+            Checkpoints.save(tc, run, Paging.cursor(pass, updated, created, tieSkip, paging.runUpdated, paging.runCreated),
+                    Checkpoints.IN_PROGRESS, run.read());
             tc.commit();
             // only now, after the commit: a retried page must start from the same state
-            paging.newest = newest;
+            boolean more = !passDone || paging.pass == 'U';
+            paging.updated = updated;
+            paging.created = created;
+            paging.pass = pass;
             paging.tieSkip = tieSkip;
             paging.pages++;
             written(exchange).addAll(accepted);
+            exchange.setProperty(MORE_PAGES, more);
         }
-        boolean more = hasNext.asBoolean() && !data.isEmpty();
-        exchange.setProperty(MORE_PAGES, more);
+        boolean more = exchange.getProperty(MORE_PAGES, Boolean.class);
         if (more && paging.pages % 10 == 0) {
             org.slf4j.LoggerFactory.getLogger(CalcomBookingsSource.class).info("Sync {} run {}: {} pages, {} bookings so far",
                     sourceId(), run.runId(), paging.pages, run.read());
@@ -253,17 +301,26 @@ public class CalcomBookingsSource extends SyncSource {
                 new SheetWriteBack(sourceId(), writeBackSpreadsheetId.trim(), required("writeBackRange", writeBackRange, sourceId()),
                         writeBackMatch, "attendee_email", writeBackUpdate, writeBackAppend).write(exchange.getContext(), written(exchange));
             } catch (Exception e) {
-                saveComplete(runs, run, Paging.cursor(paging.runStart, 0, paging.runStart), paging);
+                saveComplete(runs, run, Paging.cursor('U', paging.runUpdated, paging.runCreated, 0, paging.runUpdated, paging.runCreated));
                 throw e;
             }
         }
-        saveComplete(runs, run, Paging.cursor(paging.newest, 0, paging.newest), paging);
-        if (run.read() == 0 && run.resumedFrom() == null && paging.runStart == null) {
+        String updated = paging.updated;
+        if (paging.fullRead() && updated != null) {
+            // the first run read in createdAt order, so a booking changed behind it while it ran may carry an updatedAt
+            // older than the newest it saw: start the next run's changes from before this run began
+            Instant safe = run.startedAt().minus(CLOCK_SKEW);
+            if (instant(updated).isAfter(safe)) {
+                updated = safe.toString();
+            }
+        }
+        saveComplete(runs, run, Paging.cursor('U', updated, paging.created, 0, updated, paging.created));
+        if (run.read() == 0 && run.resumedFrom() == null && paging.fullRead()) {
             run.markEmpty();
         }
     }
 
-    private static void saveComplete(SyncRuns runs, RunContext run, String cursor, Paging paging) throws SQLException {
+    private static void saveComplete(SyncRuns runs, RunContext run, String cursor) throws SQLException {
         try (Connection c = runs.database().dataSource().getConnection()) {
             c.setAutoCommit(false);
             runs.renewLease(c, run);
@@ -284,6 +341,14 @@ public class CalcomBookingsSource extends SyncSource {
             exchange.setProperty(WRITTEN, list);
         }
         return list;
+    }
+
+    /** The later of two ISO instants (null and blank ignored). */
+    private static String later(String current, String candidate) {
+        if (candidate == null || candidate.isBlank()) {
+            return current;
+        }
+        return current == null || instant(candidate).isAfter(instant(current)) ? candidate : current;
     }
 
     private static JsonNode parse(Exchange exchange) throws Exception {

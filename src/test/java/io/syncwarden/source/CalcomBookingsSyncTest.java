@@ -48,24 +48,38 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         return Files.readString(Path.of("../shared/fixtures/calcom/" + name));
     }
 
-    /** A page request as our client must send it: key, API version, ascending updatedAt order. */
+    /** A page request as our client must send it: key, API version, and the page's skip. */
     private static MappingBuilder page(String path, int skip) {
         return get(urlPathEqualTo(path)).withHeader("Authorization", equalTo("Bearer " + KEY))
-                .withHeader("cal-api-version", equalTo("2024-08-13"))
-                .withQueryParam("sortUpdatedAt", equalTo("asc")).withQueryParam("skip", equalTo(String.valueOf(skip)));
+                .withHeader("cal-api-version", equalTo("2024-08-13")).withQueryParam("skip", equalTo(String.valueOf(skip)));
     }
 
-    /** Page 2 is asked for after page 1's newest updatedAt (2025-05-31T12:00:02.874Z), less 1 ms. */
-    private static final String AFTER_PAGE_1 = "2025-05-31T12:00:02.873Z";
+    /** The new-bookings pass: ascending createdAt, after the createdAt watermark (none on the first run). */
+    private static MappingBuilder createdPage(String after, int skip) {
+        return page(BOOKINGS, skip).withQueryParam("sortCreated", equalTo("asc"))
+                .withQueryParam("afterCreatedAt", after == null ? absent() : equalTo(after));
+    }
+
+    /** The changed-bookings pass: ascending updatedAt, after the updatedAt watermark. */
+    private static MappingBuilder updatedPage(String after, int skip) {
+        return page(BOOKINGS, skip).withQueryParam("sortUpdatedAt", equalTo("asc")).withQueryParam("afterUpdatedAt", equalTo(after));
+    }
+
+    /** Page 2 is asked for after page 1's newest createdAt (2025-05-30T06:48:33.000Z), less 1 ms. */
+    private static final String AFTER_PAGE_1 = "2025-05-30T06:48:32.999Z";
 
     private void serveBothPages(String path) throws Exception {
-        upstream.stubFor(page(path, 0).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, fixture("bookings_page1.json"))));
-        upstream.stubFor(page(path, 0).withQueryParam("afterUpdatedAt", equalTo(AFTER_PAGE_1)).willReturn(json(200, fixture("bookings_page2.json"))));
+        upstream.stubFor(createdPage(null, 0).willReturn(json(200, fixture("bookings_page1.json"))));
+        upstream.stubFor(createdPage(AFTER_PAGE_1, 0).willReturn(json(200, fixture("bookings_page2.json"))));
     }
 
+    /** A request as "pass:after/skip": C (afterCreatedAt) or U (afterUpdatedAt), "-" when unfiltered. */
     private static String anchorOf(LoggedRequest r) {
-        var p = r.queryParameter("afterUpdatedAt");
-        return (p.isPresent() ? p.firstValue() : "-") + "/" + r.queryParameter("skip").firstValue();
+        var u = r.queryParameter("afterUpdatedAt");
+        var c = r.queryParameter("afterCreatedAt");
+        String pass = r.queryParameter("sortUpdatedAt").isPresent() ? "U:" : "C:";
+        String after = u.isPresent() ? u.firstValue() : c.isPresent() ? c.firstValue() : "-";
+        return pass + after + "/" + r.queryParameter("skip").firstValue();
     }
 
     private static com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder json(int status, String body) {
@@ -84,7 +98,7 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         SyncTrigger.Result result = fire("it-calcom");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("read", 8L).containsEntry("inserted", 8L);
-        assertThat(requests(BOOKINGS)).extracting(CalcomBookingsSyncTest::anchorOf).containsExactly("-/0", AFTER_PAGE_1 + "/0");
+        assertThat(requests(BOOKINGS)).extracting(CalcomBookingsSyncTest::anchorOf).containsExactly("C:-/0", "C:" + AFTER_PAGE_1 + "/0");
         assertThat(requests(BOOKINGS)).allSatisfy(r -> assertThat(r.queryParameter("take").firstValue()).isEqualTo("5"));
         assertThat(text("SELECT attendee_email || '|' || attendee_time_zone || '|' || event_type_slug || '|' || start_time "
                 + "FROM bookings WHERE uid = 'k3VqT9wLmN2pXa7RcB4sYd'"))
@@ -96,47 +110,54 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
-    void should_fetch_only_bookings_changed_since_the_newest_applied_on_the_next_run() throws Exception {
+    void should_fetch_only_changed_and_new_bookings_on_the_next_run() throws Exception {
         serveBothPages(BOOKINGS);
         fire("it-calcom");
-        // the newest updatedAt of the first run is 2025-06-04T15:27:36.950Z (page 2): the next run asks after it, less 1 ms
+        // first run: newest updatedAt 2025-06-04T15:27:36.950Z, newest createdAt 2025-06-03T10:10:10.100Z (page 2)
         ObjectNode changed = (ObjectNode) JSON.readTree(fixture("bookings_page2.json"));
-        ArrayNode data = (ArrayNode) changed.get("data");
-        ObjectNode booking = (ObjectNode) data.get(1);
+        ObjectNode booking = ((ObjectNode) changed.get("data").get(1)).deepCopy();
         booking.put("status", "cancelled").put("cancellationReason", "Client asked to move it").put("updatedAt", "2025-06-05T09:00:00.000Z");
+        ObjectNode created = ((ObjectNode) changed.get("data").get(2)).deepCopy();
+        created.put("uid", "Nw7newBookingNoUpdate01").put("createdAt", "2025-06-05T08:00:00.000Z").putNull("updatedAt");
+        String last = "{\"totalItems\":1,\"remainingItems\":0,\"returnedItems\":1,\"itemsPerPage\":5,"
+                + "\"currentPage\":1,\"totalPages\":1,\"hasNextPage\":false,\"hasPreviousPage\":false}";
+        changed.set("pagination", JSON.readTree(last));
+        ObjectNode fresh = changed.deepCopy();
         changed.set("data", JSON.createArrayNode().add(booking));
-        changed.set("pagination", JSON.readTree("{\"totalItems\":1,\"remainingItems\":0,\"returnedItems\":1,\"itemsPerPage\":5,"
-                + "\"currentPage\":1,\"totalPages\":1,\"hasNextPage\":false,\"hasPreviousPage\":false}"));
+        fresh.set("data", JSON.createArrayNode().add(created));
         upstream.resetRequests();
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo("2025-06-04T15:27:36.949Z"))
-                .willReturn(json(200, changed.toString())));
+        upstream.stubFor(updatedPage("2025-06-04T15:27:36.949Z", 0).willReturn(json(200, changed.toString())));
+        upstream.stubFor(createdPage("2025-06-03T10:10:10.099Z", 0).willReturn(json(200, fresh.toString())));
 
         SyncTrigger.Result second = fire("it-calcom");
 
-        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("read", 1L).containsEntry("updated", 1L);
-        assertThat(requests(BOOKINGS)).singleElement().satisfies(r ->
-                assertThat(r.queryParameter("afterUpdatedAt").firstValue()).isEqualTo("2025-06-04T15:27:36.949Z"));
+        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("read", 2L)
+                .containsEntry("updated", 1L).containsEntry("inserted", 1L);
+        assertThat(requests(BOOKINGS)).extracting(CalcomBookingsSyncTest::anchorOf)
+                .containsExactly("U:2025-06-04T15:27:36.949Z/0", "C:2025-06-03T10:10:10.099Z/0");
         assertThat(text("SELECT status || '|' || cancellation_reason FROM bookings WHERE uid = '" + booking.get("uid").asText() + "'"))
                 .isEqualTo("cancelled|Client asked to move it");
-        assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(8);
+        // a booking never changed has no updatedAt: only the createdAt pass can find it
+        assertThat(text("SELECT CAST(created_at AS VARCHAR) FROM bookings WHERE uid = 'Nw7newBookingNoUpdate01' AND updated_at IS NULL"))
+                .startsWith("2025-06-05 08:00:00");
+        assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(9);
     }
 
     @Test
-    void should_step_over_a_page_of_identical_updated_times_with_skip() throws Exception {
-        // a bulk change gave five bookings the same updatedAt: asking "after it" again returns the same five
+    void should_step_over_a_page_of_identical_times_with_skip() throws Exception {
+        // an import gave five bookings the same createdAt: asking "after it" again returns the same five
         ObjectNode tied = (ObjectNode) JSON.readTree(fixture("bookings_page1.json"));
-        tied.get("data").forEach(b -> ((ObjectNode) b).put("updatedAt", "2025-06-01T00:00:00.000Z"));
+        tied.get("data").forEach(b -> ((ObjectNode) b).put("createdAt", "2025-06-01T00:00:00.000Z"));
         String sameFive = tied.toString();
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, sameFive)));
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo("2025-05-31T23:59:59.999Z")).willReturn(json(200, sameFive)));
-        upstream.stubFor(page(BOOKINGS, 5).withQueryParam("afterUpdatedAt", equalTo("2025-05-31T23:59:59.999Z"))
-                .willReturn(json(200, fixture("bookings_page2.json"))));
+        upstream.stubFor(createdPage(null, 0).willReturn(json(200, sameFive)));
+        upstream.stubFor(createdPage("2025-05-31T23:59:59.999Z", 0).willReturn(json(200, sameFive)));
+        upstream.stubFor(createdPage("2025-05-31T23:59:59.999Z", 5).willReturn(json(200, fixture("bookings_page2.json"))));
 
         SyncTrigger.Result result = fire("it-calcom");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 8L);
         assertThat(requests(BOOKINGS)).extracting(CalcomBookingsSyncTest::anchorOf)
-                .containsExactly("-/0", "2025-05-31T23:59:59.999Z/0", "2025-05-31T23:59:59.999Z/5");
+                .containsExactly("C:-/0", "C:2025-05-31T23:59:59.999Z/0", "C:2025-05-31T23:59:59.999Z/5");
         assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(8);
     }
 
@@ -176,16 +197,14 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         Map<String, String> h = (Map<String, String>) headers.get("headers");
         var limited = aResponse().withStatus(429).withBody(fixture("error_429.json"));
         h.forEach((k, v) -> limited.withHeader(k, k.equals("X-RateLimit-Reset-Default") ? "2" : v));
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", absent()).inScenario("limit")
-                .whenScenarioStateIs(Scenario.STARTED).willReturn(limited).willSetStateTo("open"));
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", absent()).inScenario("limit")
-                .whenScenarioStateIs("open").willReturn(json(200, fixture("bookings_page1.json"))));
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo(AFTER_PAGE_1)).willReturn(json(200, fixture("bookings_page2.json"))));
+        upstream.stubFor(createdPage(null, 0).inScenario("limit").whenScenarioStateIs(Scenario.STARTED).willReturn(limited).willSetStateTo("open"));
+        upstream.stubFor(createdPage(null, 0).inScenario("limit").whenScenarioStateIs("open").willReturn(json(200, fixture("bookings_page1.json"))));
+        upstream.stubFor(createdPage(AFTER_PAGE_1, 0).willReturn(json(200, fixture("bookings_page2.json"))));
 
         SyncTrigger.Result result = fire("it-calcom");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 8L);
-        List<LoggedRequest> first = requests(BOOKINGS).stream().filter(r -> !r.queryParameter("afterUpdatedAt").isPresent()).toList();
+        List<LoggedRequest> first = requests(BOOKINGS).stream().filter(r -> !r.queryParameter("afterCreatedAt").isPresent()).toList();
         assertThat(first).hasSize(2);
         // blind back-off here would retry after 10 ms; the header asked for 2 s
         assertThat(first.get(1).getLoggedDate().getTime() - first.get(0).getLoggedDate().getTime()).isGreaterThanOrEqualTo(1900);
@@ -193,9 +212,8 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
 
     @Test
     void should_fail_on_a_malformed_page_keep_committed_pages_and_resume_there() throws Exception {
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", absent()).willReturn(json(200, fixture("bookings_page1.json"))));
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo(AFTER_PAGE_1))
-                .willReturn(json(200, "{\"status\":\"success\",\"data\":[{\"uid\":\"x\"")));
+        upstream.stubFor(createdPage(null, 0).willReturn(json(200, fixture("bookings_page1.json"))));
+        upstream.stubFor(createdPage(AFTER_PAGE_1, 0).willReturn(json(200, "{\"status\":\"success\",\"data\":[{\"uid\":\"x\"")));
 
         SyncTrigger.Result broken = fire("it-calcom");
 
@@ -205,7 +223,7 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(5);
 
         upstream.resetAll();
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterUpdatedAt", equalTo(AFTER_PAGE_1)).willReturn(json(200, fixture("bookings_page2.json"))));
+        upstream.stubFor(createdPage(AFTER_PAGE_1, 0).willReturn(json(200, fixture("bookings_page2.json"))));
         SyncTrigger.Result resumed = fire("it-calcom");
 
         assertThat(run(resumed.runId())).containsEntry("status", "success").containsEntry("read", 3L).containsEntry("inserted", 3L);
