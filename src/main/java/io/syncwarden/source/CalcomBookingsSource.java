@@ -47,6 +47,7 @@ public class CalcomBookingsSource extends SyncSource {
     public static final String PAGING = "syncwardenPaging";
     public static final String MORE_PAGES = "syncwardenMorePages";
     public static final String WRITTEN = "syncwardenWrittenBookings";
+    static final String TABLE = "syncwardenTargetTable";
     static final List<String> COLUMNS = List.of("uid", "booking_id", "title", "status", "start_time", "end_time",
             "attendee_name", "attendee_email", "attendee_time_zone", "event_type_id", "event_type_slug", "location",
             "created_at", "updated_at", "cancellation_reason");
@@ -218,8 +219,12 @@ public class CalcomBookingsSource extends SyncSource {
         String created = paging.created;
         try (Connection tc = db.dataSource().getConnection()) {
             tc.setAutoCommit(false);
-            List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
-            TargetTable table = TargetTable.ensure(tc, db.dialect(), target, offered, List.of("uid"), TYPES);
+            TargetTable table = exchange.getProperty(TABLE, TargetTable.class);
+            if (table == null) { // once per run, not per page: it reads the database's metadata
+                List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
+                table = TargetTable.ensure(tc, db.dialect(), target, offered, List.of("uid"), TYPES);
+                exchange.setProperty(TABLE, table);
+            }
             String pageStart = paging.cursor();
             BatchWriter.CheckpointSink sink = (c, last, done) -> Checkpoints.save(c, run, pageStart, Checkpoints.IN_PROGRESS, done);
             List<Map<String, Object>> accepted = new ArrayList<>();

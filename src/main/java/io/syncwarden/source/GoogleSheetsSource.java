@@ -42,7 +42,6 @@ public class GoogleSheetsSource extends SyncSource {
     private String spreadsheetId;
     private String range;
     private String mapping = "";
-    private String keyColumns;
     private String columnTypes = "";
     private String dateColumns = "";
     private String valueRenderOption = "FORMATTED_VALUE";
@@ -77,8 +76,7 @@ public class GoogleSheetsSource extends SyncSource {
             return;
         }
         Sheet sheet = layout(values.get(0), id);
-        List<String> keys = Arrays.stream(required("keyColumns", keyColumns, id).split(","))
-                .map(k -> TargetTable.identifier("Key column", k.trim())).toList();
+        List<String> keys = keys();
         Map<String, String> types = new LinkedHashMap<>();
         sheet.dates.keySet().forEach(c -> types.put(c, "DATE"));
         types.putAll(Tabular.parseTypes(columnTypes));
@@ -159,28 +157,14 @@ public class GoogleSheetsSource extends SyncSource {
     }
 
     private Sheet layout(List<Object> header, String id) {
-        Map<String, Integer> labels = new LinkedHashMap<>();
-        for (int i = 0; i < header.size(); i++) {
-            labels.putIfAbsent(Tabular.normalise(String.valueOf(header.get(i))), i);
-        }
         List<String> columns = new ArrayList<>();
         List<Integer> index = new ArrayList<>();
         boolean mapped = mapping != null && !mapping.isBlank();
         if (mapped) {
-            List<String> missing = new ArrayList<>();
-            Tabular.parseMapping(mapping, id).forEach((label, column) -> {
-                Integer at = labels.get(label);
-                if (at == null) {
-                    missing.add(label);
-                } else {
-                    columns.add(column);
-                    index.add(at);
-                }
-            });
-            if (!missing.isEmpty()) {
-                throw new NonRecoverableSyncException("Source " + id + ": the sheet's header has no column(s) " + missing
-                        + " named in its mapping (header: " + labels.keySet() + ")");
-            }
+            Map<String, String> labels = Tabular.parseMapping(mapping, id);
+            int[] at = Tabular.locate(Tabular.headerIndex(header), labels, id, "sheet's header");
+            columns.addAll(labels.values());
+            Arrays.stream(at).forEach(index::add);
         } else {
             Map<String, Integer> seen = new HashMap<>();
             for (int i = 0; i < header.size(); i++) {
@@ -250,7 +234,6 @@ public class GoogleSheetsSource extends SyncSource {
     public void setSpreadsheetId(String spreadsheetId) { this.spreadsheetId = spreadsheetId; }
     public void setRange(String range) { this.range = range; }
     public void setMapping(String mapping) { this.mapping = mapping; }
-    public void setKeyColumns(String keyColumns) { this.keyColumns = keyColumns; }
     public void setColumnTypes(String columnTypes) { this.columnTypes = columnTypes; }
     public void setDateColumns(String dateColumns) { this.dateColumns = dateColumns; }
     public void setValueRenderOption(String option) {

@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.Types;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -34,7 +33,6 @@ import org.apache.commons.csv.CSVRecord;
  */
 public class HttpCsvSource extends SyncSource {
     private String mapping;
-    private String keyColumns;
     private String columnTypes = "";
     private String url;
     private String username = "";
@@ -50,8 +48,7 @@ public class HttpCsvSource extends SyncSource {
         String id = sourceId();
         Map<String, String> labels = Tabular.parseMapping(required("mapping", mapping, id), id);
         List<String> columns = new ArrayList<>(labels.values());
-        List<String> keys = Arrays.stream(required("keyColumns", keyColumns, id).split(","))
-                .map(k -> TargetTable.identifier("Key column", k.trim())).toList();
+        List<String> keys = keys();
         Map<String, String> types = Tabular.parseTypes(columnTypes);
         run.mode("full");
         Object body = current.getIn().getBody();
@@ -63,35 +60,16 @@ public class HttpCsvSource extends SyncSource {
             run.markEmpty();
             return;
         }
-        Reader reader = withoutBom(new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)));
-        CSVFormat format = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true)
-                .setAllowMissingColumnNames(true).setIgnoreEmptyLines(true).get();
         var db = runs.database();
-        try (CSVParser parser = CSVParser.parse(reader, format); Connection tc = db.dataSource().getConnection()) {
+        try (CSVParser parser = open(in); Connection tc = db.dataSource().getConnection()) {
             tc.setAutoCommit(false);
-            Map<String, Integer> header = new LinkedHashMap<>();
             List<String> names = parser.getHeaderNames();
-            for (int i = 0; i < names.size(); i++) {
-                header.put(Tabular.normalise(names.get(i)), i);
-            }
+            Map<String, Integer> header = Tabular.headerIndex(names);
             if (header.isEmpty() || (header.size() == 1 && header.containsKey(""))) {
                 run.markEmpty();
                 return;
             }
-            int[] source = new int[columns.size()];
-            List<String> missing = new ArrayList<>();
-            int c = 0;
-            for (String label : labels.keySet()) {
-                Integer idx = header.get(label);
-                if (idx == null) {
-                    missing.add(label);
-                }
-                source[c++] = idx == null ? -1 : idx;
-            }
-            if (!missing.isEmpty()) {
-                throw new NonRecoverableSyncException("Source " + id + ": the report has no column(s) " + missing
-                        + " named in its mapping (report columns: " + header.keySet() + ")");
-            }
+            int[] source = Tabular.locate(header, labels, id, "report");
             List<TargetTable.Column> offered = columns.stream().map(col -> new TargetTable.Column(col,
                     types.containsKey(col) ? Types.OTHER : Types.VARCHAR, 0, 0)).toList();
             TargetTable table = TargetTable.ensure(tc, db.dialect(), targetTable(), offered, keys, types);
@@ -126,6 +104,13 @@ public class HttpCsvSource extends SyncSource {
         }
     }
 
+    /** RFC 4180 with a header row, UTF-8 with or without a BOM, CRLF or LF. */
+    private static CSVParser open(InputStream in) throws java.io.IOException {
+        CSVFormat format = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true)
+                .setAllowMissingColumnNames(true).setIgnoreEmptyLines(true).get();
+        return CSVParser.parse(withoutBom(new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))), format);
+    }
+
     private static Reader withoutBom(BufferedReader reader) throws java.io.IOException {
         reader.mark(1);
         if (reader.read() != '\uFEFF') {
@@ -155,14 +140,8 @@ public class HttpCsvSource extends SyncSource {
             if (in == null) {
                 return out;
             }
-            CSVFormat format = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true)
-                    .setAllowMissingColumnNames(true).setIgnoreEmptyLines(true).get();
-            try (CSVParser parser = CSVParser.parse(withoutBom(new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))), format)) {
-                Map<String, Integer> header = new LinkedHashMap<>();
-                List<String> names = parser.getHeaderNames();
-                for (int i = 0; i < names.size(); i++) {
-                    header.put(Tabular.normalise(names.get(i)), i);
-                }
+            try (CSVParser parser = open(in)) {
+                Map<String, Integer> header = Tabular.headerIndex(parser.getHeaderNames());
                 for (CSVRecord record : parser) {
                     Map<String, Object> row = new LinkedHashMap<>();
                     boolean hit = false;
@@ -185,6 +164,5 @@ public class HttpCsvSource extends SyncSource {
     public void setUsername(String username) { this.username = username; }
     public void setPassword(String password) { this.password = password; }
     public void setMapping(String mapping) { this.mapping = mapping; }
-    public void setKeyColumns(String keyColumns) { this.keyColumns = keyColumns; }
     public void setColumnTypes(String columnTypes) { this.columnTypes = columnTypes; }
 }

@@ -14,7 +14,6 @@ import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.sql.Types;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -34,7 +33,6 @@ public class JdbcSource extends SyncSource {
     private String password;
     private String table;
     private String query;
-    private String keyColumns;
     private String mode = "full";
     private String watermarkColumn;
     private int fetchSize = 1000;
@@ -57,8 +55,7 @@ public class JdbcSource extends SyncSource {
         if (!incremental && !"full".equalsIgnoreCase(mode)) {
             throw new NonRecoverableSyncException("Source " + id + ": mode must be full or incremental, was '" + mode + "'");
         }
-        List<String> keys = Arrays.stream(required("keyColumns", keyColumns, id).split(","))
-                .map(k -> TargetTable.identifier("Key column", k.trim())).toList();
+        List<String> keys = keys();
         List<String> order = new ArrayList<>();
         if (incremental) {
             order.add(TargetTable.identifier("Watermark column", required("watermarkColumn", watermarkColumn, id)));
@@ -231,7 +228,6 @@ public class JdbcSource extends SyncSource {
     public void setPassword(String password) { this.password = password; }
     public void setTable(String table) { this.table = table; }
     public void setQuery(String query) { this.query = query; }
-    public void setKeyColumns(String keyColumns) { this.keyColumns = keyColumns; }
     public void setMode(String mode) { this.mode = mode; }
     public void setWatermarkColumn(String watermarkColumn) { this.watermarkColumn = watermarkColumn; }
     public void setFetchSize(int fetchSize) { this.fetchSize = fetchSize; }

@@ -79,10 +79,7 @@ final class SheetWriteBack {
             if (values.isEmpty()) {
                 throw new NonRecoverableSyncException("Source " + sourceId + ": the write-back range " + range + " has no header row");
             }
-            Map<String, Integer> header = new HashMap<>();
-            for (int i = 0; i < values.get(0).size(); i++) {
-                header.putIfAbsent(Tabular.normalise(String.valueOf(values.get(0).get(i))), i);
-            }
+            Map<String, Integer> header = Tabular.headerIndex(values.get(0));
             Integer matchAt = header.get(matchLabel);
             List<String> unknown = new ArrayList<>();
             for (String label : concat(update.keySet(), append.keySet(), List.of(matchLabel))) {

@@ -3,6 +3,7 @@ package io.syncwarden.source;
 import io.syncwarden.sync.NonRecoverableSyncException;
 import io.syncwarden.sync.RunContext;
 import io.syncwarden.sync.SyncRuns;
+import io.syncwarden.sync.TargetTable;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -21,6 +22,7 @@ public abstract class SyncSource {
     private String targetTable;
     private int batchSize = 1000;
     private String lookupColumns = "";
+    private String keyColumns;
 
     /** At most this many records answer one lookup. */
     public static final int LOOKUP_LIMIT = 100;
@@ -120,6 +122,16 @@ public abstract class SyncSource {
 
     public int batchSize() {
         return batchSize;
+    }
+
+    /** The configured key columns (the target's primary key), validated as plain identifiers. */
+    protected List<String> keys() {
+        return Arrays.stream(required("keyColumns", keyColumns, sourceId).split(","))
+                .map(k -> TargetTable.identifier("Key column", k.trim())).toList();
+    }
+
+    public void setKeyColumns(String keyColumns) {
+        this.keyColumns = keyColumns;
     }
 
     public void setLookupColumns(String lookupColumns) {

@@ -3,7 +3,9 @@ package io.syncwarden.source;
 import io.syncwarden.sync.NonRecoverableSyncException;
 import io.syncwarden.sync.TargetTable;
 import java.text.Normalizer;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -47,6 +49,32 @@ final class Tabular {
             }
         }
         return out;
+    }
+
+    /** Normalised header label to its (first) position. */
+    static Map<String, Integer> headerIndex(List<?> labels) {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        for (int i = 0; i < labels.size(); i++) {
+            out.putIfAbsent(normalise(String.valueOf(labels.get(i))), i);
+        }
+        return out;
+    }
+
+    /** The header position of each mapped label, in mapping order; names every label the header lacks. */
+    static int[] locate(Map<String, Integer> header, Map<String, String> mapping, String id, String what) {
+        List<String> missing = new ArrayList<>();
+        int[] at = mapping.keySet().stream().mapToInt(label -> {
+            Integer i = header.get(label);
+            if (i == null) {
+                missing.add(label);
+            }
+            return i == null ? -1 : i;
+        }).toArray();
+        if (!missing.isEmpty()) {
+            throw new NonRecoverableSyncException("Source " + id + ": the " + what + " has no column(s) " + missing
+                    + " named in its mapping (" + what + " columns: " + header.keySet() + ")");
+        }
+        return at;
     }
 
     /** A header label as a SQL column name: {@code "Lead ID"} -> {@code lead_id}, {@code "Créé le"} -> {@code cree_le}. */

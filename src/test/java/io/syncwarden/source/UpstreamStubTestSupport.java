@@ -4,8 +4,7 @@ import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
-import io.syncwarden.Syncwarden;
-import io.syncwarden.sync.SyncTrigger;
+import io.syncwarden.SyncwardenTestSupport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPairGenerator;
@@ -19,14 +18,13 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
-import org.apache.camel.test.main.junit5.CamelMainTestSupport;
 import org.junit.jupiter.api.AfterEach;
 
 /**
  * Boots the real application (routes/ plus one test routes file) on an in-memory H2 target, with a WireMock server
  * on loopback that plays the upstream's protocol. Subclasses stub the upstream and fire their test instances.
  */
-abstract class UpstreamStubTestSupport extends CamelMainTestSupport {
+abstract class UpstreamStubTestSupport extends SyncwardenTestSupport {
     // created where CamelTestSupport asks for properties (from its constructor, before field initialisers run)
     protected WireMockServer upstream;
     protected String targetUrl;
@@ -38,28 +36,12 @@ abstract class UpstreamStubTestSupport extends CamelMainTestSupport {
     protected abstract void properties(Properties p);
 
     @Override
-    protected Class<?> getMainClass() {
-        return Syncwarden.class;
-    }
-
-    @Override
-    protected String getPropertyPlaceholderLocations() {
-        return "file:application.properties";
-    }
-
-    @Override
     protected Properties useOverridePropertiesWithPropertiesComponent() {
         upstream = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
         upstream.start();
         targetUrl = "jdbc:h2:mem:stub-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
-        Properties p = new Properties();
-        p.put("camel.main.routesIncludePattern", "file:routes/*.camel.yaml,classpath:test-routes/" + testRoutes());
-        p.put("camel.server.enabled", "false");
-        p.put("camel.management.enabled", "false");
-        p.put("syncwarden.demo.enabled", "false");
-        p.put("syncwarden.db.url", targetUrl);
+        Properties p = bootProperties(testRoutes(), targetUrl, "sa", "");
         p.put("syncwarden.retry.max-redeliveries", "2");
-        p.put("syncwarden.retry.initial-delay-ms", "10");
         p.put("syncwarden.retry.rate-limit-wait-ms", "10");
         properties(p);
         return p;
@@ -89,10 +71,6 @@ abstract class UpstreamStubTestSupport extends CamelMainTestSupport {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    protected SyncTrigger.Result fire(String source) throws Exception {
-        return context.getRegistry().lookupByNameAndType("syncTrigger", SyncTrigger.class).fire(source, "manual");
     }
 
     protected Connection target() throws SQLException {

@@ -3,7 +3,7 @@ package io.syncwarden.sync;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.syncwarden.Syncwarden;
+import io.syncwarden.SyncwardenTestSupport;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
-import org.apache.camel.test.main.junit5.CamelMainTestSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -27,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * The jdbc source end to end: the real application (routes from routes/ plus test sources from a test routes
  * file), a real replica database and a real target database. Subclasses supply H2 or PostgreSQL.
  */
-abstract class JdbcSyncScenarios extends CamelMainTestSupport {
+abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     static final int ROWS = 300;
 
     /** JDBC URL, user, password of a fresh replica and a fresh target database for one test. */
@@ -52,16 +51,6 @@ abstract class JdbcSyncScenarios extends CamelMainTestSupport {
     abstract void clearFaults(Connection replica) throws SQLException;
 
     @Override
-    protected Class<?> getMainClass() {
-        return Syncwarden.class;
-    }
-
-    @Override
-    protected String getPropertyPlaceholderLocations() {
-        return "file:application.properties";
-    }
-
-    @Override
     protected Properties useOverridePropertiesWithPropertiesComponent() {
         try {
             dbs = newDatabases();
@@ -72,16 +61,8 @@ abstract class JdbcSyncScenarios extends CamelMainTestSupport {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
-        Properties p = new Properties();
-        p.put("camel.main.routesIncludePattern", "file:routes/*.camel.yaml,classpath:test-routes/test-jdbc-sources.camel.yaml");
-        p.put("camel.server.enabled", "false");
-        p.put("camel.management.enabled", "false");
-        p.put("syncwarden.demo.enabled", "false");
-        p.put("syncwarden.db.url", dbs.targetUrl());
-        p.put("syncwarden.db.username", dbs.user());
-        p.put("syncwarden.db.password", dbs.password());
+        Properties p = bootProperties("test-jdbc-sources.camel.yaml", dbs.targetUrl(), dbs.user(), dbs.password());
         p.put("syncwarden.retry.max-redeliveries", "1");
-        p.put("syncwarden.retry.initial-delay-ms", "10");
         p.put("test.replica.url", dbs.replicaUrl());
         p.put("test.replica.username", dbs.user());
         p.put("test.replica.password", dbs.password());
@@ -100,10 +81,6 @@ abstract class JdbcSyncScenarios extends CamelMainTestSupport {
 
     Connection target() throws SQLException {
         return DriverManager.getConnection(dbs.targetUrl(), dbs.user(), dbs.password());
-    }
-
-    SyncTrigger.Result fire(String source) throws Exception {
-        return context.getRegistry().lookupByNameAndType("syncTrigger", SyncTrigger.class).fire(source, "manual");
     }
 
     private static void seedReplica(Connection c) throws SQLException {

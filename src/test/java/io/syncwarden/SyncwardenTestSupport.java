@@ -1,0 +1,41 @@
+package io.syncwarden;
+
+import io.syncwarden.sync.SyncTrigger;
+import java.util.Properties;
+import org.apache.camel.test.main.junit5.CamelMainTestSupport;
+
+/**
+ * Boots the real application (its application.properties and routes/, plus one test routes file) without HTTP
+ * servers or the demo, on a target database the test chooses, with short retry delays.
+ */
+public abstract class SyncwardenTestSupport extends CamelMainTestSupport {
+
+    @Override
+    protected Class<?> getMainClass() {
+        return Syncwarden.class;
+    }
+
+    @Override
+    protected String getPropertyPlaceholderLocations() {
+        return "file:application.properties";
+    }
+
+    /** The properties every test boot shares: routes/ plus {@code classpath:test-routes/<testRoutes>}, the target. */
+    protected static Properties bootProperties(String testRoutes, String targetUrl, String user, String password) {
+        Properties p = new Properties();
+        p.put("camel.main.routesIncludePattern", "file:routes/*.camel.yaml,classpath:test-routes/" + testRoutes);
+        p.put("camel.server.enabled", "false");
+        p.put("camel.management.enabled", "false");
+        p.put("syncwarden.demo.enabled", "false");
+        p.put("syncwarden.db.url", targetUrl);
+        p.put("syncwarden.db.username", user);
+        p.put("syncwarden.db.password", password);
+        p.put("syncwarden.retry.initial-delay-ms", "10");
+        return p;
+    }
+
+    /** Runs a source now, on the caller's thread, as a manual trigger. */
+    protected SyncTrigger.Result fire(String source) throws Exception {
+        return context.getRegistry().lookupByNameAndType("syncTrigger", SyncTrigger.class).fire(source, "manual");
+    }
+}
