@@ -45,7 +45,7 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
     }
 
     private static String fixture(String name) throws Exception {
-        return Files.readString(Path.of("../shared/fixtures/calcom/" + name));
+        return io.syncwarden.Fixtures.read("calcom/" + name);
     }
 
     /** A page request as our client must send it: key, API version, and the page's skip. */
@@ -269,13 +269,13 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         upstream.stubFor(get(urlPathEqualTo("/wb" + BOOKINGS))
                 .willReturn(json(200, fixture("bookings_page2.json").replace("\"hasNextPage\": true", "\"hasNextPage\": false"))));
         upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(urlPathEqualTo("/token"))
-                .willReturn(json(200, Files.readString(Path.of("../shared/fixtures/sheets/token_response.json")))));
+                .willReturn(json(200, io.syncwarden.Fixtures.read("sheets/token_response.json"))));
         upstream.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(sheet + "/Leads.*"))
-                .willReturn(json(200, Files.readString(Path.of("../shared/fixtures/sheets/values_get_leads.json")))));
+                .willReturn(json(200, io.syncwarden.Fixtures.read("sheets/values_get_leads.json"))));
         upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(urlPathEqualTo(sheet + ":batchUpdate"))
                 .willReturn(json(200, "{\"totalUpdatedCells\": 2}")));
         upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(sheet + "/Leads.*:append"))
-                .willReturn(json(200, Files.readString(Path.of("../shared/fixtures/sheets/values_append_response.json")))));
+                .willReturn(json(200, io.syncwarden.Fixtures.read("sheets/values_append_response.json"))));
 
         SyncTrigger.Result result = fire("it-calcom-writeback");
 

@@ -63,14 +63,14 @@ class GoogleSheetsOAuthTest extends UpstreamStubTestSupport {
     void should_exchange_the_refresh_token_and_never_log_a_secret() throws Exception {
         upstream.stubFor(post(urlPathEqualTo("/oauth2/token")).willReturn(aResponse().withStatus(200)
                 .withHeader("Content-Type", "application/json")
-                .withBody(Files.readString(Path.of("../shared/fixtures/sheets/token_response.json")))));
+                .withBody(io.syncwarden.Fixtures.read("sheets/token_response.json"))));
         upstream.stubFor(get(urlPathMatching("/v4/spreadsheets/.*/values/.*")).withHeader("Authorization", equalTo("Bearer " + ACCESS_TOKEN))
                 .withQueryParam("valueRenderOption", equalTo("FORMATTED_VALUE"))
                 .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
-                        .withBody(Files.readString(Path.of("../shared/fixtures/sheets/values_get_leads.json")))));
+                        .withBody(io.syncwarden.Fixtures.read("sheets/values_get_leads.json"))));
         upstream.stubFor(get(urlPathMatching("/v4/spreadsheets/.*/values/.*")).withQueryParam("valueRenderOption", equalTo("UNFORMATTED_VALUE"))
                 .willReturn(aResponse().withStatus(403).withHeader("Content-Type", "application/json")
-                        .withBody(Files.readString(Path.of("../shared/fixtures/sheets/error_403.json")))));
+                        .withBody(io.syncwarden.Fixtures.read("sheets/error_403.json"))));
 
         SyncTrigger.Result ok = fire("it-sheet-leads");
         SyncTrigger.Result refused = fire("it-sheet-raw");

@@ -48,7 +48,7 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
     }
 
     private static String fixture(String name) throws Exception {
-        return Files.readString(Path.of("../shared/fixtures/sheets/" + name));
+        return io.syncwarden.Fixtures.read("sheets/" + name);
     }
 
     private void serveToken() throws Exception {

@@ -43,7 +43,7 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
     }
 
     private static String fixture() throws Exception {
-        return Files.readString(Path.of("../shared/fixtures/finale/products_stock_report.csv"));
+        return io.syncwarden.Fixtures.read("finale/products_stock_report.csv");
     }
 
     @Test
