@@ -152,7 +152,7 @@ public final class SyncBench {
                 throw new IllegalStateException("route run " + result.status(), result.error());
             }
             try (Connection c = DriverManager.getConnection(target, user, pass); Statement s = c.createStatement();
-                 ResultSet rs = s.executeQuery("SELECT rows_inserted FROM sync_run WHERE run_id = " + result.runId())) {
+                 ResultSet rs = s.executeQuery("SELECT rows_inserted FROM syncwarden.sync_run WHERE run_id = " + result.runId())) {
                 // rows inserted: equals the rows read on the first pass (checked by the caller's output)
                 rs.next();
                 return new double[] {rs.getLong(1), secs};

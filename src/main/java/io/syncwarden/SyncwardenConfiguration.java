@@ -2,6 +2,9 @@ package io.syncwarden;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.syncwarden.demo.DemoReplica;
+import io.syncwarden.heal.AttemptFailed;
+import io.syncwarden.heal.UpstreamWait;
+import io.syncwarden.health.TargetDatabaseHealthCheck;
 import io.syncwarden.source.SheetsClientFactory;
 import io.syncwarden.source.SourceLookup;
 import io.syncwarden.source.SourcePools;
@@ -11,13 +14,16 @@ import io.syncwarden.sync.SyncMetrics;
 import io.syncwarden.sync.SyncRuns;
 import io.syncwarden.sync.SyncSettings;
 import io.syncwarden.sync.SyncTrigger;
-import io.syncwarden.heal.UpstreamWait;
 import java.net.InetAddress;
 import org.apache.camel.BindToRegistry;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Configuration;
 import org.apache.camel.PropertyInject;
+import org.apache.camel.health.HealthCheckRegistry;
+import org.apache.camel.spi.CamelEvent;
+import org.apache.camel.support.EventNotifierSupport;
+import org.apache.camel.support.service.ServiceSupport;
 
 /** Binds the shared beans the routes call. Each property is documented in application.properties and README.md. */
 @Configuration
@@ -31,12 +37,32 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private String dbPassword;
     @PropertyInject(value = "syncwarden.db.pool-size", defaultValue = "10")
     private int poolSize;
+    @PropertyInject(value = "syncwarden.db.schema", defaultValue = "syncwarden")
+    private String dbSchema;
+    @PropertyInject(value = "syncwarden.db.data-schema", defaultValue = "default")
+    private String dbDataSchema;
+    @PropertyInject(value = "syncwarden.db.connect-timeout-ms", defaultValue = "10000")
+    private long dbConnectTimeoutMs;
+    @PropertyInject(value = "syncwarden.db.lock-timeout-ms", defaultValue = "60000")
+    private long dbLockTimeoutMs;
+    @PropertyInject(value = "syncwarden.db.statement-timeout-ms", defaultValue = "600000")
+    private long dbStatementTimeoutMs;
+    @PropertyInject(value = "syncwarden.db.socket-timeout-ms", defaultValue = "660000")
+    private long dbSocketTimeoutMs;
     @PropertyInject(value = "syncwarden.node-id", defaultValue = "auto")
     private String nodeId;
-    @PropertyInject(value = "syncwarden.lock.lease-ms", defaultValue = "900000")
+    @PropertyInject(value = "syncwarden.lock.lease-ms", defaultValue = "120000")
     private long leaseMillis;
     @PropertyInject(value = "syncwarden.health.unhealthy-after-failures", defaultValue = "3")
     private int unhealthyAfter;
+    @PropertyInject(value = "syncwarden.health.long-run-factor", defaultValue = "3")
+    private double longRunFactor;
+    @PropertyInject(value = "syncwarden.health.long-run-min-ms", defaultValue = "60000")
+    private long longRunMinMs;
+    @PropertyInject(value = "syncwarden.shutdown.grace-ms", defaultValue = "6000")
+    private long shutdownGraceMs;
+    @PropertyInject(value = "syncwarden.runs.pending-retry-ms", defaultValue = "5000")
+    private long pendingRetryMs;
     @PropertyInject(value = "syncwarden.demo.enabled", defaultValue = "true")
     private boolean demoEnabled;
     @PropertyInject(value = "syncwarden.demo.url", defaultValue = "jdbc:h2:file:./data/demo-replica")
@@ -49,31 +75,47 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @PropertyInject(value = "syncwarden.retry.max-rate-limit-wait-ms", defaultValue = "300000")
     private long maxRateLimitWaitMs;
 
+    @PropertyInject(value = "syncwarden.upstream.connect-timeout-ms", defaultValue = "30000")
+    private int upstreamConnectTimeoutMs;
+    @PropertyInject(value = "syncwarden.upstream.read-timeout-ms", defaultValue = "300000")
+    private int upstreamReadTimeoutMs;
+    @PropertyInject(value = "syncwarden.source.connect-timeout-ms", defaultValue = "10000")
+    private long sourceConnectTimeoutMs;
+    @PropertyInject(value = "syncwarden.source.socket-timeout-ms", defaultValue = "300000")
+    private long sourceSocketTimeoutMs;
+
     @PropertyInject(value = "syncwarden.google.root-url", defaultValue = "https://sheets.googleapis.com/")
     private String googleRootUrl;
     @PropertyInject(value = "syncwarden.google.token-url", defaultValue = "https://oauth2.googleapis.com/token")
     private String googleTokenUrl;
 
     private TargetDatabase database;
+    private SyncRuns runs;
 
     @BindToRegistry("targetDatabase")
     public synchronized TargetDatabase targetDatabase() {
         if (database == null) {
-            database = new TargetDatabase(dbUrl, dbUser, dbPassword, poolSize);
+            database = new TargetDatabase(new TargetDatabase.Options(dbUrl, dbUser, dbPassword, poolSize, dbSchema, dbDataSchema,
+                    dbConnectTimeoutMs, dbLockTimeoutMs, dbStatementTimeoutMs, dbSocketTimeoutMs));
         }
         return database;
     }
 
     @BindToRegistry("syncRuns")
-    public SyncRuns syncRuns(CamelContext context) throws Exception {
-        String node = nodeId == null || nodeId.isBlank() || "auto".equals(nodeId) ? InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid() : nodeId;
-        SyncMetrics metrics = new SyncMetrics(() -> context.getRegistry().findSingleByType(MeterRegistry.class));
-        return new SyncRuns(targetDatabase(), new SyncSettings(node, leaseMillis, unhealthyAfter), metrics);
+    public synchronized SyncRuns syncRuns(CamelContext context) throws Exception {
+        if (runs == null) {
+            String node = nodeId == null || nodeId.isBlank() || "auto".equals(nodeId)
+                    ? InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid() : nodeId;
+            SyncMetrics metrics = new SyncMetrics(() -> context.getRegistry().findSingleByType(MeterRegistry.class));
+            runs = new SyncRuns(targetDatabase(), new SyncSettings(node, leaseMillis, unhealthyAfter, shutdownGraceMs,
+                    pendingRetryMs, longRunFactor), metrics);
+        }
+        return runs;
     }
 
     @BindToRegistry("sourceRegistry")
     public SourceRegistry sourceRegistry(CamelContext context) throws Exception {
-        return new SourceRegistry(context.getRegistry().lookupByNameAndType("syncRuns", SyncRuns.class));
+        return new SourceRegistry(syncRuns(context), longRunMinMs);
     }
 
     @BindToRegistry("syncTrigger")
@@ -86,9 +128,14 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         return new UpstreamWait(rateLimitWaitMs, maxRateLimitWaitMs);
     }
 
+    @BindToRegistry("attemptFailed")
+    public AttemptFailed attemptFailed(CamelContext context) throws Exception {
+        return new AttemptFailed(syncRuns(context), upstreamWait());
+    }
+
     @BindToRegistry("sheetsClientFactory")
     public SheetsClientFactory sheetsClientFactory() {
-        return new SheetsClientFactory(googleRootUrl, googleTokenUrl, 30_000, 180_000);
+        return new SheetsClientFactory(googleRootUrl, googleTokenUrl, upstreamConnectTimeoutMs, upstreamReadTimeoutMs);
     }
 
     @BindToRegistry("sourceLookup")
@@ -98,7 +145,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
 
     @BindToRegistry("sourcePools")
     public SourcePools sourcePools(CamelContext context) throws Exception {
-        SourcePools pools = new SourcePools();
+        SourcePools pools = new SourcePools(sourceConnectTimeoutMs, sourceSocketTimeoutMs);
         context.addService(pools, true, true);
         return pools;
     }
@@ -108,7 +155,28 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         if (demoEnabled) {
             new DemoReplica(demoUrl, demoRows).seedIfEmpty();
         }
-        context.addService(new org.apache.camel.support.service.ServiceSupport() {
+        SyncRuns lifecycle = syncRuns(context);
+        // before any route can start a run: close what this node left running, start the lease keeper
+        lifecycle.start();
+        HealthCheckRegistry health = HealthCheckRegistry.get(context);
+        if (health != null) {
+            health.register(new TargetDatabaseHealthCheck(targetDatabase()));
+        }
+        // a stop first lets running syncs reach a batch boundary and closes their records, then Camel stops the routes
+        context.getManagementStrategy().addEventNotifier(new EventNotifierSupport() {
+            @Override
+            public void notify(CamelEvent event) {
+                if (event instanceof CamelEvent.CamelContextStoppingEvent) {
+                    lifecycle.stop();
+                }
+            }
+
+            @Override
+            public boolean isEnabled(CamelEvent event) {
+                return event instanceof CamelEvent.CamelContextStoppingEvent;
+            }
+        });
+        context.addService(new ServiceSupport() {
             @Override
             protected void doStop() {
                 if (database != null) {

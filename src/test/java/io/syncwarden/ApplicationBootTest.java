@@ -37,8 +37,8 @@ class ApplicationBootTest {
     @Test
     void should_sync_the_demo_replica_on_start_up() {
         await("demo sync on start-up").atMost(Duration.ofSeconds(30))
-                .until(() -> count("SELECT COUNT(*) FROM sync_run WHERE source_id = 'demo-replica-leads' AND status = 'success' AND run_trigger = 'startup'") >= 1);
-        await().atMost(Duration.ofSeconds(5)).until(() -> count("SELECT COUNT(*) FROM demo_leads") == 500);
+                .until(() -> count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE source_id = 'demo-replica-leads' AND status = 'success' AND run_trigger = 'startup'") >= 1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> count("SELECT COUNT(*) FROM PUBLIC.demo_leads") == 500);
     }
 
     @Test

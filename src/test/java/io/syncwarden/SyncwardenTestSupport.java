@@ -31,6 +31,7 @@ public abstract class SyncwardenTestSupport extends CamelMainTestSupport {
         p.put("syncwarden.db.username", user);
         p.put("syncwarden.db.password", password);
         p.put("syncwarden.retry.initial-delay-ms", "10");
+        p.put("syncwarden.source.connect-timeout-ms", "1000");
         return p;
     }
 

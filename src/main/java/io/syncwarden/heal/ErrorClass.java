@@ -1,43 +1,139 @@
 package io.syncwarden.heal;
 
 import com.google.api.client.http.HttpResponseException;
+import io.syncwarden.source.MalformedAnswerException;
+import io.syncwarden.sync.LeaseLostException;
 import io.syncwarden.sync.NonRecoverableSyncException;
+import io.syncwarden.sync.RunInterruptedException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.sql.BatchUpdateException;
+import java.sql.SQLException;
+import java.sql.SQLTransientException;
+import java.util.Set;
 import org.apache.camel.Exchange;
 import org.apache.camel.http.base.HttpOperationFailedException;
 
 /**
- * First cut of error classification, kept in one place (the self-healing issue extends it): recoverable errors
- * are retried, non-recoverable ones are not. routes/error-handling.camel.yaml asks {@link #isNonRecoverable}.
+ * Every retry decision in one place: which failures are worth retrying ({@link #RECOVERABLE}), which never get better
+ * by themselves ({@link #NON_RECOVERABLE}: configuration, credentials, permissions, a request the upstream refuses),
+ * and the two that stop a run without retry for reasons of their own ({@link #LEASE_LOST}, {@link #INTERRUPTED}).
+ * The cause chain is followed; the first exception that says something decides. routes/error-handling.camel.yaml asks
+ * {@link #isNonRecoverable}; the batch writer asks {@link #isRowError} whether a database error is about one row.
  *
- * <p>Non-recoverable: configuration and data-shape errors ({@link NonRecoverableSyncException}) and an upstream's
- * 400/401/403/404 (the request or the credentials are wrong and will stay wrong). Everything else (timeouts, lost
- * connections, 429, 5xx, database errors) is recoverable.
+ * <p>HTTP: 400, 401, 403, 404, 405, 409, 410, 413, 422, 501 and other 3xx/4xx are non-recoverable; 408, 429 and
+ * 5xx (but 501) recoverable. SQLState: class 28 (authorization), 3D000 (no such database), class 42 (syntax, missing
+ * table or column, permission denied, no unique constraint for ON CONFLICT) are non-recoverable; class 08
+ * (connection), 40001 and 40P01 (serialization, deadlock), class 53 (out of resources), 55P03 (lock not available),
+ * 57014 (statement timeout or cancel), 57P01-57P03 (server shutting down or starting), H2's HYT00 (lock timeout) are
+ * recoverable. Anything unknown is recoverable: it is retried a bounded number of times, then recorded as failed.
  */
 public final class ErrorClass {
     public static final String RECOVERABLE = "recoverable";
     public static final String NON_RECOVERABLE = "non_recoverable";
+    public static final String LEASE_LOST = "lease_lost";
+    public static final String INTERRUPTED = "interrupted";
+
+    private static final Set<Integer> NON_RECOVERABLE_HTTP = Set.of(400, 401, 403, 404, 405, 409, 410, 413, 422, 501);
+    private static final Set<Integer> RECOVERABLE_HTTP = Set.of(408, 429);
 
     private ErrorClass() {
     }
 
     public static String of(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof NonRecoverableSyncException) {
-                return NON_RECOVERABLE;
-            }
-            Integer status = httpStatus(t);
-            if (status != null) {
-                return status == 400 || status == 401 || status == 403 || status == 404 ? NON_RECOVERABLE : RECOVERABLE;
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String decided = decide(t);
+            if (decided != null) {
+                return decided;
             }
         }
         return RECOVERABLE;
     }
 
-    /** The exception-policy predicate of the shared error handling. */
+    private static String decide(Throwable t) {
+        if (t instanceof LeaseLostException) {
+            return LEASE_LOST;
+        }
+        if (t instanceof RunInterruptedException) {
+            return INTERRUPTED;
+        }
+        if (t instanceof NonRecoverableSyncException) {
+            return NON_RECOVERABLE;
+        }
+        if (t instanceof MalformedAnswerException || t instanceof SocketTimeoutException
+                || t instanceof ConnectException || t instanceof UnknownHostException) {
+            return RECOVERABLE;
+        }
+        Integer status = httpStatus(t);
+        if (status != null) {
+            return ofHttpStatus(status);
+        }
+        if (t instanceof SQLException sql) {
+            String state = sqlState(sql);
+            if (state != null) {
+                return ofSqlState(state);
+            }
+            if (t instanceof SQLTransientException) {
+                return RECOVERABLE;
+            }
+        }
+        return null;
+    }
+
+    /** The class of an upstream's HTTP status. */
+    public static String ofHttpStatus(int status) {
+        if (RECOVERABLE_HTTP.contains(status) || status >= 500 && !NON_RECOVERABLE_HTTP.contains(status)) {
+            return RECOVERABLE;
+        }
+        return status >= 300 ? NON_RECOVERABLE : RECOVERABLE;
+    }
+
+    /** The class of a database error by its SQLState. */
+    public static String ofSqlState(String state) {
+        if (state.length() < 2) {
+            return RECOVERABLE;
+        }
+        String cls = state.substring(0, 2);
+        if (cls.equals("28") || cls.equals("42") || state.equals("3D000")) {
+            return NON_RECOVERABLE;
+        }
+        return RECOVERABLE;
+    }
+
+    /**
+     * True when a database error is about the row being written (a value the column cannot take, SQLState class 22;
+     * a constraint the row breaks, class 23), so only that row is rejected. Any other error (a lock or statement
+     * timeout, a lost connection, permission denied, a missing constraint) is about the batch or the database: the
+     * batch rolls back and the attempt fails.
+     */
+    public static boolean isRowError(SQLException e) {
+        String state = sqlState(e);
+        return state != null && (state.startsWith("22") || state.startsWith("23"));
+    }
+
+    /** The SQLState that says most: a batch error's own, else that of the error it wraps (pgjdbc's next exception). */
+    static String sqlState(SQLException e) {
+        String state = e.getSQLState();
+        if ((state == null || e instanceof BatchUpdateException) && e.getNextException() != null
+                && e.getNextException().getSQLState() != null) {
+            state = e.getNextException().getSQLState();
+        }
+        if (state == null && e.getCause() instanceof SQLException cause && cause != e) {
+            return sqlState(cause);
+        }
+        return state;
+    }
+
+    /** The exception-policy predicate of the shared error handling: true for every class that must not be retried. */
     public static boolean isNonRecoverable(Exchange exchange) {
-        Throwable error = exchange.getException() != null ? exchange.getException()
+        return !RECOVERABLE.equals(of(caught(exchange)));
+    }
+
+    /** The failure an error handler is dealing with. */
+    public static Throwable caught(Exchange exchange) {
+        return exchange.getException() != null ? exchange.getException()
                 : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
-        return NON_RECOVERABLE.equals(of(error));
     }
 
     /** The HTTP status of an upstream's answer carried by an exception (camel-http or a Google API client), or null. */

@@ -2,8 +2,6 @@ package io.syncwarden.heal;
 
 import java.util.Locale;
 import java.util.Map;
-import io.syncwarden.sync.RunContext;
-import io.syncwarden.sync.SyncRuns;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.apache.camel.http.base.HttpOperationFailedException;
@@ -47,22 +45,8 @@ public final class UpstreamWait implements Processor {
         long capped = Math.min(wait, maxWaitMs);
         LOG.warn("Sync {}: upstream asked to wait (rate limit); next attempt in {} s",
                 exchange.getFromRouteId(), Math.round(capped / 1000.0));
+        // the lease keeper renews the run's lock meanwhile, so the wait does not hand the source to another run
         exchange.getIn().setHeader(Exchange.REDELIVERY_DELAY, capped);
-        keepLock(exchange, capped);
-    }
-
-    /** A long wait must not let the run's lock lapse, or another node would take the source over meanwhile. */
-    private static void keepLock(Exchange exchange, long waitMillis) {
-        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
-        SyncRuns runs = exchange.getContext().getRegistry().findSingleByType(SyncRuns.class);
-        if (run == null || runs == null) {
-            return;
-        }
-        try {
-            runs.renewLease(run, waitMillis);
-        } catch (Exception e) {
-            LOG.warn("Sync {}: could not extend the lock's lease for the wait: {}", run.sourceId(), e.getMessage());
-        }
     }
 
     /** The wait the upstream asked for, in ms; null when it asked for none (then back-off applies). */

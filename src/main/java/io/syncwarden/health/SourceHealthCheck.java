@@ -1,25 +1,38 @@
 package io.syncwarden.health;
 
+import io.syncwarden.sync.SyncRuns;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.Map;
-import javax.sql.DataSource;
 import org.apache.camel.health.HealthCheckResultBuilder;
 import org.apache.camel.impl.health.AbstractHealthCheck;
 
 /**
- * Readiness of one source, from {@code source_health}: DOWN while its last runs failed, so readiness shows the
- * problem; never a liveness check, so a failing upstream never gets the service restarted.
+ * One source's state, from {@code source_health} and its running run: {@code healthy}, {@code degraded},
+ * {@code unhealthy} or {@code unknown}, consecutive failures, last success, and whether a run has been going for
+ * longer than a multiple of the source's usual duration. A failing upstream is the source's problem, not the
+ * service's: the check stays UP (its {@code source.status} detail says how the source fares), so one source never
+ * takes the whole service out of a load balancer; only the target database and the Camel context decide readiness.
+ * Neither liveness nor error text: a failing upstream never gets the service restarted, and error texts stay off
+ * the unauthenticated health endpoint.
  */
 public class SourceHealthCheck extends AbstractHealthCheck {
     private final String sourceId;
-    private final DataSource dataSource;
+    private final SyncRuns runs;
+    private final long longRunMinMillis;
 
-    public SourceHealthCheck(String sourceId, DataSource dataSource) {
+    public SourceHealthCheck(String sourceId, SyncRuns runs, long longRunMinMillis) {
         super("syncwarden", "source-" + sourceId);
         this.sourceId = sourceId;
-        this.dataSource = dataSource;
+        this.runs = runs;
+        this.longRunMinMillis = longRunMinMillis;
     }
 
     @Override
@@ -30,27 +43,73 @@ public class SourceHealthCheck extends AbstractHealthCheck {
     @Override
     protected void doCall(HealthCheckResultBuilder builder, Map<String, Object> options) {
         builder.detail("source", sourceId);
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT status, consecutive_failures, last_success_at, last_error, "
-                     + "last_run_status FROM source_health WHERE source_id = ?")) {
-            ps.setString(1, sourceId);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    builder.detail("status", "unknown").up();
-                    return;
-                }
-                String status = rs.getString(1);
-                builder.detail("status", status).detail("consecutive_failures", rs.getInt(2))
-                        .detail("last_run_status", String.valueOf(rs.getString(5)))
-                        .detail("last_success_at", String.valueOf(rs.getObject(3)));
-                if ("degraded".equals(status) || "unhealthy".equals(status)) {
-                    builder.message("source " + sourceId + " is " + status + ": " + rs.getString(4)).down();
-                } else {
-                    builder.up();
+        try (Connection c = runs.database().dataSource().getConnection()) {
+            String status = "unknown";
+            try (PreparedStatement ps = c.prepareStatement("SELECT status, consecutive_failures, last_success_at, last_run_status "
+                    + "FROM source_health WHERE source_id = ?")) {
+                ps.setString(1, sourceId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        status = rs.getString(1);
+                        builder.detail("source.consecutive_failures", rs.getInt(2))
+                                .detail("source.last_run_status", String.valueOf(rs.getString(4)))
+                                .detail("source.last_success_at", String.valueOf(rs.getObject(3, OffsetDateTime.class)));
+                    }
                 }
             }
+            Long runningFor = runningFor(c);
+            if (runningFor != null) {
+                builder.detail("source.running_for_s", runningFor / 1000);
+                Long usual = usualDuration(c);
+                long limit = Math.max(longRunMinMillis, usual == null ? 0 : Math.round(usual * runs.settings().longRunFactor()));
+                if (usual != null && runningFor > limit) {
+                    builder.detail("source.long_running", true).detail("source.usual_duration_s", usual / 1000);
+                    if ("healthy".equals(status) || "unknown".equals(status)) {
+                        status = "degraded";
+                    }
+                }
+            }
+            c.rollback();
+            builder.detail("source.status", status).up();
         } catch (Exception e) {
-            builder.message("cannot read source health: " + e.getMessage()).error(e).down();
+            // the database cannot be asked: what this node saw last (it is written once the database is back)
+            SyncRuns.Outcome last = runs.lastOutcome(sourceId);
+            builder.detail("source.status", last == null ? "unknown" : "success".equals(last.status()) || "empty".equals(last.status())
+                    ? "healthy" : "degraded");
+            if (last != null) {
+                builder.detail("source.last_run_status", last.status()).detail("source.last_run_recorded", last.recorded());
+            }
+            builder.up();
         }
+    }
+
+    private Long runningFor(Connection c) throws Exception {
+        try (PreparedStatement ps = c.prepareStatement("SELECT r.started_at FROM source_lock l JOIN sync_run r ON r.run_id = l.run_id "
+                + "WHERE l.source_id = ? AND r.status = 'running'")) {
+            ps.setString(1, sourceId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Duration.between(rs.getObject(1, OffsetDateTime.class).toInstant(), Instant.now()).toMillis() : null;
+            }
+        }
+    }
+
+    /** The median duration of the source's last ten successful runs; null before it has three. */
+    private Long usualDuration(Connection c) throws Exception {
+        List<Long> durations = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT duration_ms FROM sync_run WHERE source_id = ? AND status = 'success' "
+                + "AND duration_ms IS NOT NULL ORDER BY run_id DESC")) {
+            ps.setString(1, sourceId);
+            ps.setMaxRows(10);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    durations.add(rs.getLong(1));
+                }
+            }
+        }
+        if (durations.size() < 3) {
+            return null;
+        }
+        Collections.sort(durations);
+        return durations.get(durations.size() / 2);
     }
 }

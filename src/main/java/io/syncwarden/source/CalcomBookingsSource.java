@@ -13,8 +13,11 @@ import java.io.InputStream;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -56,12 +59,14 @@ public class CalcomBookingsSource extends SyncSource {
             "title", "VARCHAR(1000)", "location", "VARCHAR(2000)", "cancellation_reason", "VARCHAR(2000)");
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Allowance for the difference between Cal.com's clock and ours. */
-    private static final java.time.Duration CLOCK_SKEW = java.time.Duration.ofMinutes(5);
+    private static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CalcomBookingsSource.class);
 
     private String apiKey;
     private String baseUrl = "https://api.cal.com";
     private String apiVersion = "2024-08-13";
     private int take = 100;
+    private Duration lookback = Duration.ofMinutes(10);
     private String status = "";
     private String writeBackSpreadsheetId = "";
     private String writeBackRange = "";
@@ -133,10 +138,12 @@ public class CalcomBookingsSource extends SyncSource {
         return "calcom-bookings";
     }
 
-    /** Opens the paging state from the checkpoint: resume an interrupted run, or start after the last watermark. */
+    /**
+     * Opens the paging state from the checkpoint: resume an interrupted run, or start after the last watermarks less
+     * the lookback window (a booking changed late, with an {@code updatedAt} behind one already read, is still seen).
+     */
     public void start(Exchange exchange) throws SQLException {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
-        run.startAttempt();
         run.mode("incremental");
         required("apiKey", apiKey, sourceId());
         Paging paging;
@@ -146,22 +153,26 @@ public class CalcomBookingsSource extends SyncSource {
                 paging = Paging.from(null, null);
             } else if (Checkpoints.IN_PROGRESS.equals(cp.phase())) {
                 Paging stopped = Paging.decode(cp.cursor());
-                run.resumedFrom(cp.cursor());
+                if (cp.runId() != null && cp.runId() != run.runId()) {
+                    run.resumedFrom(cp.cursor());
+                }
                 // with write-back, the bookings of the interrupted pages must be seen again to be written back
                 paging = writeBackOn() ? Paging.from(stopped.runUpdated, stopped.runCreated) : stopped;
             } else {
                 Paging done = Paging.decode(cp.cursor());
-                paging = Paging.from(done.updated, done.created);
+                paging = Paging.from(minus(done.updated, lookback), minus(done.created, lookback));
             }
         }
         exchange.setProperty(PAGING, paging);
         exchange.setProperty(MORE_PAGES, true);
     }
 
+    private static String minus(String instant, Duration window) {
+        return instant == null ? null : instant(instant).minus(window).toString();
+    }
+
     /** Prepares the next page's request: only our headers travel (the last response's headers are dropped). */
     public void request(Exchange exchange) {
-        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
-        exchange.setProperty(RunContext.COUNTS, run.counts()); // a retried page is counted once
         request(exchange, query(exchange.getProperty(PAGING, Paging.class)));
     }
 
@@ -191,14 +202,10 @@ public class CalcomBookingsSource extends SyncSource {
                 .append("&skip=").append(paging.tieSkip).toString();
     }
 
-    /** Writes one page of bookings and commits it with the checkpoint; decides whether another page follows. */
-    @Override
-    public void sync(Exchange exchange) throws Exception {
-        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
-        run.restore(exchange.getProperty(RunContext.COUNTS, long[].class));
-        read(run, runs(exchange), exchange);
-    }
-
+    /**
+     * Writes one page of bookings. The page's rows, its rejected bookings, the run's counts and the paging position
+     * after the page commit in one transaction, so a page that fails is retried whole and counted once.
+     */
     @Override
     protected void read(RunContext run, SyncRuns runs, Exchange exchange) throws Exception {
         Paging paging = exchange.getProperty(PAGING, Paging.class);
@@ -213,24 +220,23 @@ public class CalcomBookingsSource extends SyncSource {
             throw new NonRecoverableSyncException("Cal.com answered without pagination.hasNextPage: not the "
                     + "2024-08-13 bookings shape (check the cal-api-version)");
         }
-        String target = targetTable() == null || targetTable().isBlank() ? "bookings" : targetTable();
         var db = runs.database();
         String updated = paging.updated;
         String created = paging.created;
+        List<Map<String, Object>> changed = new ArrayList<>();
         try (Connection tc = db.dataSource().getConnection()) {
             tc.setAutoCommit(false);
-            TargetTable table = exchange.getProperty(TABLE, TargetTable.class);
-            if (table == null) { // once per run, not per page: it reads the database's metadata
-                List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
-                table = TargetTable.ensure(tc, db.dialect(), target, offered, List.of("uid"), TYPES);
-                exchange.setProperty(TABLE, table);
-            }
-            String pageStart = paging.cursor();
-            BatchWriter.CheckpointSink sink = (c, last, done) -> Checkpoints.save(c, run, pageStart, Checkpoints.IN_PROGRESS, done);
-            List<Map<String, Object>> accepted = new ArrayList<>();
-            int position = 0;
+            TargetTable table = table(exchange, tc, db);
+            String[] next = new String[1];
+            BatchWriter.CheckpointSink sink = (c, last, done) -> {
+                if (next[0] != null) { // known once the whole page was added
+                    Checkpoints.save(c, run, next[0], Checkpoints.IN_PROGRESS, done);
+                }
+            };
             try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, COLUMNS, List.of("uid"),
-                    Math.max(take, data.size()) + 1, run, runs, sink, 0)) {
+                    data.size() + 1, run, runs, sink, run.read())) {
+                writer.positionName("booking").onWritten(row -> changed.add(asMap(row)));
+                long position = run.read();
                 for (JsonNode booking : data) {
                     position++;
                     Object[] row;
@@ -240,62 +246,63 @@ public class CalcomBookingsSource extends SyncSource {
                         Object[] seen = new Object[COLUMNS.size()];
                         seen[0] = booking.path("uid").asText(null);
                         seen[1] = booking.path("id").asText(null);
-                        writer.rejectRead(seen, run.read() + 1, e.getMessage());
+                        writer.rejectRead(seen, position, e.getMessage());
                         continue;
-                    }
-                    // read before add: the writer converts row values
-                    String bookingUpdated = booking.path("updatedAt").asText(null);
-                    String bookingCreated = booking.path("createdAt").asText(null);
-                    Map<String, Object> seen = writeBackOn() ? asMap(row) : null;
-                    long rejectedBefore = run.rejected();
-                    writer.add(row, run.read() + 1);
-                    if (seen != null && run.rejected() == rejectedBefore) {
-                        accepted.add(seen);
                     }
                     // a watermark moves only in the pass that reads in its order (and in the first run, which reads all)
                     if (paging.pass == 'U' || paging.fullRead()) {
-                        updated = later(updated, bookingUpdated);
+                        updated = later(updated, booking.path("updatedAt").asText(null));
                     }
                     if (paging.pass == 'C') {
-                        created = later(created, bookingCreated);
+                        created = later(created, booking.path("createdAt").asText(null));
                     }
+                    writer.add(row, position);
                 }
+                // a page that did not move the watermark (a page-sized run of one updatedAt) is stepped over with skip
+                String before = paging.pass == 'U' ? paging.updated : paging.created;
+                String after = paging.pass == 'U' ? updated : created;
+                boolean progressed = after != null && (before == null || instant(after).isAfter(instant(before)));
+                boolean passDone = !hasNext.asBoolean() || data.isEmpty();
+                char pass = passDone && paging.pass == 'U' ? 'C' : paging.pass;
+                long tieSkip = passDone || progressed ? 0 : paging.tieSkip + data.size();
+                next[0] = Paging.cursor(pass, updated, created, tieSkip, paging.runUpdated, paging.runCreated);
+                writer.progress("page " + (paging.pages + 1) + ": " + next[0]);
                 writer.finish();
+                // only now, after the commit: a retried page must start from the same state
+                boolean more = !passDone || paging.pass == 'U'; // after the updatedAt pass comes the createdAt pass
+                paging.updated = updated;
+                paging.created = created;
+                paging.pass = pass;
+                paging.tieSkip = tieSkip;
+                paging.pages++;
+                exchange.setProperty(MORE_PAGES, more);
             }
-            // a page that did not move the watermark (a page-sized run of one updatedAt) is stepped over with skip
-            String before = paging.pass == 'U' ? paging.updated : paging.created;
-            String after = paging.pass == 'U' ? updated : created;
-            boolean progressed = after != null && (before == null || instant(after).isAfter(instant(before)));
-            boolean passDone = !hasNext.asBoolean() || data.isEmpty();
-            char pass = passDone && paging.pass == 'U' ? 'C' : paging.pass;
-            long tieSkip = passDone || progressed ? 0 : paging.tieSkip + data.size();
-            runs.renewLease(tc, run); // fails if another node took the source over while this page was fetched
-            Checkpoints.save(tc, run, Paging.cursor(pass, updated, created, tieSkip, paging.runUpdated, paging.runCreated),
-                    Checkpoints.IN_PROGRESS, run.read());
-            tc.commit();
-            // only now, after the commit: a retried page must start from the same state
-            boolean more = !passDone || paging.pass == 'U';
-            paging.updated = updated;
-            paging.created = created;
-            paging.pass = pass;
-            paging.tieSkip = tieSkip;
-            paging.pages++;
-            written(exchange).addAll(accepted);
-            exchange.setProperty(MORE_PAGES, more);
         }
+        written(exchange).addAll(changed);
         boolean more = exchange.getProperty(MORE_PAGES, Boolean.class);
         if (more && paging.pages % 10 == 0) {
-            org.slf4j.LoggerFactory.getLogger(CalcomBookingsSource.class).info("Sync {} run {}: {} pages, {} bookings so far",
-                    sourceId(), run.runId(), paging.pages, run.read());
+            LOG.info("Sync {} run {}: {} pages, {} bookings so far", sourceId(), run.runId(), paging.pages, run.read());
         }
+    }
+
+    private TargetTable table(Exchange exchange, Connection tc, io.syncwarden.store.TargetDatabase db) throws SQLException {
+        TargetTable table = exchange.getProperty(TABLE, TargetTable.class);
+        if (table == null) { // once per run, not per page: it reads the database's metadata
+            String target = targetTable() == null || targetTable().isBlank() ? "bookings" : targetTable();
+            List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
+            table = TargetTable.ensure(tc, db, target, offered, List.of("uid"), TYPES);
+            exchange.setProperty(TABLE, table);
+        }
+        return table;
     }
 
     /**
      * Ends the paging: the optional write-back (Cal.com -> sheet -> database), then the checkpoint is marked
-     * complete at the newest watermark. Write-back: each booking this run wrote updates the lead row of the
-     * configured sheet whose match column (default Email) equals the attendee's e-mail, or adds a row when none does;
-     * the sheet's own sync then carries it into the database. If the write-back fails, the checkpoint goes back to
-     * the run's starting watermark, so the next run reads these bookings again and writes them back then.
+     * complete at the newest watermarks. Write-back: for every attendee with a booking this run inserted or changed,
+     * the attendee's latest booking in the table (by creation, then start) fills their lead row in the configured
+     * sheet (matched by e-mail), or adds a row when none matches; the sheet's own sync then carries it into the
+     * database. One rule per attendee, so a cell never flips between two bookings' values. If the write-back fails,
+     * the checkpoint goes back to the run's starting watermark, so the next run reads these bookings again.
      */
     public void finish(Exchange exchange) throws Exception {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
@@ -303,21 +310,21 @@ public class CalcomBookingsSource extends SyncSource {
         SyncRuns runs = runs(exchange);
         if (writeBackOn()) {
             try {
+                List<Map<String, Object>> latest = latestPerAttendee(runs, exchange.getProperty(TABLE, TargetTable.class), written(exchange));
                 new SheetWriteBack(sourceId(), writeBackSpreadsheetId.trim(), required("writeBackRange", writeBackRange, sourceId()),
-                        writeBackMatch, "attendee_email", writeBackUpdate, writeBackAppend).write(exchange.getContext(), written(exchange));
+                        writeBackMatch, "attendee_email", writeBackUpdate, writeBackAppend).write(exchange.getContext(), latest);
             } catch (Exception e) {
                 saveComplete(runs, run, Paging.cursor('U', paging.runUpdated, paging.runCreated, 0, paging.runUpdated, paging.runCreated));
                 throw e;
             }
         }
         String updated = paging.updated;
-        if (paging.fullRead() && updated != null) {
-            // the first run read in createdAt order, so a booking changed behind it while it ran may carry an updatedAt
-            // older than the newest it saw: start the next run's changes from before this run began
-            Instant safe = run.startedAt().minus(CLOCK_SKEW);
-            if (instant(updated).isAfter(safe)) {
-                updated = safe.toString();
-            }
+        if (paging.fullRead()) {
+            // The first run read in createdAt order: a booking changed behind it while it ran may carry an updatedAt older
+            // than the newest it saw, and a calendar whose bookings were never changed has no updatedAt at all. Either
+            // way the next run's changes start from before this run began, so the updatedAt pass always runs.
+            String safe = run.startedAt().minus(CLOCK_SKEW).toString();
+            updated = updated == null || instant(updated).isAfter(instant(safe)) ? safe : updated;
         }
         saveComplete(runs, run, Paging.cursor('U', updated, paging.created, 0, updated, paging.created));
         if (run.read() == 0 && run.resumedFrom() == null && paging.fullRead()) {
@@ -325,10 +332,50 @@ public class CalcomBookingsSource extends SyncSource {
         }
     }
 
+    /**
+     * The latest booking (by createdAt, then start time, then uid) of each attendee whose booking this run wrote, as
+     * the table holds it now.
+     */
+    private static List<Map<String, Object>> latestPerAttendee(SyncRuns runs, TargetTable table, List<Map<String, Object>> written)
+            throws SQLException {
+        java.util.Set<String> emails = new java.util.LinkedHashSet<>();
+        for (Map<String, Object> w : written) {
+            Object email = w.get("attendee_email");
+            if (email != null && !String.valueOf(email).isBlank()) {
+                emails.add(fold(String.valueOf(email)));
+            }
+        }
+        List<Map<String, Object>> out = new ArrayList<>();
+        if (emails.isEmpty() || table == null) {
+            return out;
+        }
+        try (Connection c = runs.database().dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT " + table.select(COLUMNS) + " FROM " + table.qualified()
+                     + " WHERE LOWER(" + table.quoted("attendee_email") + ") = ? ORDER BY " + table.quoted("created_at")
+                     + " DESC NULLS LAST, " + table.quoted("start_time") + " DESC NULLS LAST, " + table.quoted("uid") + " DESC")) {
+            ps.setMaxRows(1);
+            for (String email : emails) {
+                ps.setString(1, email);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        Object[] row = new Object[COLUMNS.size()];
+                        for (int i = 0; i < row.length; i++) {
+                            Object v = rs.getObject(i + 1);
+                            row[i] = v instanceof java.sql.Timestamp ts ? ts.toLocalDateTime() : v;
+                        }
+                        out.add(asMap(row));
+                    }
+                }
+            }
+            c.rollback();
+        }
+        return out;
+    }
+
     private static void saveComplete(SyncRuns runs, RunContext run, String cursor) throws SQLException {
         try (Connection c = runs.database().dataSource().getConnection()) {
             c.setAutoCommit(false);
-            runs.renewLease(c, run);
+            runs.checkLease(c, run);
             Checkpoints.save(c, run, cursor, Checkpoints.COMPLETE, run.read());
             c.commit();
         }
@@ -480,5 +527,7 @@ public class CalcomBookingsSource extends SyncSource {
         this.take = take;
     }
     public void setStatus(String status) { this.status = status; }
+    /** Re-read window at the start of each run, e.g. {@code PT10M} or {@code 10m}. */
+    public void setLookback(String lookback) { this.lookback = JdbcSource.duration(lookback); }
 
 }

@@ -68,7 +68,7 @@ public class GoogleSheetsSource extends SyncSource {
         run.mode("full");
         ValueRange answer = exchange.getIn().getBody(ValueRange.class);
         if (answer == null) {
-            throw new NonRecoverableSyncException("Source " + id + ": Google Sheets answered without a ValueRange");
+            throw new MalformedAnswerException("Google Sheets", "no value range in the answer (an empty body)", null, null);
         }
         List<List<Object>> values = answer.getValues();
         if (values == null || values.size() <= 1) {
@@ -79,24 +79,25 @@ public class GoogleSheetsSource extends SyncSource {
         List<String> keys = keys();
         Map<String, String> types = new LinkedHashMap<>();
         sheet.dates.keySet().forEach(c -> types.put(c, "DATE"));
-        types.putAll(Tabular.parseTypes(columnTypes));
+        types.putAll(Tabular.parseTypes(columnTypes, id));
         int firstRow = startRow(answer.getRange() != null ? answer.getRange() : range);
         var db = runs.database();
         try (Connection tc = db.dataSource().getConnection()) {
             tc.setAutoCommit(false);
             List<TargetTable.Column> offered = sheet.columns.stream().map(c -> new TargetTable.Column(c,
                     types.containsKey(c) ? Types.OTHER : Types.VARCHAR, 0, 0)).toList();
-            TargetTable table = TargetTable.ensure(tc, db.dialect(), targetTable(), offered, keys, types);
-            try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, sheet.columns, keys, batchSize(), run, runs, null, 0)) {
+            TargetTable table = TargetTable.ensure(tc, db, targetTable(), offered, keys, types);
+            try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, sheet.columns, keys, batchSize(), run, runs, null, 0)
+                    .positionName("sheet row").resumeAfter(run.committedPosition())) {
                 for (int i = 1; i < values.size(); i++) {
                     List<Object> cells = values.get(i);
                     long sheetRow = firstRow + i;
                     if (cells == null || cells.stream().allMatch(c -> text(c) == null)) {
-                        run.addSkipped(1);
+                        writer.skip(sheetRow);
                         continue;
                     }
                     Object[] row = new Object[sheet.columns.size()];
-                    String problem = sheet.mapped ? null : extraCells(cells, sheet.width, sheetRow);
+                    String problem = extraCells(cells, sheet.width, sheetRow);
                     for (int c = 0; c < row.length; c++) {
                         int at = sheet.index[c];
                         Object cell = at < cells.size() ? cells.get(at) : null;
@@ -162,7 +163,7 @@ public class GoogleSheetsSource extends SyncSource {
         boolean mapped = mapping != null && !mapping.isBlank();
         if (mapped) {
             Map<String, String> labels = Tabular.parseMapping(mapping, id);
-            int[] at = Tabular.locate(Tabular.headerIndex(header), labels, id, "sheet's header");
+            int[] at = Tabular.locate(header, labels, id, "sheet");
             columns.addAll(labels.values());
             Arrays.stream(at).forEach(index::add);
         } else {
@@ -175,7 +176,7 @@ public class GoogleSheetsSource extends SyncSource {
             }
         }
         Map<String, DateTimeFormatter> dates = new LinkedHashMap<>();
-        Tabular.parseTypes(dateColumns).forEach((column, pattern) -> {
+        Tabular.parsePairs(dateColumns).forEach((column, pattern) -> {
             if (!columns.contains(column)) {
                 throw new NonRecoverableSyncException("Source " + id + ": dateColumns names '" + column
                         + "', which is not a column of the sheet " + columns);

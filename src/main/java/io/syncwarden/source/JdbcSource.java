@@ -1,33 +1,65 @@
 package io.syncwarden.source;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.syncwarden.store.Identifiers;
 import io.syncwarden.sync.BatchWriter;
 import io.syncwarden.sync.Checkpoints;
 import io.syncwarden.sync.Cursor;
+import io.syncwarden.sync.KeyTracker;
 import io.syncwarden.sync.NonRecoverableSyncException;
 import io.syncwarden.sync.RunContext;
 import io.syncwarden.sync.SyncRuns;
 import io.syncwarden.sync.TargetTable;
+import java.math.BigDecimal;
 import java.sql.Connection;
+import java.sql.DatabaseMetaData;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
-import java.util.ArrayList;
 import java.sql.Types;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.LocalTime;
+import java.time.OffsetDateTime;
+import java.time.OffsetTime;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@code jdbc} source kind: copies a table or query of a replica database into the target.
- * Rows are read in key order ({@code full}) or in (watermark, key) order ({@code incremental}) with a streaming
- * cursor, and the position of the last committed batch is the checkpoint, so an interrupted run resumes after
- * the last row it wrote and never reads the whole result into memory.
+ *
+ * <p>{@code full} reads everything in key order. {@code incremental} reads what changed since the last run: first the
+ * rows whose watermark is NULL (they cannot be ordered by it, so they are re-read every run; none when the column is
+ * NOT NULL), then the rows whose watermark is at or after the highest one written so far, less the
+ * {@code watermarkLookback} window, in (watermark, key) order. The window catches rows committed late with a
+ * watermark behind ones already read: {@code now()} is a transaction's start time, so a long transaction commits
+ * rows stamped before those of shorter ones that committed first, and a replica applies them in commit order.
+ *
+ * <p>Reads stream (a cursor, fetch size, autocommit off for PostgreSQL). The position of the last committed batch is
+ * the checkpoint, so an interrupted run resumes after the last row it wrote. Values are read with their full type
+ * (time zones, nanoseconds, UUIDs) and names are quoted, so keyword column names work.
  */
 public class JdbcSource extends SyncSource {
+    private static final Logger LOG = LoggerFactory.getLogger(JdbcSource.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    static final String PASS_FULL = "full";
+    static final String PASS_NULLS = "nulls";
+    static final String PASS_CHANGES = "changes";
+
     private String jdbcUrl;
     private String username;
     private String password;
@@ -35,16 +67,54 @@ public class JdbcSource extends SyncSource {
     private String query;
     private String mode = "full";
     private String watermarkColumn;
+    private String watermarkLookback = "PT10M";
     private int fetchSize = 1000;
+
+    /** Where a read stands: the pass, the last committed position in it, and the highest watermark written so far. */
+    record Position(String pass, Object[] at, Object high) {
+        String encode() {
+            ObjectNode node = JSON.createObjectNode();
+            node.put("pass", pass);
+            if (at != null) {
+                node.set("at", arrayOf(at));
+            }
+            if (high != null) {
+                node.set("high", Cursor.value(high));
+            }
+            return node.toString();
+        }
+
+        private static JsonNode arrayOf(Object[] values) {
+            var array = JSON.createArrayNode();
+            for (Object v : values) {
+                array.add(Cursor.value(v));
+            }
+            return array;
+        }
+
+        static Position decode(String text, boolean incremental) {
+            try {
+                JsonNode node = JSON.readTree(text);
+                if (node.isArray()) {
+                    // the first format: the ordering columns' values; for incremental the watermark comes first
+                    Object[] at = Cursor.decode(text);
+                    return incremental ? new Position(PASS_CHANGES, at, at.length > 0 ? at[0] : null) : new Position(PASS_FULL, at, null);
+                }
+                Object[] at = null;
+                if (node.has("at")) {
+                    at = Cursor.decode(node.get("at").toString());
+                }
+                return new Position(node.path("pass").asText(PASS_FULL), at, Cursor.value(node.get("high")));
+            } catch (Exception e) {
+                throw new NonRecoverableSyncException("Unreadable checkpoint '" + text + "': " + e.getMessage()
+                        + "; delete the source's sync_checkpoint row to start over");
+            }
+        }
+    }
 
     @Override
     public String kind() {
         return "jdbc";
-    }
-
-    @Override
-    protected boolean rereadsOnRetry() {
-        return false; // a retry resumes after the checkpoint: what the failed attempt committed stays counted
     }
 
     @Override
@@ -56,85 +126,363 @@ public class JdbcSource extends SyncSource {
             throw new NonRecoverableSyncException("Source " + id + ": mode must be full or incremental, was '" + mode + "'");
         }
         List<String> keys = keys();
-        List<String> order = new ArrayList<>();
-        if (incremental) {
-            order.add(TargetTable.identifier("Watermark column", required("watermarkColumn", watermarkColumn, id)));
-        }
-        order.addAll(keys);
-        String base = baseSql();
+        String watermark = incremental ? TargetTable.identifier("Watermark column", required("watermarkColumn", watermarkColumn, id)) : null;
         String target = targetTable() != null && !targetTable().isBlank() ? targetTable() : table;
         run.mode(incremental ? "incremental" : "full");
 
         var db = runs.database();
-        try (Connection tc = db.dataSource().getConnection()) {
+        try (Connection tc = db.dataSource().getConnection();
+             Connection sc = exchange.getContext().getRegistry().findSingleByType(SourcePools.class).get(id, url, username, password).getConnection()) {
             tc.setAutoCommit(false);
+            sc.setAutoCommit(false); // PostgreSQL streams with a cursor only outside autocommit
             Checkpoints.Checkpoint cp = Checkpoints.load(tc, id);
-            boolean resume = cp != null && cp.cursor() != null
-                    && (incremental || Checkpoints.IN_PROGRESS.equals(cp.phase()));
-            Object[] cursor = resume ? Cursor.decode(cp.cursor()) : null;
-            if (cursor != null && cursor.length != order.size()) {
-                throw new NonRecoverableSyncException("Source " + id + ": the checkpoint " + cp.cursor()
-                        + " does not match the ordering columns " + order + "; delete its sync_checkpoint row to start over");
-            }
-            if (resume && Checkpoints.IN_PROGRESS.equals(cp.phase())) {
-                run.resumedFrom(cp.cursor());
-            }
-            // A table is read directly (H2 would materialise a derived table before the first row); a query is wrapped.
-            String from = query != null && !query.isBlank() ? "(" + base + ") src" : TargetTable.identifier("Source table", table);
-            String sql = "SELECT * FROM " + from + (cursor != null ? " WHERE " + keyset(order) : "")
-                    + " ORDER BY " + String.join(", ", order);
-            try (Connection sc = exchange.getContext().getRegistry().findSingleByType(SourcePools.class).get(id, url, username, password).getConnection()) {
-                sc.setAutoCommit(false); // PostgreSQL streams with a cursor only outside autocommit
-                try (PreparedStatement ps = sc.prepareStatement(sql, ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY)) {
-                    ps.setFetchSize(fetchSize);
-                    if (cursor != null) {
-                        bindKeyset(ps, cursor);
-                    }
-                    try (ResultSet rs = ps.executeQuery()) {
-                        ResultSetMetaData md = rs.getMetaData();
-                        int n = md.getColumnCount();
-                        List<String> columns = new ArrayList<>(n);
-                        List<TargetTable.Column> offered = new ArrayList<>(n);
-                        for (int i = 1; i <= n; i++) {
-                            String col = md.getColumnLabel(i).toLowerCase(Locale.ROOT);
-                            columns.add(col);
-                            offered.add(new TargetTable.Column(col, md.getColumnType(i), md.getPrecision(i), md.getScale(i)));
-                        }
-                        int[] orderIdx = order.stream().mapToInt(columns::indexOf).toArray();
-                        for (int i = 0; i < orderIdx.length; i++) {
-                            if (orderIdx[i] < 0) {
-                                throw new NonRecoverableSyncException("Source " + id + ": column " + order.get(i)
-                                        + " is not in the result " + columns);
-                            }
-                        }
-                        TargetTable tt = TargetTable.ensure(tc, db.dialect(), target, offered, keys);
-                        long before = resume && Checkpoints.IN_PROGRESS.equals(cp.phase()) ? cp.rowsDone() : 0;
-                        BatchWriter.CheckpointSink sink = (c, last, done) -> {
-                            Object[] pos = new Object[orderIdx.length];
-                            for (int i = 0; i < orderIdx.length; i++) {
-                                pos[i] = last[orderIdx[i]];
-                            }
-                            Checkpoints.save(c, run, Cursor.encode(pos), Checkpoints.IN_PROGRESS, done);
-                        };
-                        long position = before;
-                        try (BatchWriter writer = new BatchWriter(tc, db.dialect(), tt, columns, keys, batchSize(), run, runs, sink, before)) {
-                            while (rs.next()) {
-                                Object[] row = new Object[n];
-                                for (int i = 0; i < n; i++) {
-                                    row[i] = rs.getObject(i + 1);
-                                }
-                                writer.add(row, ++position);
-                            }
-                            writer.finish();
-                        }
-                    }
+            tc.commit();
+            Shape shape = shape(sc, keys, watermark);
+            Position start = startPosition(cp, run, incremental, shape);
+            TargetTable tt = TargetTable.ensure(tc, db, target, shape.offered, keys);
+            long done = cp != null && Checkpoints.IN_PROGRESS.equals(cp.phase()) ? cp.rowsDone() : 0;
+            Object[] high = {start.high()};
+            String[] pass = {start.pass()};
+            BatchWriter.CheckpointSink sink = (c, last, rowsDone) -> {
+                if (last == null) {
+                    return; // a commit of rejected rows only: the position stays where the last written row left it
                 }
-                sc.rollback();
+                Object[] at = new Object[shape.order(pass[0]).length];
+                int[] idx = shape.order(pass[0]);
+                for (int i = 0; i < idx.length; i++) {
+                    at[i] = last[idx[i]];
+                }
+                if (PASS_CHANGES.equals(pass[0])) {
+                    high[0] = later(high[0], last[shape.watermarkIdx]);
+                }
+                Checkpoints.save(c, run, new Position(pass[0], at, high[0]).encode(), Checkpoints.IN_PROGRESS, rowsDone);
+            };
+            KeyTracker.Mode duplicates = shape.uniqueKey ? KeyTracker.Mode.NONE
+                    : incremental ? KeyTracker.Mode.ALL : KeyTracker.Mode.ADJACENT;
+            try (BatchWriter writer = new BatchWriter(tc, db.dialect(), tt, shape.columns, keys, batchSize(), run, runs, sink, done)
+                    .duplicates(duplicates)) {
+                long[] position = {run.read() + run.skipped()};
+                if (!incremental) {
+                    stream(sc, shape, start.at(), null, false, shape.keyIdx, writer, position);
+                } else {
+                    if (PASS_NULLS.equals(start.pass()) && shape.watermarkNullable) {
+                        stream(sc, shape, start.at(), null, true, shape.keyIdx, writer, position);
+                        writer.finish(); // the NULL pass's last batch commits with its own position
+                    }
+                    pass[0] = PASS_CHANGES;
+                    Object[] at = PASS_CHANGES.equals(start.pass()) ? start.at() : null;
+                    Object from = at == null ? lookback(start.high()) : null;
+                    stream(sc, shape, at, from, false, shape.changesIdx, writer, position);
+                }
+                writer.finish();
             }
-            markComplete(tc, run, id);
+            sc.rollback();
+            Checkpoints.save(tc, run, incremental ? new Position(PASS_NULLS, null, high[0]).encode() : null, Checkpoints.COMPLETE, 0);
+            tc.commit();
             if (!incremental && run.read() == 0 && run.resumedFrom() == null) {
                 run.markEmpty();
             }
+        }
+    }
+
+    /**
+     * Where this run starts: an interrupted run's position (its own after a retry, or an earlier run's: then the run
+     * records it resumed), else the start of the read.
+     */
+    private Position startPosition(Checkpoints.Checkpoint cp, RunContext run, boolean incremental, Shape shape) {
+        if (cp == null || cp.cursor() == null) {
+            return new Position(incremental ? PASS_NULLS : PASS_FULL, null, null);
+        }
+        Position p = Position.decode(cp.cursor(), incremental);
+        if (Checkpoints.COMPLETE.equals(cp.phase())) {
+            return incremental ? new Position(PASS_NULLS, null, p.high()) : new Position(PASS_FULL, null, null);
+        }
+        if (incremental != !PASS_FULL.equals(p.pass())) {
+            return new Position(incremental ? PASS_NULLS : PASS_FULL, null, null); // the mode changed: start over
+        }
+        if (p.at() != null && p.at().length != shape.order(p.pass()).length) {
+            throw new NonRecoverableSyncException("Source " + sourceId() + ": the checkpoint " + cp.cursor()
+                    + " does not match the ordering columns; delete its sync_checkpoint row to start over");
+        }
+        if (cp.runId() != null && cp.runId() != run.runId()) {
+            run.resumedFrom(cp.cursor());
+        }
+        return p;
+    }
+
+    /** Streams one pass into the writer: rows after {@code at} in {@code order}, or the NULL-watermark rows. */
+    private void stream(Connection sc, Shape shape, Object[] at, Object from, boolean nullWatermark, int[] order,
+                        BatchWriter writer, long[] position) throws SQLException {
+        List<String> where = new ArrayList<>();
+        List<Object> params = new ArrayList<>();
+        if (shape.watermarkIdx >= 0) {
+            String wm = shape.quoted(shape.watermarkIdx);
+            if (nullWatermark) {
+                where.add(wm + " IS NULL");
+            } else if (at == null) {
+                where.add(from != null ? wm + " >= ?" : wm + " IS NOT NULL");
+                if (from != null) {
+                    params.add(from);
+                }
+            }
+        }
+        if (at != null) {
+            where.add(keyset(shape.quotedAll(order)));
+            for (int i = 0; i < at.length; i++) {
+                for (int j = 0; j <= i; j++) {
+                    params.add(at[j]);
+                }
+            }
+        }
+        String sql = "SELECT * FROM " + shape.from + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
+                + " ORDER BY " + String.join(", ", shape.quotedAll(order));
+        int n = shape.columns.size();
+        try (PreparedStatement ps = sc.prepareStatement(sql, ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY)) {
+            ps.setFetchSize(fetchSize);
+            for (int i = 0; i < params.size(); i++) {
+                ps.setObject(i + 1, params.get(i));
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    Object[] row = new Object[n];
+                    for (int i = 0; i < n; i++) {
+                        row[i] = shape.value(rs, i);
+                    }
+                    writer.add(row, ++position[0]);
+                }
+            }
+        }
+    }
+
+    /** What the source offers: columns with their types, how to name and order them, and whether its key is unique. */
+    private final class Shape {
+        final String from;
+        final String quote;
+        final List<String> columns = new ArrayList<>();
+        final List<String> labels = new ArrayList<>();
+        final List<TargetTable.Column> offered = new ArrayList<>();
+        int[] types;
+        String[] typeNames;
+        int[] keyIdx;
+        int[] changesIdx;
+        int watermarkIdx = -1;
+        boolean watermarkNullable = true;
+        boolean uniqueKey;
+
+        Shape(String from, String quote) {
+            this.from = from;
+            this.quote = quote;
+        }
+
+        int[] order(String pass) {
+            return PASS_CHANGES.equals(pass) ? changesIdx : keyIdx;
+        }
+
+        String quoted(int i) {
+            return Identifiers.quote(labels.get(i), quote);
+        }
+
+        List<String> quotedAll(int[] idx) {
+            List<String> out = new ArrayList<>();
+            for (int i : idx) {
+                out.add(quoted(i));
+            }
+            return out;
+        }
+
+        /** The value with its full type: local times and timestamps without the JVM's zone, offsets kept, text for JSON. */
+        Object value(ResultSet rs, int i) throws SQLException {
+            int c = i + 1;
+            String name = typeNames[i];
+            switch (types[i]) {
+                case Types.TIMESTAMP:
+                    return "timestamptz".equals(name) ? rs.getObject(c, OffsetDateTime.class) : rs.getObject(c, LocalDateTime.class);
+                case Types.TIMESTAMP_WITH_TIMEZONE:
+                    return rs.getObject(c, OffsetDateTime.class);
+                case Types.TIME:
+                    return "timetz".equals(name) ? rs.getObject(c, OffsetTime.class) : rs.getObject(c, LocalTime.class);
+                case Types.TIME_WITH_TIMEZONE:
+                    return rs.getObject(c, OffsetTime.class);
+                case Types.DATE:
+                    return rs.getObject(c, LocalDate.class);
+                case Types.CLOB, Types.NCLOB:
+                    return rs.getString(c);
+                case Types.BLOB:
+                    return rs.getBytes(c);
+                default:
+                    Object v = rs.getObject(c);
+                    // driver-specific holders (PostgreSQL json, enums, intervals) travel as their text
+                    return v == null || v.getClass().getName().startsWith("java.") || v instanceof byte[] ? v : rs.getString(c);
+            }
+        }
+    }
+
+    private Shape shape(Connection sc, List<String> keys, String watermark) throws SQLException {
+        DatabaseMetaData md = sc.getMetaData();
+        String quote = md.getIdentifierQuoteString();
+        boolean isQuery = query != null && !query.isBlank();
+        String storedTable = isQuery ? null : stored(md, TargetTable.identifier("Source table", required("table", table, sourceId())));
+        Shape s = new Shape(isQuery ? "(" + query.trim() + ") src" : Identifiers.quote(storedTable, quote), quote);
+        try (PreparedStatement ps = sc.prepareStatement("SELECT * FROM " + s.from + " WHERE 1 = 0");
+             ResultSet rs = ps.executeQuery()) {
+            ResultSetMetaData rmd = rs.getMetaData();
+            int n = rmd.getColumnCount();
+            s.types = new int[n];
+            s.typeNames = new String[n];
+            for (int i = 1; i <= n; i++) {
+                String label = rmd.getColumnLabel(i);
+                String col = label.toLowerCase(Locale.ROOT);
+                if (s.columns.contains(col)) {
+                    throw new NonRecoverableSyncException("Source " + sourceId() + ": the result has two columns named " + col);
+                }
+                s.columns.add(col);
+                s.labels.add(label);
+                s.types[i - 1] = rmd.getColumnType(i);
+                s.typeNames[i - 1] = rmd.getColumnTypeName(i) == null ? null : rmd.getColumnTypeName(i).toLowerCase(Locale.ROOT);
+                s.offered.add(new TargetTable.Column(col, rmd.getColumnType(i), rmd.getColumnTypeName(i), rmd.getPrecision(i), rmd.getScale(i)));
+                if (col.equals(watermark)) {
+                    s.watermarkNullable = rmd.isNullable(i) != ResultSetMetaData.columnNoNulls;
+                }
+            }
+        }
+        sc.rollback();
+        s.keyIdx = indexes(s, keys);
+        if (watermark != null) {
+            s.watermarkIdx = indexes(s, List.of(watermark))[0];
+            List<String> order = new ArrayList<>();
+            order.add(watermark);
+            order.addAll(keys);
+            s.changesIdx = indexes(s, order);
+        }
+        s.uniqueKey = storedTable != null && uniqueOnSource(md, storedTable, keys);
+        sc.rollback();
+        return s;
+    }
+
+    private int[] indexes(Shape s, List<String> names) {
+        int[] idx = new int[names.size()];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = s.columns.indexOf(names.get(i));
+            if (idx[i] < 0) {
+                throw new NonRecoverableSyncException("Source " + sourceId() + ": column " + names.get(i) + " is not in the result "
+                        + s.columns);
+            }
+        }
+        return idx;
+    }
+
+    /** A table's name as the source stores it (folded like its unquoted names, or as found in its catalogue). */
+    private static String stored(DatabaseMetaData md, String name) throws SQLException {
+        try (ResultSet rs = md.getTables(null, null, null, null)) {
+            String found = null;
+            while (rs.next()) {
+                String t = rs.getString("TABLE_NAME");
+                if (t.equals(name)) {
+                    return t;
+                }
+                if (t.equalsIgnoreCase(name) && found == null) {
+                    found = t;
+                }
+            }
+            if (found != null) {
+                return found;
+            }
+        }
+        return md.storesUpperCaseIdentifiers() ? name.toUpperCase(Locale.ROOT)
+                : md.storesLowerCaseIdentifiers() ? name.toLowerCase(Locale.ROOT) : name;
+    }
+
+    /** True when the source table's primary key or a unique index covers the key columns: no key can repeat. */
+    private static boolean uniqueOnSource(DatabaseMetaData md, String storedTable, List<String> keys) {
+        Set<String> wanted = new HashSet<>(keys);
+        try {
+            Map<String, Set<String>> unique = new LinkedHashMap<>();
+            try (ResultSet rs = md.getPrimaryKeys(null, null, storedTable)) {
+                while (rs.next()) {
+                    unique.computeIfAbsent("pk", k -> new HashSet<>()).add(rs.getString("COLUMN_NAME").toLowerCase(Locale.ROOT));
+                }
+            }
+            try (ResultSet rs = md.getIndexInfo(null, null, storedTable, true, true)) {
+                while (rs.next()) {
+                    String column = rs.getString("COLUMN_NAME");
+                    if (column != null && rs.getString("INDEX_NAME") != null) {
+                        unique.computeIfAbsent("ix:" + rs.getString("INDEX_NAME"), k -> new HashSet<>()).add(column.toLowerCase(Locale.ROOT));
+                    }
+                }
+            }
+            return unique.values().stream().anyMatch(cols -> !cols.isEmpty() && wanted.containsAll(cols));
+        } catch (SQLException e) {
+            return false; // cannot tell: check every key
+        }
+    }
+
+    /** The first watermark a run reads from: the highest one written so far, less the lookback window. */
+    Object lookback(Object high) {
+        if (high == null) {
+            return null;
+        }
+        String text = watermarkLookback == null ? "" : watermarkLookback.trim();
+        if (text.isEmpty() || text.equals("0")) {
+            return high;
+        }
+        if (high instanceof Number number) {
+            try {
+                BigDecimal back = new BigDecimal(text);
+                return high instanceof Long || high instanceof Integer ? (Object) (number.longValue() - back.longValue())
+                        : new BigDecimal(number.toString()).subtract(back);
+            } catch (NumberFormatException e) {
+                LOG.debug("Source {}: a time lookback ({}) does not apply to a numeric watermark", sourceId(), text);
+                return high;
+            }
+        }
+        Duration window = duration(text);
+        if (high instanceof LocalDateTime t) {
+            return t.minus(window);
+        }
+        if (high instanceof OffsetDateTime t) {
+            return t.minus(window);
+        }
+        if (high instanceof LocalDate d) {
+            return d.minusDays(window.toDays());
+        }
+        return high;
+    }
+
+    /** {@code PT10M}, {@code 10m}, {@code 90s}, {@code 2h}, {@code 1d}, or milliseconds. */
+    static Duration duration(String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        try {
+            if (t.startsWith("p")) {
+                return Duration.parse(t.toUpperCase(Locale.ROOT));
+            }
+            if (t.matches("\\d+")) {
+                return Duration.ofMillis(Long.parseLong(t));
+            }
+            long n = Long.parseLong(t.substring(0, t.length() - 1).trim());
+            return switch (t.charAt(t.length() - 1)) {
+                case 's' -> Duration.ofSeconds(n);
+                case 'm' -> Duration.ofMinutes(n);
+                case 'h' -> Duration.ofHours(n);
+                case 'd' -> Duration.ofDays(n);
+                default -> throw new NumberFormatException(t);
+            };
+        } catch (NumberFormatException | DateTimeParseException | StringIndexOutOfBoundsException e) {
+            throw new NonRecoverableSyncException("watermarkLookback '" + text + "' is not a duration (e.g. PT10M, 10m, 90s, 2h)");
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static Object later(Object a, Object b) {
+        if (a == null) {
+            return b;
+        }
+        if (b == null) {
+            return a;
+        }
+        try {
+            return ((Comparable) b).compareTo(a) > 0 ? b : a;
+        } catch (ClassCastException e) {
+            return b;
         }
     }
 
@@ -149,17 +497,18 @@ public class JdbcSource extends SyncSource {
         String from = "(" + baseSql() + ") src";
         try (Connection sc = context.getRegistry().findSingleByType(SourcePools.class)
                 .get(sourceId(), required("jdbcUrl", jdbcUrl, sourceId()), username, password).getConnection()) {
+            String quote = sc.getMetaData().getIdentifierQuoteString();
             List<String> searched = new ArrayList<>();
             try (PreparedStatement ps = sc.prepareStatement("SELECT * FROM " + from + " WHERE 1 = 0");
                  ResultSet rs = ps.executeQuery()) {
                 ResultSetMetaData md = rs.getMetaData();
                 for (int i = 1; i <= md.getColumnCount(); i++) {
-                    String col = md.getColumnLabel(i).toLowerCase(Locale.ROOT);
+                    String label = md.getColumnLabel(i);
                     int type = md.getColumnType(i);
                     boolean text = type == Types.VARCHAR || type == Types.CHAR || type == Types.NVARCHAR
                             || type == Types.NCHAR || type == Types.LONGVARCHAR;
-                    if (text && isLookupColumn(col)) {
-                        searched.add(TargetTable.identifier("Lookup column", col));
+                    if (text && isLookupColumn(label.toLowerCase(Locale.ROOT))) {
+                        searched.add(Identifiers.quote(label, quote));
                     }
                 }
             }
@@ -193,14 +542,6 @@ public class JdbcSource extends SyncSource {
         }
     }
 
-    private static void markComplete(Connection tc, RunContext run, String id) throws SQLException {
-        Checkpoints.Checkpoint cp = Checkpoints.load(tc, id);
-        if (cp != null) {
-            Checkpoints.save(tc, run, cp.cursor(), Checkpoints.COMPLETE, cp.rowsDone());
-            tc.commit();
-        }
-    }
-
     /** (c1 > ?) OR (c1 = ? AND c2 > ?) OR ...: strictly after the cursor in (c1, c2, ...) order, on any database. */
     static String keyset(List<String> order) {
         List<String> terms = new ArrayList<>();
@@ -214,15 +555,6 @@ public class JdbcSource extends SyncSource {
         return "(" + String.join(" OR ", terms) + ")";
     }
 
-    private static void bindKeyset(PreparedStatement ps, Object[] cursor) throws SQLException {
-        int p = 1;
-        for (int i = 0; i < cursor.length; i++) {
-            for (int j = 0; j <= i; j++) {
-                ps.setObject(p++, cursor[j]);
-            }
-        }
-    }
-
     public void setJdbcUrl(String jdbcUrl) { this.jdbcUrl = jdbcUrl; }
     public void setUsername(String username) { this.username = username; }
     public void setPassword(String password) { this.password = password; }
@@ -230,5 +562,6 @@ public class JdbcSource extends SyncSource {
     public void setQuery(String query) { this.query = query; }
     public void setMode(String mode) { this.mode = mode; }
     public void setWatermarkColumn(String watermarkColumn) { this.watermarkColumn = watermarkColumn; }
+    public void setWatermarkLookback(String watermarkLookback) { this.watermarkLookback = watermarkLookback; }
     public void setFetchSize(int fetchSize) { this.fetchSize = fetchSize; }
 }

@@ -2,6 +2,7 @@ package io.syncwarden.source;
 
 import io.syncwarden.sync.NonRecoverableSyncException;
 import io.syncwarden.sync.RunContext;
+import io.syncwarden.sync.RunInterruptedException;
 import io.syncwarden.sync.SyncRuns;
 import io.syncwarden.sync.TargetTable;
 import java.util.Arrays;
@@ -57,30 +58,29 @@ public abstract class SyncSource {
         return s == null ? "" : s.replaceAll("\\s+", " ").trim().toLowerCase(Locale.ROOT);
     }
 
-    /**
-     * True when a retried read starts over from the beginning of what it read (a report body, a sheet, a page), so
-     * the counts of the failed attempt are dropped; false when a retry continues after the last checkpoint (jdbc).
-     */
-    protected boolean rereadsOnRetry() {
-        return true;
-    }
-
+    /** Opens the run (once: a redelivered begin finds the run it opened). */
     public void begin(Exchange exchange) throws Exception {
+        RunContext current = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        if (current != null && current.closedStatus() == null) {
+            exchange.setProperty(RunContext.REFUSED, false);
+            return;
+        }
         String trigger = exchange.getProperty(TRIGGER, "schedule", String.class);
         RunContext run = runs(exchange).begin(sourceId(), kind(), trigger);
         exchange.setProperty(RunContext.REFUSED, run == null);
         if (run != null) {
             exchange.setProperty(RunContext.PROPERTY, run);
-            exchange.setProperty(RunContext.COUNTS, run.counts());
         }
     }
 
+    /**
+     * Reads and writes. A retried attempt continues after what earlier attempts of the run committed: the jdbc kind
+     * from its checkpoint, the kinds that read a whole body again (a report, a sheet) past the committed position.
+     */
     public void sync(Exchange exchange) throws Exception {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
-        run.startAttempt();
-        long[] atStart = exchange.getProperty(RunContext.COUNTS, long[].class);
-        if (rereadsOnRetry() && atStart != null) {
-            run.restore(atStart); // a retry reads the whole body again: count it once
+        if (run.interruptRequested()) {
+            throw new RunInterruptedException("Sync " + run.sourceId() + " run " + run.runId() + " not continued: the service is stopping");
         }
         read(run, runs(exchange), exchange);
     }

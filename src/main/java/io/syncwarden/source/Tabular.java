@@ -36,8 +36,35 @@ final class Tabular {
         return out;
     }
 
-    /** {@code "units_qoh=NUMERIC(18,4); updated=TIMESTAMP"}: SQL types of created tables (others are text). */
-    static Map<String, String> parseTypes(String text) {
+    /**
+     * {@code "units_qoh=NUMERIC(18,4); updated=TIMESTAMP"}: SQL types of created tables (others are text), each checked
+     * against the type grammar before it can reach DDL.
+     */
+    static Map<String, String> parseTypes(String text, String id) {
+        Map<String, String> out = new LinkedHashMap<>();
+        if (text == null) {
+            return out;
+        }
+        for (String pair : text.split(";")) {
+            if (pair.isBlank()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            if (eq <= 0) {
+                throw new NonRecoverableSyncException("Source " + id + ": columnTypes entry '" + pair.trim() + "' is not 'column=TYPE'");
+            }
+            String column = TargetTable.identifier("columnTypes column", pair.substring(0, eq).trim());
+            try {
+                out.put(column, TargetTable.sqlType(column, pair.substring(eq + 1)));
+            } catch (NonRecoverableSyncException e) {
+                throw new NonRecoverableSyncException("Source " + id + ": " + e.getMessage());
+            }
+        }
+        return out;
+    }
+
+    /** {@code "created=M/d/yyyy"}: column to a free-form setting (a date pattern), without type checks. */
+    static Map<String, String> parsePairs(String text) {
         Map<String, String> out = new LinkedHashMap<>();
         if (text == null) {
             return out;
@@ -60,21 +87,40 @@ final class Tabular {
         return out;
     }
 
-    /** The header position of each mapped label, in mapping order; names every label the header lacks. */
-    static int[] locate(Map<String, Integer> header, Map<String, String> mapping, String id, String what) {
+    /**
+     * The header position of each mapped label, in mapping order. Fails naming every label the header lacks, and any
+     * mapped label the header has twice (which of the two is meant cannot be told; labels compare normalised).
+     */
+    static int[] locate(List<?> labels, Map<String, String> mapping, String id, String what) {
+        Map<String, List<Integer>> at = new LinkedHashMap<>();
+        for (int i = 0; i < labels.size(); i++) {
+            at.computeIfAbsent(normalise(String.valueOf(labels.get(i))), k -> new ArrayList<>()).add(i);
+        }
         List<String> missing = new ArrayList<>();
-        int[] at = mapping.keySet().stream().mapToInt(label -> {
-            Integer i = header.get(label);
-            if (i == null) {
+        List<String> repeated = new ArrayList<>();
+        int[] out = new int[mapping.size()];
+        int n = 0;
+        for (String label : mapping.keySet()) {
+            List<Integer> found = at.get(label);
+            if (found == null) {
                 missing.add(label);
+                out[n++] = -1;
+            } else {
+                if (found.size() > 1) {
+                    repeated.add("'" + label + "' (columns " + found.stream().map(i -> String.valueOf(i + 1)).toList() + ")");
+                }
+                out[n++] = found.get(0);
             }
-            return i == null ? -1 : i;
-        }).toArray();
+        }
         if (!missing.isEmpty()) {
             throw new NonRecoverableSyncException("Source " + id + ": the " + what + " has no column(s) " + missing
-                    + " named in its mapping (" + what + " columns: " + header.keySet() + ")");
+                    + " named in its mapping (" + what + " columns: " + at.keySet() + ")");
         }
-        return at;
+        if (!repeated.isEmpty()) {
+            throw new NonRecoverableSyncException("Source " + id + ": the " + what + "'s header repeats the mapped label(s) "
+                    + String.join(", ", repeated) + "; rename one of them in the " + what + " so the mapping is unambiguous");
+        }
+        return out;
     }
 
     /** A header label as a SQL column name: {@code "Lead ID"} -> {@code lead_id}, {@code "Créé le"} -> {@code cree_le}. */

@@ -1,26 +1,71 @@
 package io.syncwarden.store;
 
+import static java.util.concurrent.TimeUnit.MINUTES;
+import static java.util.concurrent.TimeUnit.SECONDS;
+
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import java.io.File;
 import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Properties;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The target database: a pooled data source, migrated to the current schema before anything uses it. */
+/**
+ * The target database: a pooled data source whose connections work in the control schema (default
+ * {@code syncwarden}: run records, locks, checkpoints, created and migrated by Flyway), while synced tables live in the
+ * data schema (by default the database's own default schema, {@code public} / {@code PUBLIC}). Keeping the two apart
+ * lets Syncwarden start on a PostgreSQL database that already holds other tables.
+ *
+ * <p>Every connection has a lock timeout and a statement timeout, and on PostgreSQL a socket timeout, so a held lock
+ * or a hung server fails the attempt (and is retried) instead of pinning a scheduler thread. On H2 the database is not
+ * closed by H2's own JVM shutdown hook ({@code DB_CLOSE_ON_EXIT=FALSE}): runs still writing while the service stops
+ * are closed first, then the pool, then the database.
+ */
 public final class TargetDatabase implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TargetDatabase.class);
 
+    /** Connection and timeout settings; see application.properties for each key. */
+    public record Options(String url, String username, String password, int poolSize, String schema, String dataSchema,
+                          long connectTimeoutMs, long lockTimeoutMs, long statementTimeoutMs, long socketTimeoutMs) {
+        public static final long CONNECT_TIMEOUT_MS = SECONDS.toMillis(10);
+        public static final long LOCK_TIMEOUT_MS = SECONDS.toMillis(60);
+        public static final long STATEMENT_TIMEOUT_MS = MINUTES.toMillis(10);
+        public static final long SOCKET_TIMEOUT_MS = MINUTES.toMillis(11);
+
+        public static Options of(String url, String username, String password) {
+            return new Options(url, username, password, 10, "syncwarden", "", CONNECT_TIMEOUT_MS, LOCK_TIMEOUT_MS,
+                    STATEMENT_TIMEOUT_MS, SOCKET_TIMEOUT_MS);
+        }
+
+        public Options withTimeouts(long connectMs, long lockMs, long statementMs, long socketMs) {
+            return new Options(url, username, password, poolSize, schema, dataSchema, connectMs, lockMs, statementMs, socketMs);
+        }
+    }
+
     private final HikariDataSource dataSource;
     private final Dialect dialect;
+    private final String schema;
+    private final String dataSchema;
 
     public TargetDatabase(String url, String username, String password, int poolSize) {
-        if (url == null || url.isBlank()) {
+        this(new Options(url, username, password, poolSize, "syncwarden", "", Options.CONNECT_TIMEOUT_MS,
+                Options.LOCK_TIMEOUT_MS, Options.STATEMENT_TIMEOUT_MS, Options.SOCKET_TIMEOUT_MS));
+    }
+
+    public TargetDatabase(Options o) {
+        if (o.url() == null || o.url().isBlank()) {
             throw new IllegalArgumentException("syncwarden.db.url is required (e.g. jdbc:h2:file:./data/syncwarden)");
         }
+        this.dialect = Dialect.ofUrl(o.url());
+        String url = dialect == Dialect.H2 ? h2KeptOpenOnExit(o.url()) : o.url();
         if (url.startsWith("jdbc:h2:file:")) {
             String path = url.substring("jdbc:h2:file:".length()).split(";")[0];
             File parent = new File(path).getAbsoluteFile().getParentFile();
@@ -28,23 +73,96 @@ public final class TargetDatabase implements AutoCloseable {
                 throw new IllegalStateException("Cannot create the folder " + parent + " for the H2 database " + url);
             }
         }
+        this.schema = dialect.fold(Identifiers.plain("syncwarden.db.schema", o.schema()));
+        // the bootstrap connection stays open until the pool has its own (an H2 in-memory database lives as long as one)
+        try (Connection boot = DriverManager.getConnection(url, properties(o))) {
+            boolean databaseDefault = o.dataSchema() == null || o.dataSchema().isBlank() || o.dataSchema().equalsIgnoreCase("default");
+            String given = databaseDefault ? boot.getSchema()
+                    : dialect.fold(Identifiers.plain("syncwarden.db.data-schema", o.dataSchema()));
+            this.dataSchema = given != null ? given : dialect.fold("public");
+            createSchema(boot, schema);
+            this.dataSource = pool(o, url);
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot connect to the target database " + masked(url) + ": " + e.getMessage(), e);
+        }
+        try {
+            var result = Flyway.configure().dataSource(dataSource).schemas(schema).defaultSchema(schema)
+                    .locations("classpath:db/migration").load().migrate();
+            LOG.info("Target database {} ({}): control tables in schema {} at version {} ({} migrations applied now); "
+                            + "synced tables in schema {}", masked(url), dialect, schema,
+                    result.targetSchemaVersion != null ? result.targetSchemaVersion : result.initialSchemaVersion,
+                    result.migrationsExecuted, dataSchema);
+        } catch (RuntimeException e) {
+            dataSource.close();
+            throw e;
+        }
+    }
+
+    private HikariDataSource pool(Options o, String url) {
         HikariConfig config = new HikariConfig();
         config.setPoolName("syncwarden-target");
         config.setJdbcUrl(url);
-        config.setUsername(username);
-        config.setPassword(password);
-        config.setMaximumPoolSize(Math.max(2, poolSize));
-        this.dataSource = new HikariDataSource(config);
-        try (Connection c = dataSource.getConnection()) {
-            this.dialect = Dialect.of(c);
-        } catch (SQLException e) {
-            dataSource.close();
-            throw new IllegalStateException("Cannot connect to the target database " + masked(url) + ": " + e.getMessage(), e);
+        config.setUsername(o.username());
+        config.setPassword(o.password());
+        config.setMaximumPoolSize(Math.max(2, o.poolSize()));
+        config.setSchema(schema);
+        config.setConnectionTimeout(Math.max(250, o.connectTimeoutMs()));
+        config.setValidationTimeout(Math.max(250, Math.min(5000, o.connectTimeoutMs())));
+        config.setInitializationFailTimeout(Math.max(1, o.connectTimeoutMs()));
+        if (dialect == Dialect.POSTGRESQL) {
+            config.setConnectionInitSql("SET lock_timeout = " + o.lockTimeoutMs() + "; SET statement_timeout = " + o.statementTimeoutMs());
+            config.addDataSourceProperty("socketTimeout", String.valueOf(Math.max(1, seconds(o.socketTimeoutMs()))));
+            config.addDataSourceProperty("connectTimeout", String.valueOf(Math.max(1, seconds(o.connectTimeoutMs()))));
+        } else {
+            config.setConnectionInitSql("SET LOCK_TIMEOUT " + o.lockTimeoutMs() + "; SET QUERY_TIMEOUT " + o.statementTimeoutMs());
         }
-        var result = Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load().migrate();
-        LOG.info("Target database {} ({}) is at schema version {} ({} migrations applied now)",
-                masked(url), dialect, result.targetSchemaVersion != null ? result.targetSchemaVersion : result.initialSchemaVersion,
-                result.migrationsExecuted);
+        return new HikariDataSource(config);
+    }
+
+    private static long seconds(long ms) {
+        return (ms + 999) / 1000;
+    }
+
+    private Properties properties(Options o) {
+        Properties p = new Properties();
+        if (o.username() != null) {
+            p.put("user", o.username());
+        }
+        if (o.password() != null) {
+            p.put("password", o.password());
+        }
+        if (dialect == Dialect.POSTGRESQL) { // H2 refuses settings it does not know
+            p.put("connectTimeout", String.valueOf(Math.max(1, seconds(o.connectTimeoutMs()))));
+            p.put("loginTimeout", String.valueOf(Math.max(1, seconds(o.connectTimeoutMs()))));
+        }
+        return p;
+    }
+
+    private void createSchema(Connection c, String name) throws SQLException {
+        boolean exists;
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM INFORMATION_SCHEMA.SCHEMATA WHERE SCHEMA_NAME = ?")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                exists = rs.next();
+            }
+        }
+        if (!exists) {
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE SCHEMA " + Identifiers.quote(name));
+            }
+            if (!c.getAutoCommit()) {
+                c.commit();
+            }
+            LOG.info("Created schema {} for Syncwarden's control tables", name);
+        }
+    }
+
+    /**
+     * H2 closes a database from its own JVM shutdown hook, while runs may still be writing; Syncwarden closes it after
+     * them instead.
+     */
+    public static String h2KeptOpenOnExit(String url) {
+        return url.toUpperCase(java.util.Locale.ROOT).contains("DB_CLOSE_ON_EXIT") ? url : url + ";DB_CLOSE_ON_EXIT=FALSE";
     }
 
     /** A JDBC URL fit for logs: any password parameter in it is masked. */
@@ -58,6 +176,25 @@ public final class TargetDatabase implements AutoCloseable {
 
     public Dialect dialect() {
         return dialect;
+    }
+
+    /** The schema of the control tables, as the database stores its name. */
+    public String schema() {
+        return schema;
+    }
+
+    /** The schema synced tables are created in and looked up in, as the database stores its name. */
+    public String dataSchema() {
+        return dataSchema;
+    }
+
+    /** True when a connection can be had and answers within the validation timeout. */
+    public boolean reachable() {
+        try (Connection c = dataSource.getConnection()) {
+            return c.isValid(5);
+        } catch (SQLException e) {
+            return false;
+        }
     }
 
     @Override

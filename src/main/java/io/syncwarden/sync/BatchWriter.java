@@ -1,7 +1,9 @@
 package io.syncwarden.sync;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.syncwarden.heal.ErrorClass;
 import io.syncwarden.store.Dialect;
+import io.syncwarden.store.Identifiers;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -11,26 +13,39 @@ import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
- * Writes rows into a target table in batches: one upsert batch per transaction together with the checkpoint
- * and the lease heartbeat. Rows move through one tight loop (no exchange per row). A row the database refuses
- * is isolated by replaying that batch row by row, recorded in {@code rejected_row} with the reason, and the
- * rest of the batch is written.
+ * Writes rows into a target table in batches. Each batch is one transaction: the upsert, the batch's rejected rows,
+ * the checkpoint, the run's counts and the lease heartbeat commit together or not at all, so a run's record and its
+ * checkpoint always describe exactly what the table holds. Rows move through one tight loop (no exchange per row).
+ *
+ * <p>Only an error about one row (a value the column cannot take, SQLState class 22; a constraint the row breaks,
+ * class 23) rejects a row: the batch is rolled back and replayed row by row, each refused row recorded in
+ * {@code rejected_row} with the database's reason, and the rest written. Any other database error (a lock or
+ * statement timeout, a lost connection, permission denied, a missing constraint) rolls the batch back and fails the
+ * attempt: nothing is recorded as a bad row and the checkpoint does not move.
  */
 public final class BatchWriter implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Saves the checkpoint of the last row of a committed batch; null when the reader keeps no cursor. */
+    /**
+     * Saves the checkpoint in a committing batch's transaction: {@code lastRow} is the batch's last written row, null
+     * when the commit carries only rejected rows or a reader's progress.
+     */
     public interface CheckpointSink {
         void save(Connection c, Object[] lastRow, long rowsDone) throws SQLException;
+    }
+
+    private record Reject(Object[] row, long position, String reason) {
     }
 
     private final Connection c;
@@ -42,16 +57,24 @@ public final class BatchWriter implements AutoCloseable {
     private final int[] maxLength;
     private final boolean[] notNull;
     private final int[] jdbcType;
+    private final String[] typeName;
     private final int batchSize;
     private final CheckpointSink checkpoint;
     private final PreparedStatement upsert;
-    private final String upsertSql;
     private final String insertSql;
     private PreparedStatement insert;
     private final Map<Integer, PreparedStatement> existsByCount = new HashMap<>();
     private final List<Object[]> rows;
     private final long[] positions;
+    private final List<Reject> rejects = new ArrayList<>();
     private final Set<Object> batchKeys = new HashSet<>();
+    private final RunContext.Counts pending = new RunContext.Counts();
+    private KeyTracker duplicates = new KeyTracker(KeyTracker.Mode.ALL);
+    private String positionName = "row";
+    private long resumeAfter = -1;
+    private Consumer<Object[]> onWritten;
+    private String progress;
+    private long lastPosition;
     private boolean targetEmpty;
     private long rowsDone;
 
@@ -79,39 +102,90 @@ public final class BatchWriter implements AutoCloseable {
         this.maxLength = new int[columns.size()];
         this.notNull = new boolean[columns.size()];
         this.jdbcType = new int[columns.size()];
-        List<String> types = new ArrayList<>();
+        this.typeName = new String[columns.size()];
+        List<String> stored = new ArrayList<>();
+        List<String> casts = new ArrayList<>();
         for (int i = 0; i < columns.size(); i++) {
             TargetTable.Meta m = table.columns.get(columns.get(i));
             maxLength[i] = m.maxLength();
             notNull[i] = !m.nullable();
             jdbcType[i] = m.jdbcType();
-            types.add(m.sqlType());
+            typeName[i] = m.typeName();
+            stored.add(m.stored());
+            casts.add(m.castType());
         }
-        this.upsertSql = dialect.upsertSql(table.name, columns, keys, types, table.hasSyncedAt() ? TargetTable.SYNCED_AT : null);
-        this.upsert = c.prepareStatement(upsertSql);
-        this.insertSql = "INSERT INTO " + table.name + " (" + String.join(", ", columns)
-                + (table.hasSyncedAt() ? ", " + TargetTable.SYNCED_AT : "") + ") VALUES ("
-                + String.join(", ", java.util.Collections.nCopies(columns.size(), "?"))
-                + (table.hasSyncedAt() ? ", CURRENT_TIMESTAMP" : "") + ")";
+        List<String> storedKeys = keys.stream().map(k -> table.columns.get(k).stored()).toList();
+        String syncedAt = table.hasSyncedAt() ? table.columns.get(TargetTable.SYNCED_AT).stored() : null;
+        this.upsert = c.prepareStatement(dialect.upsertSql(table.name, stored, storedKeys, casts, syncedAt));
+        this.insertSql = "INSERT INTO " + table.name + " (" + stored.stream().map(Identifiers::quote).collect(Collectors.joining(", "))
+                + (syncedAt != null ? ", " + Identifiers.quote(syncedAt) : "") + ") VALUES ("
+                + String.join(", ", Collections.nCopies(columns.size(), "?"))
+                + (syncedAt != null ? ", CURRENT_TIMESTAMP" : "") + ")";
         this.rows = new ArrayList<>(this.batchSize);
         this.positions = new long[this.batchSize];
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT 1 FROM " + table.name + " FETCH FIRST 1 ROWS ONLY")) {
             // An empty target makes every written row an insert: the existence probe per batch can be skipped.
             this.targetEmpty = !rs.next();
         }
+        c.commit();
+    }
+
+    /** How this read can repeat a key (default: anywhere, every key is remembered). */
+    public BatchWriter duplicates(KeyTracker.Mode mode) {
+        this.duplicates = new KeyTracker(mode);
+        return this;
+    }
+
+    /** What a position is called in reasons ({@code line}, {@code sheet row}, {@code row}). */
+    public BatchWriter positionName(String name) {
+        this.positionName = name;
+        return this;
+    }
+
+    /**
+     * A retried attempt that reads the same body again: rows up to this position were committed by an earlier attempt
+     * of this run, so they are passed over (their keys still count as seen) instead of being written and counted twice.
+     */
+    public BatchWriter resumeAfter(long position) {
+        this.resumeAfter = position;
+        return this;
+    }
+
+    /** Called, after its batch commits, for each row that the batch inserted or changed (not for unchanged rows). */
+    public BatchWriter onWritten(Consumer<Object[]> listener) {
+        this.onWritten = listener;
+        return this;
+    }
+
+    /** The progress the next commit records in the run (e.g. the page cursor a reader will continue from). */
+    public void progress(String progress) {
+        this.progress = progress;
     }
 
     /** Adds one row (values in column order) at its 1-based position in the read. */
     public void add(Object[] row, long position) throws SQLException {
-        run.read++;
+        if (position <= resumeAfter) {
+            if (validate(row) == null) {
+                duplicates.seen(key(row), position);
+            }
+            return;
+        }
+        lastPosition = position;
+        pending.read++;
         String reason = validate(row);
         if (reason != null) {
             reject(row, position, reason);
             return;
         }
         Object key = key(row);
+        long first = duplicates.seen(key, position);
+        if (first >= 0) {
+            reject(row, position, "duplicate key " + keyText(row) + ": the same key was read first at " + positionName + " " + first
+                    + " (that row was written, this one was not)");
+            return;
+        }
         if (!batchKeys.add(key)) {
-            // same key twice in one batch: write what we have first, so counts and upsert order stay exact
+            // the same key twice in one batch with duplicate detection off: write what we have first, so counts stay exact
             flush();
             batchKeys.add(key);
         }
@@ -124,13 +198,35 @@ public final class BatchWriter implements AutoCloseable {
 
     /** Counts a row the reader could not even map, and records it in rejected_row with the reason. */
     public void rejectRead(Object[] row, long position, String reason) throws SQLException {
-        run.read++;
+        if (position <= resumeAfter) {
+            return;
+        }
+        lastPosition = position;
+        pending.read++;
         reject(row, position, reason);
     }
 
-    /** Writes the last partial batch. */
+    /** Counts a row the reader passed over on purpose (a fully empty sheet row). */
+    public void skip(long position) throws SQLException {
+        if (position <= resumeAfter) {
+            return;
+        }
+        lastPosition = position;
+        pending.skipped++;
+    }
+
+    /** Writes the last partial batch and commits whatever is still pending (rejected rows after the last batch too). */
     public void finish() throws SQLException {
         flush();
+        if (progress != null) {
+            // nothing pending, but a reader's progress (a page read in full) is still to be recorded
+            try {
+                commitPending(null, 0);
+            } catch (SQLException | RuntimeException e) {
+                rollbackQuietly();
+                throw e;
+            }
+        }
     }
 
     private String validate(Object[] row) {
@@ -140,12 +236,12 @@ public final class BatchWriter implements AutoCloseable {
             }
         }
         for (int i = 0; i < row.length; i++) {
-            if (row[i] instanceof String text && !Values.isText(jdbcType[i])) {
+            if (row[i] instanceof String text && !Values.isText(jdbcType[i], typeName[i])) {
                 try {
-                    row[i] = Values.coerce(text, jdbcType[i]);
+                    row[i] = Values.coerce(text, jdbcType[i], typeName[i]);
                 } catch (RuntimeException e) {
-                    return "type mismatch: column " + columns.get(i) + " expects " + Values.typeName(jdbcType[i])
-                            + ", got '" + SyncRuns.truncate(text, 100) + "'";
+                    return "type mismatch: column " + columns.get(i) + " expects "
+                            + (jdbcType[i] == java.sql.Types.OTHER && typeName[i] != null ? typeName[i] : Values.typeName(jdbcType[i])) + ", got '" + SyncRuns.truncate(text, 100) + "'";
                 }
             }
             Object v = row[i];
@@ -173,84 +269,142 @@ public final class BatchWriter implements AutoCloseable {
         return Arrays.asList(k);
     }
 
+    private String keyText(Object[] row) {
+        return Arrays.stream(keyIdx).mapToObj(k -> columns.get(k) + "=" + row[k]).collect(Collectors.joining(", ", "(", ")"));
+    }
+
     private void flush() throws SQLException {
-        if (rows.isEmpty()) {
+        if (rows.isEmpty() && pending.isEmpty()) {
             return;
         }
         int n = rows.size();
-        Object[] last = rows.get(n - 1);
-        Savepoint before = c.setSavepoint();
+        Object[] last = n == 0 ? null : rows.get(n - 1);
+        boolean[] written = new boolean[n];
         try {
-            int existing = targetEmpty ? 0 : countExisting();
-            // Initial load: the target was empty and a read never repeats a key, so every row is new and a plain
-            // INSERT does (a repeated key fails the batch, which is then replayed row by row with the upsert).
-            PreparedStatement ps = targetEmpty ? insert() : upsert;
-            for (Object[] row : rows) {
-                bind(ps, row);
-                ps.addBatch();
-            }
-            int[] counts = ps.executeBatch();
-            int affected = 0;
-            for (int count : counts) {
-                if (count != 0) {
-                    affected++;
+            if (n > 0) {
+                try {
+                    writeBatch(written);
+                } catch (SQLException batchFailure) {
+                    rollbackQuietly();
+                    clearBatches();
+                    if (!ErrorClass.isRowError(batchFailure)) {
+                        throw batchFailure;
+                    }
+                    pending.inserted = pending.updated = pending.unchanged = 0;
+                    rowByRow(written);
                 }
             }
-            run.inserted += n - existing;
-            run.updated += existing - (n - affected);
-            run.unchanged += n - affected;
-        } catch (SQLException batchFailure) {
-            c.rollback(before);
-            upsert.clearBatch();
-            if (insert != null) {
-                insert.clearBatch();
+            commitPending(last, n);
+        } catch (SQLException | RuntimeException e) {
+            rollbackQuietly();
+            throw e;
+        }
+        if (onWritten != null) {
+            for (int i = 0; i < n; i++) {
+                if (written[i]) {
+                    onWritten.accept(rows.get(i));
+                }
             }
-            boolean wasEmpty = targetEmpty;
-            targetEmpty = false;
-            rowByRow();
-            targetEmpty = wasEmpty && run.updated == 0 && run.unchanged == 0;
         }
-        rowsDone += n;
-        if (checkpoint != null) {
-            checkpoint.save(c, last, rowsDone);
-        }
-        runs.renewLease(c, run);
-        c.commit();
         rows.clear();
         batchKeys.clear();
+        if (run.interruptRequested()) {
+            throw new RunInterruptedException("Sync " + run.sourceId() + " run " + run.runId()
+                    + " stopped at a batch boundary: the service is stopping (checkpoint kept)");
+        }
     }
 
-    private void rowByRow() throws SQLException {
+    /** Rejected rows, checkpoint, run counts and lease in the batch's transaction, then commit. */
+    private void commitPending(Object[] last, int n) throws SQLException {
+        writeRejects();
+        if (checkpoint != null) {
+            checkpoint.save(c, last, rowsDone + n);
+        }
+        runs.commitBatch(c, run, pending, lastPosition, progress);
+        c.commit();
+        run.commit(pending, lastPosition, progress);
+        rowsDone += n;
+        pending.clear();
+        rejects.clear();
+        progress = null;
+    }
+
+    private void writeBatch(boolean[] written) throws SQLException {
+        int n = rows.size();
+        int existing = targetEmpty ? 0 : countExisting();
+        // Initial load: the target was empty and the read repeats no key, so every row is new and a plain INSERT does
+        PreparedStatement ps = targetEmpty ? insert() : upsert;
+        for (Object[] row : rows) {
+            bind(ps, row);
+            ps.addBatch();
+        }
+        int[] counts = ps.executeBatch();
+        int affected = 0;
+        for (int i = 0; i < n; i++) {
+            // SUCCESS_NO_INFO (-2) says the row was written without saying how: count it as written
+            written[i] = i >= counts.length || counts[i] != 0;
+            if (written[i]) {
+                affected++;
+            }
+        }
+        pending.inserted += n - existing;
+        pending.updated += existing - (n - affected);
+        pending.unchanged += n - affected;
+    }
+
+    private void rowByRow(boolean[] written) throws SQLException {
         try (PreparedStatement exists = c.prepareStatement(existsSql(1))) {
             for (int r = 0; r < rows.size(); r++) {
                 Object[] row = rows.get(r);
                 Savepoint sp = c.setSavepoint();
                 try {
-                    boolean existed = false;
-                    if (!targetEmpty) {
-                        int p = 1;
-                        for (int k : keyIdx) {
-                            exists.setObject(p++, row[k]);
-                        }
-                        try (ResultSet rs = exists.executeQuery()) {
-                            existed = rs.next() && rs.getInt(1) > 0;
-                        }
+                    int p = 1;
+                    for (int k : keyIdx) {
+                        exists.setObject(p++, row[k]);
+                    }
+                    boolean existed;
+                    try (ResultSet rs = exists.executeQuery()) {
+                        existed = rs.next() && rs.getInt(1) > 0;
                     }
                     bind(upsert, row);
                     int count = upsert.executeUpdate();
+                    written[r] = count != 0;
                     if (!existed) {
-                        run.inserted++;
-                    } else if (count > 0) {
-                        run.updated++;
+                        pending.inserted++;
+                    } else if (count != 0) {
+                        pending.updated++;
                     } else {
-                        run.unchanged++;
+                        pending.unchanged++;
                     }
                 } catch (SQLException e) {
                     c.rollback(sp);
-                    reject(row, positions[r], "database refused the row: " + e.getMessage().split("\n")[0]
-                            + " (SQLState " + e.getSQLState() + ")");
+                    if (!ErrorClass.isRowError(e)) {
+                        throw e;
+                    }
+                    reject(row, positions[r], "database refused the row: " + firstLine(e) + " (SQLState " + e.getSQLState() + ")");
                 }
             }
+        }
+        targetEmpty = false;
+    }
+
+    private static String firstLine(SQLException e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return m.split("\n")[0];
+    }
+
+    private void clearBatches() throws SQLException {
+        upsert.clearBatch();
+        if (insert != null) {
+            insert.clearBatch();
+        }
+    }
+
+    private void rollbackQuietly() {
+        try {
+            c.rollback();
+        } catch (SQLException ignored) {
+            // the connection is gone; the transaction went with it
         }
     }
 
@@ -281,11 +435,12 @@ public final class BatchWriter implements AutoCloseable {
     }
 
     private String existsSql(int n) {
-        String keyList = Arrays.stream(keyIdx).mapToObj(columns::get).collect(Collectors.joining(", "));
+        String keyList = Arrays.stream(keyIdx).mapToObj(k -> Identifiers.quote(table.columns.get(columns.get(k)).stored()))
+                .collect(Collectors.joining(", "));
         String tuple = keyIdx.length == 1 ? "?" : "(" + Arrays.stream(keyIdx).mapToObj(k -> "?").collect(Collectors.joining(", ")) + ")";
         String lhs = keyIdx.length == 1 ? keyList : "(" + keyList + ")";
         return "SELECT COUNT(*) FROM " + table.name + " WHERE " + lhs + " IN ("
-                + String.join(", ", java.util.Collections.nCopies(n, tuple)) + ")";
+                + String.join(", ", Collections.nCopies(n, tuple)) + ")";
     }
 
     private static void bind(PreparedStatement ps, Object[] row) throws SQLException {
@@ -294,29 +449,40 @@ public final class BatchWriter implements AutoCloseable {
         }
     }
 
-    private void reject(Object[] row, long position, String reason) throws SQLException {
-        run.rejected++;
-        Map<String, String> data = new LinkedHashMap<>();
-        for (int i = 0; i < row.length; i++) {
-            data.put(columns.get(i), row[i] == null ? null : String.valueOf(row[i]));
-        }
-        String key = Arrays.stream(keyIdx).mapToObj(k -> String.valueOf(row[k])).collect(Collectors.joining("|"));
-        String json;
-        try {
-            json = JSON.writeValueAsString(data);
-        } catch (Exception e) {
-            json = data.toString();
+    private void reject(Object[] row, long position, String reason) {
+        pending.rejected++;
+        rejects.add(new Reject(row.clone(), position, reason));
+    }
+
+    private void writeRejects() throws SQLException {
+        if (rejects.isEmpty()) {
+            return;
         }
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO rejected_row (source_id, run_id, row_key, row_position, "
                 + "reason, row_data, rejected_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
-            ps.setString(1, run.sourceId());
-            ps.setLong(2, run.runId());
-            ps.setString(3, SyncRuns.truncate(key, 1000));
-            ps.setLong(4, position);
-            ps.setString(5, SyncRuns.truncate(reason, 2000));
-            ps.setString(6, SyncRuns.truncate(json, 8000));
-            ps.setObject(7, SyncRuns.utc(Instant.now()));
-            ps.executeUpdate();
+            for (Reject r : rejects) {
+                Map<String, String> data = new LinkedHashMap<>();
+                for (int i = 0; i < r.row().length; i++) {
+                    Object v = r.row()[i];
+                    data.put(columns.get(i), v == null ? null : v instanceof byte[] b ? java.util.HexFormat.of().formatHex(b) : String.valueOf(v));
+                }
+                String key = Arrays.stream(keyIdx).mapToObj(k -> String.valueOf(r.row()[k])).collect(Collectors.joining("|"));
+                String json;
+                try {
+                    json = JSON.writeValueAsString(data);
+                } catch (Exception e) {
+                    json = data.toString();
+                }
+                ps.setString(1, run.sourceId());
+                ps.setLong(2, run.runId());
+                ps.setString(3, SyncRuns.truncate(key, 1000));
+                ps.setLong(4, r.position());
+                ps.setString(5, SyncRuns.truncate(r.reason(), 2000));
+                ps.setString(6, SyncRuns.truncate(json, 8000));
+                ps.setObject(7, SyncRuns.utc(Instant.now()));
+                ps.addBatch();
+            }
+            ps.executeBatch();
         }
     }
 

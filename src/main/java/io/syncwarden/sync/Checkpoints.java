@@ -11,8 +11,8 @@ public final class Checkpoints {
     public static final String IN_PROGRESS = "in_progress";
     public static final String COMPLETE = "complete";
 
-    /** A stored checkpoint: the cursor of the last committed row and whether the run that wrote it finished. */
-    public record Checkpoint(String cursor, String phase, long rowsDone) {
+    /** A stored checkpoint: the cursor of the last committed row, whether the run that wrote it finished, and that run. */
+    public record Checkpoint(String cursor, String phase, long rowsDone, Long runId) {
     }
 
     private Checkpoints() {
@@ -20,10 +20,10 @@ public final class Checkpoints {
 
     public static Checkpoint load(Connection c, String sourceId) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
-                "SELECT cursor_value, phase, rows_done FROM sync_checkpoint WHERE source_id = ?")) {
+                "SELECT cursor_value, phase, rows_done, run_id FROM sync_checkpoint WHERE source_id = ?")) {
             ps.setString(1, sourceId);
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? new Checkpoint(rs.getString(1), rs.getString(2), rs.getLong(3)) : null;
+                return rs.next() ? new Checkpoint(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getObject(4, Long.class)) : null;
             }
         }
     }

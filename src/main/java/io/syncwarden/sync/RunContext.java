@@ -2,28 +2,37 @@ package io.syncwarden.sync;
 
 import java.time.Instant;
 
-/** One run of one source, carried on the exchange from lock to close. Counts are cumulative over redeliveries. */
+/**
+ * One run of one source, carried on the exchange from lock to close. Its counts are those of committed batches only
+ * (a batch that rolls back counts nothing), and they are written to the run's record with every batch, so a run that
+ * dies keeps a true record of what it wrote.
+ */
 public final class RunContext {
     public static final String PROPERTY = "syncwardenRun";
     public static final String REFUSED = "syncwardenRefused";
-    /** Exchange property: the counts when the current read began, restored when that read is retried from its start. */
-    public static final String COUNTS = "syncwardenCountsAtReadStart";
 
     private final long runId;
     private final String sourceId;
     private final String kind;
     private final String trigger;
     private final Instant startedAt;
-    private String mode;
-    private String resumedFrom;
-    private String outcome = "success";
-    private int attempts = 0;
-    long read;
-    long inserted;
-    long updated;
-    long unchanged;
-    long rejected;
-    long skipped;
+    private volatile String mode;
+    private volatile String resumedFrom;
+    private volatile String outcome = "success";
+    private volatile int failures;
+    private volatile Throwable lastLoggedFailure;
+    private volatile boolean interruptRequested;
+    private volatile String leaseLost;
+    private volatile String progress;
+    private volatile long committedPosition;
+    private volatile Instant lastCommitAt;
+    private volatile String closedStatus;
+    volatile long read;
+    volatile long inserted;
+    volatile long updated;
+    volatile long unchanged;
+    volatile long rejected;
+    volatile long skipped;
 
     RunContext(long runId, String sourceId, String kind, String trigger, Instant startedAt) {
         this.runId = runId;
@@ -31,6 +40,7 @@ public final class RunContext {
         this.kind = kind;
         this.trigger = trigger;
         this.startedAt = startedAt;
+        this.lastCommitAt = startedAt;
     }
 
     public long runId() { return runId; }
@@ -42,8 +52,6 @@ public final class RunContext {
     public void mode(String mode) { this.mode = mode; }
     public String resumedFrom() { return resumedFrom; }
     public void resumedFrom(String cursor) { this.resumedFrom = cursor; }
-    public int attempts() { return attempts; }
-    public void startAttempt() { attempts++; }
     /** {@code success} or {@code empty} (the upstream answered with no data rows). */
     public String outcome() { return outcome; }
     public void markEmpty() { outcome = "empty"; }
@@ -53,17 +61,73 @@ public final class RunContext {
     public long unchanged() { return unchanged; }
     public long rejected() { return rejected; }
     public long skipped() { return skipped; }
-    public void addRead(long n) { read += n; }
-    /** The counters, for {@link #restore} when a read that starts over is retried. */
-    public long[] counts() { return new long[] {read, inserted, updated, unchanged, rejected, skipped}; }
-    public void restore(long[] c) {
-        read = c[0];
-        inserted = c[1];
-        updated = c[2];
-        unchanged = c[3];
-        rejected = c[4];
-        skipped = c[5];
+    /** Where the last committed batch ended (a checkpoint cursor, a line, a page), for the run's record. */
+    public String progress() { return progress; }
+    public void progress(String progress) { this.progress = progress; }
+    /** The read position (line, sheet row, result row) through which everything read was committed. */
+    public long committedPosition() { return committedPosition; }
+    public Instant lastCommitAt() { return lastCommitAt; }
+
+    /** Failed attempts so far (each redelivery follows one). */
+    public int failures() { return failures; }
+
+    /** Attempts made: every failed one, plus the one that succeeded. */
+    public int attempts(boolean succeeded) {
+        return Math.max(1, failures + (succeeded ? 1 : 0));
     }
-    public void addSkipped(long n) { skipped += n; }
-    public void addRejected(long n) { rejected += n; }
+
+    /** Counts a failed attempt; false when this very failure was already counted (the error handler sees it twice). */
+    synchronized boolean failed(Throwable error) {
+        if (error != null && error == lastLoggedFailure) {
+            return false;
+        }
+        lastLoggedFailure = error;
+        failures++;
+        return true;
+    }
+
+    /** The service is stopping: the run stops at its next batch boundary. */
+    public void requestInterrupt() { interruptRequested = true; }
+    public boolean interruptRequested() { return interruptRequested; }
+
+    /** The lease keeper found the lock gone: the run must write nothing more. */
+    void leaseLost(String why) { leaseLost = why; }
+    public String leaseLost() { return leaseLost; }
+
+    /** The status the run was closed with, or null while it runs. */
+    public String closedStatus() { return closedStatus; }
+    void closed(String status) { closedStatus = status; }
+
+    /** Adds a committed batch's counts. */
+    void commit(Counts c, long position, String progress) {
+        read += c.read;
+        inserted += c.inserted;
+        updated += c.updated;
+        unchanged += c.unchanged;
+        rejected += c.rejected;
+        skipped += c.skipped;
+        committedPosition = Math.max(committedPosition, position);
+        if (progress != null) {
+            this.progress = progress;
+        }
+        lastCommitAt = Instant.now();
+    }
+
+    /** Counts of one batch, added to the run when the batch commits. */
+    public static final class Counts {
+        long read;
+        long inserted;
+        long updated;
+        long unchanged;
+        long rejected;
+        long skipped;
+
+        boolean isEmpty() {
+            return read == 0 && skipped == 0;
+        }
+
+        void clear() {
+            read = inserted = updated = unchanged = rejected = skipped = 0;
+        }
+    }
 }

@@ -32,10 +32,12 @@ public class SourceRegistry implements OnCamelContextStarted {
     }
 
     private final SyncRuns runs;
+    private final long longRunMinMillis;
     private final List<Source> sources = Collections.synchronizedList(new ArrayList<>());
 
-    public SourceRegistry(SyncRuns runs) {
+    public SourceRegistry(SyncRuns runs, long longRunMinMillis) {
         this.runs = runs;
+        this.longRunMinMillis = longRunMinMillis;
     }
 
     public List<Source> sources() {
@@ -61,7 +63,7 @@ public class SourceRegistry implements OnCamelContextStarted {
                 LOG.warn("Cannot register health row of source {}: {}", id, e.getMessage());
             }
             if (health != null) {
-                health.register(new SourceHealthCheck(id, runs.database().dataSource()));
+                health.register(new SourceHealthCheck(id, runs, longRunMinMillis));
             }
             if (Boolean.parseBoolean(String.valueOf(params.getOrDefault("syncOnStartup", "false")))) {
                 startup.add(id);

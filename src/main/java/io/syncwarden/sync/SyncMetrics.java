@@ -6,7 +6,10 @@ import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.function.Supplier;
 
-/** Per-source Prometheus counters: runs by status, rows by outcome, run duration. */
+/**
+ * Per-source Prometheus counters: runs by final status, rows by outcome, run duration, failed attempts by error class,
+ * triggers that found their source still running, and records kept while the target database was unreachable.
+ */
 public class SyncMetrics {
     private final Supplier<MeterRegistry> registry;
 
@@ -21,9 +24,33 @@ public class SyncMetrics {
         }
         Counter.builder("syncwarden.runs").description("Sync runs by source and final status")
                 .tag("source", source).tag("status", status).register(r).increment();
-        if (!"refused".equals(status)) {
+        if (durationMillis > 0) {
             Timer.builder("syncwarden.run.duration").description("Duration of sync runs")
                     .tag("source", source).register(r).record(Duration.ofMillis(durationMillis));
+        }
+    }
+
+    void refused(String source, String trigger) {
+        MeterRegistry r = registry.get();
+        if (r != null) {
+            Counter.builder("syncwarden.triggers.refused").description("Triggers that found their source's run still going")
+                    .tag("source", source).tag("trigger", trigger).register(r).increment();
+        }
+    }
+
+    void attemptFailed(String source, String errorClass) {
+        MeterRegistry r = registry.get();
+        if (r != null) {
+            Counter.builder("syncwarden.attempts.failed").description("Failed attempts of sync runs, by error class")
+                    .tag("source", source).tag("error_class", errorClass).register(r).increment();
+        }
+    }
+
+    void unrecorded() {
+        MeterRegistry r = registry.get();
+        if (r != null) {
+            Counter.builder("syncwarden.records.deferred")
+                    .description("Run records kept in memory because the target database was unreachable").register(r).increment();
         }
     }
 

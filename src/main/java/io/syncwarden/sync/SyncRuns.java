@@ -1,29 +1,73 @@
 package io.syncwarden.sync;
 
 import io.syncwarden.heal.ErrorClass;
+import io.syncwarden.heal.FailureText;
 import io.syncwarden.store.TargetDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.apache.camel.Exchange;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Run lifecycle: opens a run record under the source's lock, closes it with its counts, and keeps
- * {@code source_health} current. The lock is a {@code source_lock} row with a lease renewed at every
- * committed batch, so a run whose node died is taken over once its lease has run out, never while it lives.
+ * Run lifecycle: opens a run record under the source's lock, writes each committed batch's counts into it, and
+ * closes it with the truth, keeping {@code source_health} current.
+ *
+ * <ul>
+ *   <li>The lock is a {@code source_lock} row with a lease. Opening the run and taking the lock are one transaction;
+ *       a lease keeper renews the lease of every live run of this node on a timer, so a node that dies frees its
+ *       sources within one lease, and a run that finds its lock gone stops writing at once.</li>
+ *   <li>A trigger that finds its source running is counted on the running run ({@code refused_triggers}) and in a
+ *       metric, not written as a run of its own.</li>
+ *   <li>Closing a run changes it only while it is still {@code running} and holds the lock. When the target database is
+ *       down at close, the run's true outcome is kept in memory, counted in metrics and logs, and written as soon as the
+ *       database answers again (also over an {@code abandoned} a takeover wrote meanwhile).</li>
+ *   <li>A stopping service asks its runs to stop at their next batch boundary, waits for them up to a grace period,
+ *       then closes what is left as {@code interrupted} and releases the locks, so a restarted service never waits
+ *       for its own leases. Starting, it closes runs its node left {@code running} (a crash) as {@code abandoned}.</li>
+ * </ul>
  */
 public class SyncRuns {
     private static final Logger LOG = LoggerFactory.getLogger(SyncRuns.class);
+    private static final Duration PROGRESS_LOG_EVERY = Duration.ofSeconds(30);
+
+    /** A record that could not be written (target database down), kept until it can. */
+    private interface Pending {
+        void write(Connection c) throws SQLException;
+
+        String what();
+    }
+
+    /** The last outcome of a source seen by this node, for health when the database cannot be asked. */
+    public record Outcome(String status, String errorClass, String error, Instant at, boolean recorded) {
+    }
 
     private final TargetDatabase db;
     private final SyncSettings settings;
     private final SyncMetrics metrics;
+    private final Map<Long, RunContext> active = new ConcurrentHashMap<>();
+    private final Map<Long, Instant> progressLogged = new ConcurrentHashMap<>();
+    private final Map<String, Outcome> outcomes = new ConcurrentHashMap<>();
+    private final Queue<Pending> pending = new ConcurrentLinkedQueue<>();
+    private final Object drained = new Object();
+    private volatile boolean stopping;
+    private ScheduledExecutorService timer;
 
     public SyncRuns(TargetDatabase db, SyncSettings settings, SyncMetrics metrics) {
         this.db = db;
@@ -39,87 +83,175 @@ public class SyncRuns {
         return settings;
     }
 
-    /** Opens a run and takes the lock; a run refused because another holds the lock is recorded as {@code refused}. */
-    public RunContext begin(String sourceId, String kind, String trigger) throws SQLException {
-        Instant now = Instant.now();
-        try (Connection c = db.dataSource().getConnection()) {
-            c.setAutoCommit(true);
-            long runId;
-            try (PreparedStatement ps = c.prepareStatement(
-                    "INSERT INTO sync_run (source_id, source_kind, run_trigger, status, node_id, started_at) VALUES (?, ?, ?, 'running', ?, ?)",
-                    new String[] {"run_id"})) {
-                ps.setString(1, sourceId);
-                ps.setString(2, kind);
-                ps.setString(3, trigger);
-                ps.setString(4, settings.nodeId());
-                ps.setObject(5, utc(now));
-                ps.executeUpdate();
-                try (ResultSet keys = ps.getGeneratedKeys()) {
-                    keys.next();
-                    runId = keys.getLong(1);
-                }
-            }
-            String holder = acquireLock(c, sourceId, runId, now);
-            RunContext run = new RunContext(runId, sourceId, kind, trigger, now);
-            if (holder != null) {
-                String why = "refused: " + holder;
-                try (PreparedStatement ps = c.prepareStatement(
-                        "UPDATE sync_run SET status = 'refused', finished_at = ?, duration_ms = 0, error_message = ? WHERE run_id = ?")) {
-                    ps.setObject(1, utc(Instant.now()));
-                    ps.setString(2, why);
-                    ps.setLong(3, runId);
-                    ps.executeUpdate();
-                }
-                LOG.info("Sync {} run {} ({}) {}", sourceId, runId, trigger, why);
-                metrics.run(sourceId, "refused", 0);
-                return null;
-            }
-            LOG.debug("Sync {} run {} started ({}) on {}", sourceId, runId, trigger, settings.nodeId());
-            return run;
+    /** Runs of this node that have not closed yet. */
+    public List<RunContext> activeRuns() {
+        return List.copyOf(active.values());
+    }
+
+    /** This node's last outcome per source (also those not yet written to the database). */
+    public Outcome lastOutcome(String sourceId) {
+        return outcomes.get(sourceId);
+    }
+
+    /** Records waiting for the target database. */
+    public int pendingRecords() {
+        return pending.size();
+    }
+
+    /**
+     * Closes what this node left running before it (re)started, then starts the lease keeper and the retry of pending
+     * records. Runs before any source can start a run.
+     */
+    public synchronized void start() throws SQLException {
+        abandonRunsOfThisNode();
+        if (timer == null) {
+            timer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "syncwarden-lease-keeper");
+                t.setDaemon(true);
+                return t;
+            });
+            timer.scheduleWithFixedDelay(this::heartbeat, settings.heartbeatMillis(), settings.heartbeatMillis(), TimeUnit.MILLISECONDS);
+            timer.scheduleWithFixedDelay(this::writePending, settings.pendingRetryMillis(), settings.pendingRetryMillis(), TimeUnit.MILLISECONDS);
         }
     }
 
-    /** Returns null when the lock was taken, or a description of the live holder. */
-    private String acquireLock(Connection c, String sourceId, long runId, Instant now) throws SQLException {
-        Instant leaseUntil = now.plusMillis(settings.leaseMillis());
-        Long previousRun = null;
-        try (PreparedStatement ps = c.prepareStatement("SELECT run_id, node_id, lease_until FROM source_lock WHERE source_id = ?")) {
-            ps.setString(1, sourceId);
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    OffsetDateTime lease = rs.getObject(3, OffsetDateTime.class);
-                    if (lease.toInstant().isAfter(now)) {
-                        return "run " + rs.getLong(1) + " on node " + rs.getString(2) + " holds the lock until " + lease.toInstant();
+    private void abandonRunsOfThisNode() throws SQLException {
+        Instant now = Instant.now();
+        List<long[]> left = new ArrayList<>();
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("SELECT run_id, started_at FROM sync_run WHERE node_id = ? AND status = 'running'")) {
+                ps.setString(1, settings.nodeId());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        left.add(new long[] {rs.getLong(1), rs.getObject(2, OffsetDateTime.class).toInstant().toEpochMilli()});
                     }
-                    previousRun = rs.getLong(1);
                 }
             }
-        }
-        if (previousRun != null) {
-            try (PreparedStatement ps = c.prepareStatement(
-                    "UPDATE source_lock SET run_id = ?, node_id = ?, acquired_at = ?, heartbeat_at = ?, lease_until = ? WHERE source_id = ? AND run_id = ? AND lease_until < ?")) {
-                ps.setLong(1, runId);
-                ps.setString(2, settings.nodeId());
-                ps.setObject(3, utc(now));
-                ps.setObject(4, utc(now));
-                ps.setObject(5, utc(leaseUntil));
-                ps.setString(6, sourceId);
-                ps.setLong(7, previousRun);
-                ps.setObject(8, utc(now));
-                if (ps.executeUpdate() == 0) {
-                    return "another run took the expired lock first";
-                }
+            for (long[] run : left) {
+                abandon(c, run[0], now, now.toEpochMilli() - run[1],
+                        "node " + settings.nodeId() + " restarted while the run was running (a crash or a kill)");
             }
-            try (PreparedStatement ps = c.prepareStatement(
-                    "UPDATE sync_run SET status = 'abandoned', finished_at = ?, error_message = ? WHERE run_id = ? AND status = 'running'")) {
-                ps.setObject(1, utc(now));
-                ps.setString(2, "lease expired; lock taken over by run " + runId);
-                ps.setLong(3, previousRun);
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM source_lock WHERE node_id = ?")) {
+                ps.setString(1, settings.nodeId());
                 ps.executeUpdate();
             }
-            LOG.warn("Sync {}: run {} lost its lease (its node stopped or hung); run {} takes over", sourceId, previousRun, runId);
+            c.commit();
+        }
+        for (long[] run : left) {
+            LOG.warn("Run {} was left running by this node's previous process: recorded as abandoned, its lock released", run[0]);
+        }
+    }
+
+    /**
+     * Opens a run and takes its source's lock, in one transaction; null (and nothing written but a count on the
+     * running run) when another live run holds the lock, or when the service is stopping.
+     */
+    public RunContext begin(String sourceId, String kind, String trigger) throws SQLException {
+        if (stopping) {
+            LOG.info("Sync {} ({}) not started: the service is stopping", sourceId, trigger);
             return null;
         }
+        Instant now = Instant.now();
+        String refusedBy = null;
+        Long holderRun = null;
+        RunContext run = null;
+        Long abandonedRun = null;
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                Long previousRun = null;
+                try (PreparedStatement ps = c.prepareStatement(
+                        "SELECT run_id, node_id, lease_until FROM source_lock WHERE source_id = ? FOR UPDATE")) {
+                    ps.setString(1, sourceId);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) {
+                            OffsetDateTime lease = rs.getObject(3, OffsetDateTime.class);
+                            if (lease.toInstant().isAfter(now)) {
+                                holderRun = rs.getLong(1);
+                                refusedBy = "run " + holderRun + " on node " + rs.getString(2) + " holds the lock until " + lease.toInstant();
+                            } else {
+                                previousRun = rs.getLong(1);
+                            }
+                        }
+                    }
+                }
+                if (holderRun == null) {
+                    long runId = insertRun(c, sourceId, kind, trigger, now);
+                    if (previousRun != null) {
+                        if (takeOver(c, sourceId, previousRun, runId, now)) {
+                            abandon(c, previousRun, now, null, "lease expired (its node stopped or hung); lock taken over by run " + runId);
+                            abandonedRun = previousRun;
+                        } else {
+                            refusedBy = "another run took the expired lock first";
+                        }
+                    } else if (!insertLock(c, sourceId, runId, now)) {
+                        refusedBy = "another run took the lock at the same moment";
+                    }
+                    if (refusedBy == null) {
+                        run = new RunContext(runId, sourceId, kind, trigger, now);
+                    }
+                }
+                if (run == null) {
+                    c.rollback();
+                    countRefused(c, sourceId, holderRun, now);
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+        }
+        if (abandonedRun != null) {
+            metrics.run(sourceId, "abandoned", 0);
+            LOG.warn("Sync {}: run {} lost its lease (its node stopped or hung): recorded as abandoned; run {} takes over",
+                    sourceId, abandonedRun, run.runId());
+        }
+        if (run == null) {
+            metrics.refused(sourceId, trigger);
+            LOG.info("Sync {} ({}) not started: {}", sourceId, trigger, refusedBy);
+            return null;
+        }
+        active.put(run.runId(), run);
+        LOG.debug("Sync {} run {} started ({}) on {}", sourceId, run.runId(), trigger, settings.nodeId());
+        return run;
+    }
+
+    private long insertRun(Connection c, String sourceId, String kind, String trigger, Instant now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "INSERT INTO sync_run (source_id, source_kind, run_trigger, status, node_id, started_at) VALUES (?, ?, ?, 'running', ?, ?)",
+                new String[] {"run_id"})) {
+            ps.setString(1, sourceId);
+            ps.setString(2, kind);
+            ps.setString(3, trigger);
+            ps.setString(4, settings.nodeId());
+            ps.setObject(5, utc(now));
+            ps.executeUpdate();
+            try (ResultSet keys = ps.getGeneratedKeys()) {
+                keys.next();
+                return keys.getLong(1);
+            }
+        }
+    }
+
+    private boolean takeOver(Connection c, String sourceId, long previousRun, long runId, Instant now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "UPDATE source_lock SET run_id = ?, node_id = ?, acquired_at = ?, heartbeat_at = ?, lease_until = ? "
+                        + "WHERE source_id = ? AND run_id = ? AND lease_until < ?")) {
+            ps.setLong(1, runId);
+            ps.setString(2, settings.nodeId());
+            ps.setObject(3, utc(now));
+            ps.setObject(4, utc(now));
+            ps.setObject(5, utc(now.plusMillis(settings.leaseMillis())));
+            ps.setString(6, sourceId);
+            ps.setLong(7, previousRun);
+            ps.setObject(8, utc(now));
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    private boolean insertLock(Connection c, String sourceId, long runId, Instant now) throws SQLException {
+        java.sql.Savepoint sp = c.setSavepoint();
         try (PreparedStatement ps = c.prepareStatement(
                 "INSERT INTO source_lock (source_id, run_id, node_id, acquired_at, heartbeat_at, lease_until) VALUES (?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, sourceId);
@@ -127,37 +259,102 @@ public class SyncRuns {
             ps.setString(3, settings.nodeId());
             ps.setObject(4, utc(now));
             ps.setObject(5, utc(now));
-            ps.setObject(6, utc(leaseUntil));
+            ps.setObject(6, utc(now.plusMillis(settings.leaseMillis())));
             ps.executeUpdate();
-            return null;
+            return true;
         } catch (SQLException e) {
             if (e.getSQLState() != null && e.getSQLState().startsWith("23")) {
-                return "another run took the lock at the same moment";
+                c.rollback(sp);
+                return false;
             }
             throw e;
         }
     }
 
-    /**
-     * Heartbeat outside a batch, while a run waits (an upstream's rate limit): the wait must not let the lease lapse
-     * and hand the source to another run. Extends the lease to cover {@code waitMillis} as well.
-     */
-    public void renewLease(RunContext run, long waitMillis) throws SQLException {
-        Instant now = Instant.now();
-        try (Connection c = db.dataSource().getConnection();
-             PreparedStatement ps = c.prepareStatement(
-                     "UPDATE source_lock SET heartbeat_at = ?, lease_until = ? WHERE source_id = ? AND run_id = ?")) {
+    /** A run whose lease ran out keeps its counts (written batch by batch) and gets a failure-log entry saying why. */
+    private void abandon(Connection c, long runId, Instant now, Long durationMillis, String why) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE sync_run SET status = 'abandoned', finished_at = ?, "
+                + "duration_ms = COALESCE(?, duration_ms), error_class = ?, error_message = ? WHERE run_id = ? AND status = 'running'")) {
             ps.setObject(1, utc(now));
-            ps.setObject(2, utc(now.plusMillis(settings.leaseMillis() + Math.max(0, waitMillis))));
-            ps.setString(3, run.sourceId());
-            ps.setLong(4, run.runId());
+            ps.setObject(2, durationMillis);
+            ps.setString(3, "abandoned");
+            ps.setString(4, why);
+            ps.setLong(5, runId);
+            if (ps.executeUpdate() == 0) {
+                return;
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO failure_log (source_id, run_id, attempt, error_class, exception, "
+                + "error_message, occurred_at) SELECT source_id, run_id, attempts, 'abandoned', 'LeaseExpired', ?, ? FROM sync_run WHERE run_id = ?")) {
+            ps.setString(1, why);
+            ps.setObject(2, utc(now));
+            ps.setLong(3, runId);
             ps.executeUpdate();
         }
     }
 
-    /** Heartbeat inside a batch transaction; throws when the lease was lost, so the batch rolls back. */
-    public void renewLease(Connection c, RunContext run) throws SQLException {
+    private void countRefused(Connection c, String sourceId, Long holderRun, Instant now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(holderRun != null
+                ? "UPDATE sync_run SET refused_triggers = refused_triggers + 1, last_refused_at = ? WHERE run_id = ? AND status = 'running'"
+                : "UPDATE sync_run SET refused_triggers = refused_triggers + 1, last_refused_at = ? WHERE run_id = "
+                + "(SELECT run_id FROM source_lock WHERE source_id = ?) AND status = 'running'")) {
+            ps.setObject(1, utc(now));
+            if (holderRun != null) {
+                ps.setLong(2, holderRun);
+            } else {
+                ps.setString(2, sourceId);
+            }
+            ps.executeUpdate();
+        }
+    }
+
+    /**
+     * Inside a batch's transaction: the run's counts as they will be once this batch commits, and the lease. Throws
+     * when the run no longer holds its lock (lease lost, taken over, closed by a shutdown): the batch then rolls back.
+     */
+    void commitBatch(Connection c, RunContext run, RunContext.Counts batch, long position, String progress) throws SQLException {
+        if (run.leaseLost() != null) {
+            throw new LeaseLostException("Sync " + run.sourceId() + " run " + run.runId() + " " + run.leaseLost()
+                    + "; stopping without writing this batch");
+        }
         Instant now = Instant.now();
+        try (PreparedStatement ps = c.prepareStatement("UPDATE sync_run SET mode = ?, rows_read = ?, rows_inserted = ?, "
+                + "rows_updated = ?, rows_unchanged = ?, rows_rejected = ?, rows_skipped = ?, resumed_from = ?, progress = ? "
+                + "WHERE run_id = ? AND status = 'running'")) {
+            ps.setString(1, run.mode());
+            ps.setLong(2, run.read + batch.read);
+            ps.setLong(3, run.inserted + batch.inserted);
+            ps.setLong(4, run.updated + batch.updated);
+            ps.setLong(5, run.unchanged + batch.unchanged);
+            ps.setLong(6, run.rejected + batch.rejected);
+            ps.setLong(7, run.skipped + batch.skipped);
+            ps.setString(8, truncate(run.resumedFrom(), 4000));
+            ps.setString(9, truncate(progress != null ? progress : run.progress(), 4000));
+            ps.setLong(10, run.runId());
+            if (ps.executeUpdate() == 0) {
+                throw new LeaseLostException("Sync " + run.sourceId() + " run " + run.runId()
+                        + " was closed by another node or a shutdown; stopping without writing this batch");
+            }
+        }
+        renew(c, run, now, true);
+        Instant logged = progressLogged.getOrDefault(run.runId(), run.startedAt());
+        if (Duration.between(logged, now).compareTo(PROGRESS_LOG_EVERY) >= 0) {
+            progressLogged.put(run.runId(), now);
+            LOG.info("Sync {} run {}: {} rows read so far (inserted={} updated={} unchanged={} rejected={})", run.sourceId(),
+                    run.runId(), run.read + batch.read, run.inserted + batch.inserted, run.updated + batch.updated,
+                    run.unchanged + batch.unchanged, run.rejected + batch.rejected);
+        }
+    }
+
+    /** Inside a transaction: renews the lease, or throws when the run no longer holds its lock. */
+    public void checkLease(Connection c, RunContext run) throws SQLException {
+        if (run.leaseLost() != null) {
+            throw new LeaseLostException("Sync " + run.sourceId() + " run " + run.runId() + " " + run.leaseLost());
+        }
+        renew(c, run, Instant.now(), true);
+    }
+
+    private void renew(Connection c, RunContext run, Instant now, boolean strict) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
                 "UPDATE source_lock SET heartbeat_at = ?, lease_until = ? WHERE source_id = ? AND run_id = ?")) {
             ps.setObject(1, utc(now));
@@ -165,65 +362,371 @@ public class SyncRuns {
             ps.setString(3, run.sourceId());
             ps.setLong(4, run.runId());
             if (ps.executeUpdate() == 0) {
-                throw new IllegalStateException("Sync " + run.sourceId() + " run " + run.runId()
-                        + " lost its lock (lease expired and taken over); stopping without writing this batch");
+                String why = "lost its lock (lease expired and taken over, or released by a shutdown)";
+                run.leaseLost(why);
+                if (strict) {
+                    throw new LeaseLostException("Sync " + run.sourceId() + " run " + run.runId() + " " + why
+                            + "; stopping without writing this batch");
+                }
             }
         }
     }
 
+    /** Renews the lease of every live run of this node; a run whose lock is gone learns it here. */
+    private void heartbeat() {
+        if (active.isEmpty()) {
+            return;
+        }
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            Instant now = Instant.now();
+            for (RunContext run : active.values()) {
+                if (run.leaseLost() == null) {
+                    renew(c, run, now, false);
+                    if (run.leaseLost() != null) {
+                        LOG.warn("Sync {} run {} {}: it stops at its next batch", run.sourceId(), run.runId(), run.leaseLost());
+                    }
+                }
+            }
+        } catch (Exception e) {
+            LOG.warn("Cannot renew the leases of {} running sync(s): {}", active.size(), e.getMessage());
+        }
+    }
+
+    /** Closes a run that read everything: its outcome, counts, health; releases the lock. */
     public void complete(RunContext run) throws SQLException {
         Instant now = Instant.now();
         long duration = now.toEpochMilli() - run.startedAt().toEpochMilli();
+        String status = run.outcome();
+        Close close = new Close(run, status, null, null, now, duration, run.attempts(true), false);
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(false);
-            closeRun(c, run, run.outcome(), null, null, now, duration);
-            updateHealth(c, run, true, null, now);
-            releaseLock(c, run);
-            c.commit();
+            try {
+                if (!close.write(c, true)) {
+                    c.rollback();
+                    throw new LeaseLostException("Sync " + run.sourceId() + " run " + run.runId()
+                            + " read everything but no longer holds its lock (lease expired and taken over): not closed as "
+                            + status);
+                }
+                c.commit();
+            } catch (SQLException e) {
+                rollbackQuietly(c);
+                throw e;
+            }
+        } catch (SQLException e) {
+            // the data is committed batch by batch: only the record is missing, and it is written when the database is back
+            keep(close, e);
         }
+        closed(run, status);
+        outcomes.put(run.sourceId(), new Outcome(status, null, null, now, close.recorded));
         metrics.rows(run);
-        metrics.run(run.sourceId(), run.outcome(), duration);
-        LOG.info("Sync {} run {} {}: trigger={} mode={} read={} inserted={} updated={} unchanged={} rejected={} skipped={}{} in {} ms",
-                run.sourceId(), run.runId(), run.outcome(), run.trigger(), run.mode(), run.read(), run.inserted(),
+        metrics.run(run.sourceId(), status, duration);
+        LOG.info("Sync {} run {} {}: trigger={} mode={} read={} inserted={} updated={} unchanged={} rejected={} skipped={}{}{} in {} ms",
+                run.sourceId(), run.runId(), status, run.trigger(), run.mode(), run.read(), run.inserted(),
                 run.updated(), run.unchanged(), run.rejected(), run.skipped(),
-                run.resumedFrom() != null ? " resumedFrom=" + run.resumedFrom() : "", duration);
+                run.resumedFrom() != null ? " resumedFrom=" + run.resumedFrom() : "",
+                run.failures() > 0 ? " after " + run.failures() + " failed attempt(s)" : "", duration);
     }
 
-    /** Called by the shared error handling once redelivery is exhausted (or not allowed). */
-    public void fail(Exchange exchange) throws SQLException {
-        Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+    /**
+     * Called by the shared error handling on every failed attempt, before redelivery is decided
+     * ({@code onExceptionOccurred}): the attempt is counted and written to {@code failure_log}.
+     */
+    public void attemptFailed(Exchange exchange) {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
-        String message = describe(error);
-        if (run == null) {
-            LOG.error("Sync {} could not start: {}", exchange.getFromRouteId(), message);
+        Throwable error = ErrorClass.caught(exchange);
+        if (run == null || !run.failed(error)) {
             return;
         }
         String errorClass = ErrorClass.of(error);
+        metrics.attemptFailed(run.sourceId(), errorClass);
+        FailureLog entry = new FailureLog(run.sourceId(), run.runId(), run.failures(), errorClass, error, Instant.now());
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            entry.write(c);
+        } catch (SQLException e) {
+            keep(entry, e);
+        }
+        if (ErrorClass.RECOVERABLE.equals(errorClass)) {
+            LOG.warn("Sync {} run {} attempt {} failed ({}): {}", run.sourceId(), run.runId(), run.failures(), errorClass,
+                    FailureText.describe(error));
+        }
+    }
+
+    /** Called by the shared error handling once redelivery is exhausted (or not allowed). */
+    public void fail(Exchange exchange) {
+        Throwable error = ErrorClass.caught(exchange);
+        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        String message = FailureText.describe(error);
+        String errorClass = ErrorClass.of(error);
         Instant now = Instant.now();
+        String source = run != null ? run.sourceId() : exchange.getFromRouteId();
+        if (run == null) {
+            // the run could not even be opened (the target database is down, most likely): count it all the same
+            metrics.run(source, "failed", 0);
+            outcomes.put(source, new Outcome("failed", errorClass, message, now, false));
+            keep(new FailureLog(source, null, 1, errorClass, error, now), null);
+            writePending();
+            LOG.error("Sync {} could not start a run ({}): {}", source, errorClass, message);
+            return;
+        }
+        if (ErrorClass.LEASE_LOST.equals(errorClass)) {
+            closed(run, "abandoned");
+            metrics.run(source, "lease_lost", now.toEpochMilli() - run.startedAt().toEpochMilli());
+            LOG.error("Sync {} run {} stopped: {}", source, run.runId(), message);
+            return;
+        }
+        boolean interrupted = ErrorClass.INTERRUPTED.equals(errorClass);
+        String status = interrupted ? "interrupted" : "failed";
+        boolean newFailure = run.failed(error);
         long duration = now.toEpochMilli() - run.startedAt().toEpochMilli();
+        Close close = new Close(run, status, errorClass, message, now, duration, run.attempts(false), !interrupted);
+        FailureLog entry = newFailure ? new FailureLog(source, run.runId(), run.failures(), errorClass, error, now) : null;
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(false);
-            closeRun(c, run, "failed", errorClass, message, now, duration);
-            updateHealth(c, run, false, message, now);
-            try (PreparedStatement ps = c.prepareStatement(
-                    "INSERT INTO failure_log (source_id, run_id, attempt, error_class, exception, error_message, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+            try {
+                if (entry != null) {
+                    entry.write(c);
+                }
+                close.write(c, false);
+                c.commit();
+            } catch (SQLException e) {
+                rollbackQuietly(c);
+                throw e;
+            }
+        } catch (SQLException e) {
+            if (entry != null) {
+                keep(entry, e);
+            }
+            keep(close, e);
+        }
+        closed(run, status);
+        outcomes.put(source, new Outcome(status, errorClass, message, now, close.recorded));
+        metrics.rows(run);
+        metrics.run(source, status, duration);
+        if (interrupted) {
+            LOG.warn("Sync {} run {} interrupted (the service is stopping): read={} inserted={} updated={} rejected={}; "
+                    + "the next run resumes from its checkpoint", source, run.runId(), run.read(), run.inserted(), run.updated(), run.rejected());
+        } else {
+            LOG.error("Sync {} run {} failed after {} attempt(s) ({}): read={} inserted={} updated={} rejected={}; {}",
+                    source, run.runId(), run.attempts(false), errorClass, run.read(), run.inserted(), run.updated(),
+                    run.rejected(), message);
+        }
+    }
+
+    private void closed(RunContext run, String status) {
+        run.closed(status);
+        active.remove(run.runId());
+        progressLogged.remove(run.runId());
+        synchronized (drained) {
+            drained.notifyAll();
+        }
+    }
+
+    /** A run's closing record: status, counts, timings, error; health; lock released. */
+    private final class Close implements Pending {
+        final RunContext run;
+        final String status;
+        final String errorClass;
+        final String message;
+        final Instant at;
+        final long duration;
+        final int attempts;
+        final boolean failure;
+        volatile boolean recorded = true;
+
+        Close(RunContext run, String status, String errorClass, String message, Instant at, long duration, int attempts,
+              boolean failure) {
+            this.run = run;
+            this.status = status;
+            this.errorClass = errorClass;
+            this.message = message;
+            this.at = at;
+            this.duration = duration;
+            this.attempts = attempts;
+            this.failure = failure;
+        }
+
+        @Override
+        public void write(Connection c) throws SQLException {
+            write(c, false);
+            recorded = true;
+        }
+
+        /**
+         * Writes the close if the run is still running (or was marked abandoned while this node could not write: its
+         * data was committed, so the truth wins). False when the run is not ours to close any more.
+         */
+        boolean write(Connection c, boolean requireLock) throws SQLException {
+            if (requireLock && !holdsLock(c)) {
+                return false;
+            }
+            try (PreparedStatement ps = c.prepareStatement("UPDATE sync_run SET status = ?, mode = ?, rows_read = ?, rows_inserted = ?, "
+                    + "rows_updated = ?, rows_unchanged = ?, rows_rejected = ?, rows_skipped = ?, resumed_from = ?, attempts = ?, "
+                    + "progress = COALESCE(?, progress), finished_at = ?, duration_ms = ?, error_class = ?, error_message = ? "
+                    + "WHERE run_id = ? AND (status = 'running' OR (status = 'abandoned' AND ? = 1))")) {
+                ps.setString(1, status);
+                ps.setString(2, run.mode());
+                ps.setLong(3, run.read());
+                ps.setLong(4, run.inserted());
+                ps.setLong(5, run.updated());
+                ps.setLong(6, run.unchanged());
+                ps.setLong(7, run.rejected());
+                ps.setLong(8, run.skipped());
+                ps.setString(9, truncate(run.resumedFrom(), 4000));
+                ps.setInt(10, attempts);
+                ps.setString(11, truncate(run.progress(), 4000));
+                ps.setObject(12, utc(at));
+                ps.setLong(13, duration);
+                ps.setString(14, errorClass);
+                ps.setString(15, truncate(message, 4000));
+                ps.setLong(16, run.runId());
+                ps.setInt(17, recorded ? 0 : 1);
+                if (ps.executeUpdate() == 0) {
+                    return false;
+                }
+            }
+            updateHealth(c, run, status, failure, message, at);
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM source_lock WHERE source_id = ? AND run_id = ?")) {
                 ps.setString(1, run.sourceId());
                 ps.setLong(2, run.runId());
-                ps.setInt(3, Math.max(1, run.attempts()));
-                ps.setString(4, errorClass);
-                ps.setString(5, truncate(error == null ? "unknown" : error.getClass().getName(), 300));
-                ps.setString(6, truncate(message, 4000));
-                ps.setObject(7, utc(now));
                 ps.executeUpdate();
             }
-            releaseLock(c, run);
-            c.commit();
+            return true;
         }
-        metrics.rows(run);
-        metrics.run(run.sourceId(), "failed", duration);
-        LOG.error("Sync {} run {} failed after {} attempt(s) ({}): read={} inserted={} updated={} rejected={}; {}",
-                run.sourceId(), run.runId(), Math.max(1, run.attempts()), errorClass, run.read(), run.inserted(), run.updated(),
-                run.rejected(), message);
+
+        private boolean holdsLock(Connection c) throws SQLException {
+            try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM source_lock WHERE source_id = ? AND run_id = ?")) {
+                ps.setString(1, run.sourceId());
+                ps.setLong(2, run.runId());
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next();
+                }
+            }
+        }
+
+        @Override
+        public String what() {
+            return "the close of run " + run.runId() + " of " + run.sourceId() + " as " + status;
+        }
+    }
+
+    /** One failed attempt in {@code failure_log}. */
+    private record FailureLog(String sourceId, Long runId, int attempt, String errorClass, Throwable error, Instant at)
+            implements Pending {
+        @Override
+        public void write(Connection c) throws SQLException {
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO failure_log (source_id, run_id, attempt, error_class, "
+                    + "exception, error_message, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+                ps.setString(1, sourceId);
+                ps.setObject(2, runId);
+                ps.setInt(3, Math.max(1, attempt));
+                ps.setString(4, errorClass);
+                ps.setString(5, truncate(error == null ? "unknown" : error.getClass().getName(), 300));
+                ps.setString(6, truncate(FailureText.describe(error), 4000));
+                ps.setObject(7, utc(at));
+                ps.executeUpdate();
+            }
+        }
+
+        @Override
+        public String what() {
+            return "failure " + attempt + " of " + (runId == null ? "a run of " + sourceId + " that could not start"
+                    : "run " + runId + " of " + sourceId);
+        }
+    }
+
+    private void keep(Pending record, SQLException cause) {
+        if (record instanceof Close close) {
+            close.recorded = false;
+        }
+        pending.add(record);
+        metrics.unrecorded();
+        LOG.warn("Cannot write {} now ({}); it is kept and written when the target database answers again", record.what(),
+                cause == null ? "the target database is unreachable" : cause.getMessage());
+    }
+
+    /** Writes kept records in order; stops at the first that still cannot be written. */
+    public synchronized void writePending() {
+        if (pending.isEmpty()) {
+            return;
+        }
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            for (Iterator<Pending> it = pending.iterator(); it.hasNext(); ) {
+                Pending record = it.next();
+                try {
+                    record.write(c);
+                    c.commit();
+                } catch (SQLException e) {
+                    rollbackQuietly(c);
+                    throw e;
+                }
+                it.remove();
+                LOG.info("Wrote {}, kept while the target database was unreachable", record.what());
+            }
+        } catch (SQLException e) {
+            LOG.debug("Kept records still cannot be written: {}", e.getMessage());
+        }
+    }
+
+    private void updateHealth(Connection c, RunContext run, String status, boolean failure, String error, Instant now) throws SQLException {
+        int failures = 0;
+        try (PreparedStatement ps = c.prepareStatement("SELECT consecutive_failures FROM source_health WHERE source_id = ?")) {
+            ps.setString(1, run.sourceId());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    failures = rs.getInt(1);
+                } else {
+                    try (PreparedStatement ins = c.prepareStatement(
+                            "INSERT INTO source_health (source_id, source_kind, status, updated_at) VALUES (?, ?, 'unknown', ?)")) {
+                        ins.setString(1, run.sourceId());
+                        ins.setString(2, run.kind());
+                        ins.setObject(3, utc(now));
+                        ins.executeUpdate();
+                    }
+                }
+            }
+        }
+        boolean success = "success".equals(status) || "empty".equals(status);
+        String sql;
+        if (success) {
+            failures = 0;
+            sql = "UPDATE source_health SET status = 'healthy', consecutive_failures = 0, last_run_id = ?, last_run_status = ?, "
+                    + "last_success_at = ?, last_row_count = ?, last_error = NULL, updated_at = ? WHERE source_id = ?";
+        } else if (failure) {
+            failures++;
+            sql = "UPDATE source_health SET status = ?, consecutive_failures = ?, last_run_id = ?, last_run_status = ?, "
+                    + "last_failure_at = ?, last_error = ?, updated_at = ? WHERE source_id = ?";
+        } else {
+            // interrupted by a stop: neither a success nor the source's failure
+            sql = "UPDATE source_health SET last_run_id = ?, last_run_status = ?, updated_at = ? WHERE source_id = ?";
+        }
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            if (success) {
+                ps.setLong(1, run.runId());
+                ps.setString(2, status);
+                ps.setObject(3, utc(now));
+                ps.setLong(4, run.read());
+                ps.setObject(5, utc(now));
+                ps.setString(6, run.sourceId());
+            } else if (failure) {
+                ps.setString(1, failures >= settings.unhealthyAfterFailures() ? "unhealthy" : "degraded");
+                ps.setInt(2, failures);
+                ps.setLong(3, run.runId());
+                ps.setString(4, status);
+                ps.setObject(5, utc(now));
+                ps.setString(6, truncate(error, 4000));
+                ps.setObject(7, utc(now));
+                ps.setString(8, run.sourceId());
+            } else {
+                ps.setLong(1, run.runId());
+                ps.setString(2, status);
+                ps.setObject(3, utc(now));
+                ps.setString(4, run.sourceId());
+            }
+            ps.executeUpdate();
+        }
     }
 
     /** Makes sure a source has a health row ({@code unknown} until its first run). */
@@ -250,139 +753,82 @@ public class SyncRuns {
         }
     }
 
-    private void closeRun(Connection c, RunContext run, String status, String errorClass, String message,
-                          Instant now, long duration) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("UPDATE sync_run SET status = ?, mode = ?, rows_read = ?, rows_inserted = ?, "
-                + "rows_updated = ?, rows_unchanged = ?, rows_rejected = ?, rows_skipped = ?, resumed_from = ?, attempts = ?, "
-                + "finished_at = ?, duration_ms = ?, error_class = ?, error_message = ? WHERE run_id = ?")) {
-            ps.setString(1, status);
-            ps.setString(2, run.mode());
-            ps.setLong(3, run.read());
-            ps.setLong(4, run.inserted());
-            ps.setLong(5, run.updated());
-            ps.setLong(6, run.unchanged());
-            ps.setLong(7, run.rejected());
-            ps.setLong(8, run.skipped());
-            ps.setString(9, truncate(run.resumedFrom(), 4000));
-            ps.setInt(10, Math.max(1, run.attempts()));
-            ps.setObject(11, utc(now));
-            ps.setLong(12, duration);
-            ps.setString(13, errorClass);
-            ps.setString(14, truncate(message, 4000));
-            ps.setLong(15, run.runId());
-            ps.executeUpdate();
-        }
-    }
-
-    private void updateHealth(Connection c, RunContext run, boolean success, String error, Instant now) throws SQLException {
-        int failures = 0;
-        try (PreparedStatement ps = c.prepareStatement("SELECT consecutive_failures FROM source_health WHERE source_id = ?")) {
-            ps.setString(1, run.sourceId());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    failures = rs.getInt(1);
-                } else {
-                    try (PreparedStatement ins = c.prepareStatement(
-                            "INSERT INTO source_health (source_id, source_kind, status, updated_at) VALUES (?, ?, 'unknown', ?)")) {
-                        ins.setString(1, run.sourceId());
-                        ins.setString(2, run.kind());
-                        ins.setObject(3, utc(now));
-                        ins.executeUpdate();
+    /**
+     * The service is stopping: no new runs; running ones stop at their next batch boundary (checkpoint kept). Waits
+     * up to the grace period, then closes what is still running as {@code interrupted} and releases its locks (a
+     * run stuck in a read writes nothing after that: its lock is gone).
+     */
+    public void stop() {
+        stopping = true;
+        if (!active.isEmpty()) {
+            LOG.info("Stopping: asking {} running sync(s) to stop at their next batch boundary", active.size());
+            active.values().forEach(RunContext::requestInterrupt);
+            long deadline = System.currentTimeMillis() + settings.shutdownGraceMillis();
+            synchronized (drained) {
+                while (!active.isEmpty() && System.currentTimeMillis() < deadline) {
+                    try {
+                        drained.wait(Math.max(1, deadline - System.currentTimeMillis()));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
                     }
                 }
             }
-        }
-        failures = success ? 0 : failures + 1;
-        String status = success ? "healthy" : failures >= settings.unhealthyAfterFailures() ? "unhealthy" : "degraded";
-        String sql = success
-                ? "UPDATE source_health SET status = ?, consecutive_failures = ?, last_run_id = ?, last_run_status = ?, last_success_at = ?, last_row_count = ?, last_error = NULL, updated_at = ? WHERE source_id = ?"
-                : "UPDATE source_health SET status = ?, consecutive_failures = ?, last_run_id = ?, last_run_status = ?, last_failure_at = ?, last_error = ?, updated_at = ? WHERE source_id = ?";
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, status);
-            ps.setInt(2, failures);
-            ps.setLong(3, run.runId());
-            ps.setString(4, success ? run.outcome() : "failed");
-            ps.setObject(5, utc(now));
-            if (success) {
-                ps.setLong(6, run.read());
-            } else {
-                ps.setString(6, truncate(error, 4000));
+            for (RunContext run : List.copyOf(active.values())) {
+                forceInterrupt(run);
             }
-            ps.setObject(7, utc(now));
-            ps.setString(8, run.sourceId());
-            ps.executeUpdate();
+        }
+        writePending();
+        if (timer != null) {
+            timer.shutdownNow();
+        }
+        if (!pending.isEmpty()) {
+            LOG.error("Stopping with {} record(s) the target database did not take: {}", pending.size(),
+                    pending.stream().map(Pending::what).toList());
         }
     }
 
-    private void releaseLock(Connection c, RunContext run) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("DELETE FROM source_lock WHERE source_id = ? AND run_id = ?")) {
-            ps.setString(1, run.sourceId());
-            ps.setLong(2, run.runId());
-            ps.executeUpdate();
+    private void forceInterrupt(RunContext run) {
+        run.leaseLost("was closed as interrupted: the service stopped before the run reached a batch boundary");
+        Instant now = Instant.now();
+        long duration = now.toEpochMilli() - run.startedAt().toEpochMilli();
+        Close close = new Close(run, "interrupted", ErrorClass.INTERRUPTED,
+                "the service stopped while the run was reading; the next run resumes from its checkpoint", now, duration,
+                run.attempts(false), false);
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            close.write(c, false);
+            c.commit();
+        } catch (SQLException e) {
+            keep(close, e);
+        }
+        closed(run, "interrupted");
+        metrics.run(run.sourceId(), "interrupted", duration);
+        LOG.warn("Sync {} run {} did not reach a batch boundary within {} ms: recorded as interrupted, lock released",
+                run.sourceId(), run.runId(), settings.shutdownGraceMillis());
+    }
+
+    public boolean stopping() {
+        return stopping;
+    }
+
+    private static void rollbackQuietly(Connection c) {
+        try {
+            c.rollback();
+        } catch (SQLException ignored) {
+            // the connection is gone
         }
     }
 
     public static String describe(Throwable error) {
-        if (error == null) {
-            return "unknown error";
-        }
-        StringBuilder sb = new StringBuilder(error.getClass().getSimpleName()).append(": ").append(error.getMessage());
-        if (error instanceof org.apache.camel.http.base.HttpOperationFailedException http) {
-            sb = new StringBuilder("HTTP ").append(http.getStatusCode()).append(' ').append(http.getStatusText())
-                    .append(http.getStatusCode() == 401 || http.getStatusCode() == 403
-                            ? " (the upstream rejected the credentials: check the key/secret)" : "")
-                    .append(" from ").append(http.getUri().replaceAll("\\?.*", ""))
-                    .append(upstreamError(http.getResponseBody()));
-        }
-        Throwable google = error;
-        while (google != null && !(google instanceof com.google.api.client.http.HttpResponseException)) {
-            google = google.getCause();
-        }
-        if (google instanceof com.google.api.client.http.HttpResponseException g) {
-            // its message carries the whole response; keep the status and the API's own words
-            return "HTTP " + g.getStatusCode() + " " + (g.getStatusMessage() == null ? "" : g.getStatusMessage())
-                    + (g.getStatusCode() == 401 || g.getStatusCode() == 403
-                    ? " (the upstream rejected the credentials or their access to this document)" : "")
-                    + " from Google" + googleError(g);
-        }
-        Throwable cause = error.getCause();
-        for (int depth = 0; cause != null && cause != error && depth < 3; depth++, cause = cause.getCause()) {
-            sb.append(" <- ").append(cause.getClass().getSimpleName()).append(": ").append(cause.getMessage());
-        }
-        return sb.toString();
+        return FailureText.describe(error);
     }
-
-    /** The upstream's own words from a JSON error body ({@code error.code}/{@code status} and {@code message}). */
-    static String upstreamError(String body) {
-        if (body == null || body.isBlank() || !body.trim().startsWith("{")) {
-            return "";
-        }
-        try {
-            com.fasterxml.jackson.databind.JsonNode error = ERROR_JSON.readTree(body).path("error");
-            String code = error.path("code").isTextual() ? error.path("code").asText() : error.path("status").asText("");
-            String message = error.path("message").asText("");
-            return code.isEmpty() && message.isEmpty() ? "" : ": " + truncate((code + " " + message).trim(), 300);
-        } catch (Exception e) {
-            return "";
-        }
-    }
-
-    private static String googleError(com.google.api.client.http.HttpResponseException g) {
-        if (g instanceof com.google.api.client.googleapis.json.GoogleJsonResponseException j && j.getDetails() != null) {
-            Object status = j.getDetails().get("status");
-            String message = j.getDetails().getMessage();
-            return ": " + truncate(((status == null ? "" : status + " ") + (message == null ? "" : message)).trim(), 300);
-        }
-        return upstreamError(g.getContent());
-    }
-
-    private static final com.fasterxml.jackson.databind.ObjectMapper ERROR_JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     static OffsetDateTime utc(Instant instant) {
         return instant.atOffset(ZoneOffset.UTC);
     }
 
     static String truncate(String s, int max) {
-        return s == null || s.length() <= max ? s : s.substring(0, max - 1) + "…";
+        return FailureText.truncate(s, max);
     }
 }

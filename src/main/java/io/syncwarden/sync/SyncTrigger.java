@@ -36,6 +36,7 @@ public class SyncTrigger {
         if (Boolean.TRUE.equals(exchange.getProperty(RunContext.REFUSED, Boolean.class))) {
             return new Result(null, "refused", null);
         }
-        return new Result(run == null ? null : run.runId(), error != null ? "failed" : run == null ? "failed" : run.outcome(), error);
+        String status = run == null ? "failed" : run.closedStatus() != null ? run.closedStatus() : error != null ? "failed" : run.outcome();
+        return new Result(run == null ? null : run.runId(), status, error);
     }
 }

@@ -1,6 +1,8 @@
 package io.syncwarden.sync;
 
 import io.syncwarden.store.Dialect;
+import io.syncwarden.store.Identifiers;
+import io.syncwarden.store.TargetDatabase;
 import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.ResultSet;
@@ -14,94 +16,197 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 
-/** What the writer needs to know of a target table: its columns, their types, lengths and nullability. */
+/**
+ * What the writer needs to know of a target table: its name as stored, its columns with their exact types (for
+ * casts), lengths and nullability. Columns are known by their lower-case names; SQL uses the names as stored, quoted.
+ */
 public final class TargetTable {
     public static final String SYNCED_AT = "synced_at";
-    private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,62}");
 
-    /** A column the reader offers: name and the JDBC type/precision/scale the upstream reported. */
-    public record Column(String name, int jdbcType, int precision, int scale) {
+    /**
+     * SQL types accepted in {@code columnTypes}: a type name with an optional length or precision and scale, and
+     * optional time zone. Anything else (a second statement, a default, a constraint) is refused before it reaches DDL.
+     */
+    private static final Pattern TYPE = Pattern.compile("(?i)(SMALLINT|INTEGER|INT|BIGINT|REAL|DOUBLE PRECISION|FLOAT"
+            + "|NUMERIC|DECIMAL|BOOLEAN|DATE|TEXT|CLOB|UUID|JSON|JSONB|BYTEA|VARBINARY"
+            + "|CHAR|CHARACTER|VARCHAR|CHARACTER VARYING|TIME|TIMESTAMP|TIMESTAMPTZ)"
+            + "(\\s*\\(\\s*\\d{1,4}\\s*(,\\s*\\d{1,4}\\s*)?\\))?(\\s+WITH(OUT)?\\s+TIME\\s+ZONE)?");
+
+    /** A column the reader offers: name and the JDBC type, type name, precision and scale the upstream reported. */
+    public record Column(String name, int jdbcType, String typeName, int precision, int scale) {
+        public Column(String name, int jdbcType, int precision, int scale) {
+            this(name, jdbcType, null, precision, scale);
+        }
     }
 
-    record Meta(String name, String sqlType, int jdbcType, int maxLength, boolean nullable) {
+    /** A column of the table: lower-case name, name as stored, exact type for casts, JDBC type, limits. */
+    record Meta(String name, String stored, String castType, String typeName, int jdbcType, int maxLength, boolean nullable) {
     }
 
+    /** Qualified, quoted name for SQL. */
     final String name;
+    /** schema.table for messages. */
+    final String display;
     final Map<String, Meta> columns;
 
-    private TargetTable(String name, Map<String, Meta> columns) {
+    private TargetTable(String name, String display, Map<String, Meta> columns) {
         this.name = name;
+        this.display = display;
         this.columns = columns;
     }
 
     public static String identifier(String what, String name) {
-        if (name == null || !IDENTIFIER.matcher(name).matches()) {
-            throw new NonRecoverableSyncException(what + " '" + name + "' is not a plain SQL identifier (letters, digits, _)");
+        try {
+            return Identifiers.lower(Identifiers.plain(what, name));
+        } catch (IllegalArgumentException e) {
+            throw new NonRecoverableSyncException(e.getMessage());
         }
-        return name.toLowerCase(Locale.ROOT);
+    }
+
+    /** Checks a {@code columnTypes} entry against the type grammar; returns it trimmed. */
+    public static String sqlType(String column, String type) {
+        String t = type == null ? "" : type.trim().replaceAll("\\s+", " ");
+        if (!TYPE.matcher(t).matches()) {
+            throw new NonRecoverableSyncException("columnTypes: '" + type + "' for column " + column + " is not a SQL type this "
+                    + "service creates columns with (e.g. VARCHAR(200), NUMERIC(18,4), INTEGER, BIGINT, BOOLEAN, DATE, "
+                    + "TIMESTAMP, TIMESTAMP WITH TIME ZONE, UUID, TEXT)");
+        }
+        return t.equalsIgnoreCase("TIMESTAMPTZ") ? "TIMESTAMP WITH TIME ZONE" : t;
+    }
+
+    public String display() {
+        return display;
+    }
+
+    /** The table's qualified, quoted name for SQL. */
+    public String qualified() {
+        return name;
+    }
+
+    /** A column's name as stored, quoted for SQL. */
+    public String quoted(String column) {
+        Meta m = columns.get(column);
+        if (m == null) {
+            throw new NonRecoverableSyncException("Target table " + display + " has no column " + column);
+        }
+        return Identifiers.quote(m.stored());
+    }
+
+    /** A select list of the given columns, quoted. */
+    public String select(List<String> names) {
+        return String.join(", ", names.stream().map(this::quoted).toList());
+    }
+
+    /** The table's lower-case column names, in table order. */
+    public List<String> columnNames() {
+        return List.copyOf(columns.keySet());
     }
 
     /** Loads the table, creating it first (with its key as primary key and a synced_at column) when it does not exist. */
-    public static TargetTable ensure(Connection c, Dialect dialect, String table, List<Column> offered, List<String> keys)
+    public static TargetTable ensure(Connection c, TargetDatabase db, String table, List<Column> offered, List<String> keys)
             throws SQLException {
-        return ensure(c, dialect, table, offered, keys, Map.of());
+        return ensure(c, db, table, offered, keys, Map.of());
     }
 
     /** As above, with explicit SQL types (by column) for the table when it is created. */
-    public static TargetTable ensure(Connection c, Dialect dialect, String table, List<Column> offered, List<String> keys,
+    public static TargetTable ensure(Connection c, TargetDatabase db, String table, List<Column> offered, List<String> keys,
                                      Map<String, String> explicitTypes) throws SQLException {
-        String name = identifier("Target table", table);
-        Map<String, Meta> meta = load(c, dialect, name);
-        if (meta.isEmpty()) {
-            StringBuilder ddl = new StringBuilder("CREATE TABLE ").append(name).append(" (");
+        Dialect dialect = db.dialect();
+        String wanted = identifier("Target table", table);
+        String schema = db.dataSchema();
+        String stored = storedName(c, schema, wanted);
+        if (stored == null) {
+            stored = dialect.fold(wanted);
+            StringBuilder ddl = new StringBuilder("CREATE TABLE ").append(Identifiers.quote(schema)).append('.')
+                    .append(Identifiers.quote(stored)).append(" (");
             for (Column col : offered) {
-                ddl.append(identifier("Column", col.name())).append(' ')
-                        .append(explicitTypes.containsKey(col.name()) ? explicitTypes.get(col.name())
-                                : dialect.columnType(col.jdbcType(), col.precision(), col.scale()));
-                if (keys.contains(col.name())) {
+                String name = identifier("Column", col.name());
+                String type = explicitTypes.containsKey(name) ? sqlType(name, explicitTypes.get(name))
+                        : dialect.columnType(col.jdbcType(), col.typeName(), col.precision(), col.scale());
+                ddl.append(Identifiers.quote(dialect.fold(name))).append(' ').append(type);
+                if (keys.contains(name)) {
                     ddl.append(" NOT NULL");
                 }
                 ddl.append(", ");
             }
-            ddl.append(SYNCED_AT).append(" TIMESTAMP, PRIMARY KEY (").append(String.join(", ", keys)).append("))");
+            ddl.append(Identifiers.quote(dialect.fold(SYNCED_AT))).append(" TIMESTAMP WITH TIME ZONE, PRIMARY KEY (")
+                    .append(String.join(", ", keys.stream().map(k -> Identifiers.quote(dialect.fold(k))).toList())).append("))");
             try (Statement s = c.createStatement()) {
                 s.execute(ddl.toString());
             }
             c.commit();
-            meta = load(c, dialect, name);
         }
+        Map<String, Meta> meta = load(c, dialect, schema, stored);
         List<String> missing = new ArrayList<>();
         for (Column col : offered) {
             if (!meta.containsKey(col.name())) {
                 missing.add(col.name());
             }
         }
+        String display = schema + "." + stored;
         if (!missing.isEmpty()) {
-            throw new NonRecoverableSyncException("Target table " + name + " has no column(s) " + missing
+            throw new NonRecoverableSyncException("Target table " + display + " has no column(s) " + missing
                     + " that the source delivers (it has " + meta.keySet() + "); add them or map the source columns");
         }
-        return new TargetTable(name, meta);
+        return new TargetTable(Identifiers.quote(schema) + "." + Identifiers.quote(stored), display, meta);
     }
 
-    private static Map<String, Meta> load(Connection c, Dialect dialect, String name) throws SQLException {
+    /** The table's name as stored in the schema, matched without regard to case; null when there is none. */
+    private static String storedName(Connection c, String schema, String wanted) throws SQLException {
+        String found = null;
+        try (ResultSet rs = c.getMetaData().getTables(null, schema, null, null)) {
+            while (rs.next()) {
+                String name = rs.getString("TABLE_NAME");
+                if (name.equals(wanted)) {
+                    return name; // an exact match wins over one that differs in case
+                }
+                if (name.equalsIgnoreCase(wanted)) {
+                    found = name;
+                }
+            }
+        }
+        return found;
+    }
+
+    private static Map<String, Meta> load(Connection c, Dialect dialect, String schema, String table) throws SQLException {
         Map<String, Meta> out = new LinkedHashMap<>();
         DatabaseMetaData md = c.getMetaData();
-        try (ResultSet rs = md.getColumns(null, c.getSchema(), dialect.metadataName(name), null)) {
+        try (ResultSet rs = md.getColumns(null, schema, table, null)) {
             while (rs.next()) {
-                String col = rs.getString("COLUMN_NAME").toLowerCase(Locale.ROOT);
+                String stored = rs.getString("COLUMN_NAME");
+                String col = stored.toLowerCase(Locale.ROOT);
                 int type = rs.getInt("DATA_TYPE");
                 String typeName = rs.getString("TYPE_NAME");
                 int size = rs.getInt("COLUMN_SIZE");
                 int digits = rs.getInt("DECIMAL_DIGITS");
                 boolean text = type == Types.VARCHAR || type == Types.CHAR || type == Types.NVARCHAR || type == Types.NCHAR;
-                String sqlType = (type == Types.NUMERIC || type == Types.DECIMAL) && size > 0
-                        ? typeName + "(" + size + ", " + digits + ")" : typeName;
                 int maxLength = text && size > 0 && size < 1_000_000_000 ? size : -1;
                 boolean nullable = rs.getInt("NULLABLE") != DatabaseMetaData.columnNoNulls;
-                out.put(col, new Meta(col, sqlType, type, maxLength, nullable));
+                out.putIfAbsent(col, new Meta(col, stored, dialect == Dialect.H2 ? h2Type(type, typeName, size, digits) : null,
+                        typeName, type, maxLength, nullable));
             }
         }
         return out;
+    }
+
+    /** H2's exact type of a column, as a CAST target: lengths, precision and scale, fractional seconds kept. */
+    static String h2Type(int jdbcType, String typeName, int size, int digits) {
+        String name = typeName.toUpperCase(Locale.ROOT);
+        switch (name) {
+            case "CHARACTER", "CHARACTER VARYING", "BINARY", "BINARY VARYING", "VARCHAR_IGNORECASE":
+                return size > 0 && size < 1_000_000_000 ? name + "(" + size + ")" : name;
+            case "NUMERIC", "DECIMAL":
+                return size > 0 ? name + "(" + size + ", " + Math.max(0, digits) + ")" : name;
+            case "TIME", "TIMESTAMP":
+                return name + "(" + digits + ")";
+            case "TIME WITH TIME ZONE":
+                return "TIME(" + digits + ") WITH TIME ZONE";
+            case "TIMESTAMP WITH TIME ZONE":
+                return "TIMESTAMP(" + digits + ") WITH TIME ZONE";
+            default:
+                // ENUM('a', 'b'), UUID, JSON, BOOLEAN, INTEGER, ... are exact as named; arrays and rows are left uncast
+                return name.endsWith("ARRAY") || name.startsWith("ROW") || jdbcType == Types.JAVA_OBJECT ? null : typeName;
+        }
     }
 
     public boolean hasSyncedAt() {

@@ -5,20 +5,31 @@ import java.sql.JDBCType;
 import java.sql.Types;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
+import java.time.LocalTime;
 import java.time.OffsetDateTime;
+import java.time.OffsetTime;
 import java.util.Locale;
+import java.util.UUID;
 
 /** Text from an upstream turned into the target column's type, so a bad value is one rejected row, not a failed batch. */
 public final class Values {
     private Values() {
     }
 
-    static boolean isText(int jdbcType) {
+    /** True for columns that take text as it is (character types, and types the database parses itself). */
+    static boolean isText(int jdbcType, String typeName) {
+        if (typeName != null && typeName.equalsIgnoreCase("uuid")) {
+            return false;
+        }
         return switch (jdbcType) {
             case Types.CHAR, Types.VARCHAR, Types.NCHAR, Types.NVARCHAR, Types.LONGVARCHAR, Types.LONGNVARCHAR,
                  Types.CLOB, Types.NCLOB, Types.OTHER, Types.JAVA_OBJECT -> true;
             default -> false;
         };
+    }
+
+    static boolean isText(int jdbcType) {
+        return isText(jdbcType, null);
     }
 
     static String typeName(int jdbcType) {
@@ -29,23 +40,45 @@ public final class Values {
         }
     }
 
-    /** Parses text for a non-text column; blank is NULL. Throws on text that is not a value of that type. */
     public static Object coerce(String text, int jdbcType) {
+        return coerce(text, jdbcType, null);
+    }
+
+    /** Parses text for a non-text column; blank is NULL. Throws on text that is not a value of that type. */
+    public static Object coerce(String text, int jdbcType, String typeName) {
         String t = text.trim();
         if (t.isEmpty()) {
             return null;
+        }
+        if (typeName != null && typeName.equalsIgnoreCase("uuid")) {
+            return UUID.fromString(t);
         }
         return switch (jdbcType) {
             case Types.TINYINT, Types.SMALLINT, Types.INTEGER -> Integer.valueOf(t);
             case Types.BIGINT -> Long.valueOf(t);
             case Types.NUMERIC, Types.DECIMAL -> new BigDecimal(t);
-            case Types.REAL, Types.FLOAT, Types.DOUBLE -> Double.valueOf(t);
+            case Types.REAL -> Float.valueOf(t);
+            case Types.FLOAT, Types.DOUBLE -> Double.valueOf(t);
             case Types.BOOLEAN, Types.BIT -> bool(t);
             case Types.DATE -> LocalDate.parse(t);
-            case Types.TIMESTAMP -> LocalDateTime.parse(t.replace(' ', 'T'));
-            case Types.TIMESTAMP_WITH_TIMEZONE -> OffsetDateTime.parse(t.replace(' ', 'T'));
+            case Types.TIME -> typeName != null && typeName.toLowerCase(Locale.ROOT).contains("tz")
+                    ? OffsetTime.parse(t) : LocalTime.parse(t);
+            case Types.TIME_WITH_TIMEZONE -> OffsetTime.parse(t);
+            case Types.TIMESTAMP -> typeName != null && typeName.equalsIgnoreCase("timestamptz")
+                    ? instant(t) : LocalDateTime.parse(t.replace(' ', 'T'));
+            case Types.TIMESTAMP_WITH_TIMEZONE -> instant(t);
             default -> text;
         };
+    }
+
+    /** A time with an offset; without one it is read as UTC (upstreams that drop the offset send UTC). */
+    private static OffsetDateTime instant(String t) {
+        String iso = t.replace(' ', 'T');
+        try {
+            return OffsetDateTime.parse(iso);
+        } catch (java.time.format.DateTimeParseException e) {
+            return LocalDateTime.parse(iso).atOffset(java.time.ZoneOffset.UTC);
+        }
     }
 
     private static Boolean bool(String t) {

@@ -126,15 +126,16 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         changed.set("data", JSON.createArrayNode().add(booking));
         fresh.set("data", JSON.createArrayNode().add(created));
         upstream.resetRequests();
-        upstream.stubFor(updatedPage("2025-06-04T15:27:36.949Z", 0).willReturn(json(200, changed.toString())));
-        upstream.stubFor(createdPage("2025-06-03T10:10:10.099Z", 0).willReturn(json(200, fresh.toString())));
+        // each pass starts 10 minutes (the lookback) and 1 ms before its watermark
+        upstream.stubFor(updatedPage("2025-06-04T15:17:36.949Z", 0).willReturn(json(200, changed.toString())));
+        upstream.stubFor(createdPage("2025-06-03T10:00:10.099Z", 0).willReturn(json(200, fresh.toString())));
 
         SyncTrigger.Result second = fire("it-calcom");
 
         assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("read", 2L)
                 .containsEntry("updated", 1L).containsEntry("inserted", 1L);
         assertThat(requests(BOOKINGS)).extracting(CalcomBookingsSyncTest::anchorOf)
-                .containsExactly("U:2025-06-04T15:27:36.949Z/0", "C:2025-06-03T10:10:10.099Z/0");
+                .containsExactly("U:2025-06-04T15:17:36.949Z/0", "C:2025-06-03T10:00:10.099Z/0");
         assertThat(text("SELECT status || '|' || cancellation_reason FROM bookings WHERE uid = '" + booking.get("uid").asText() + "'"))
                 .isEqualTo("cancelled|Client asked to move it");
         // a booking never changed has no updatedAt: only the createdAt pass can find it
@@ -242,7 +243,7 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         SyncTrigger.Result result = fire("it-calcom");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 1L).containsEntry("rejected", 2L);
-        assertThat(text("SELECT LISTAGG(reason, ' / ') WITHIN GROUP (ORDER BY row_position) FROM rejected_row"))
+        assertThat(text("SELECT LISTAGG(reason, ' / ') WITHIN GROUP (ORDER BY row_position) FROM syncwarden.rejected_row"))
                 .isEqualTo("booking has no uid / field start is not an ISO-8601 time: 'next tuesday'");
     }
 

@@ -72,7 +72,7 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
         SyncTrigger.Result result = fire("it-sheet-leads");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("read", 25L).containsEntry("inserted", 25L);
-        assertThat(count("SELECT rows_skipped FROM sync_run WHERE run_id = " + result.runId())).isEqualTo(1);
+        assertThat(count("SELECT rows_skipped FROM syncwarden.sync_run WHERE run_id = " + result.runId())).isEqualTo(1);
         assertThat(text("SELECT full_name FROM leads WHERE lead_id = 'L-1010'")).isEqualTo("Hiroshi Nakamura (中村 博)");
         assertThat(text("SELECT phone FROM leads WHERE lead_id = 'L-1001'")).isEqualTo("+14155550132");
         assertThat(text("SELECT company FROM leads WHERE lead_id = 'L-1004'")).isNull();
@@ -130,7 +130,7 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
         SyncTrigger.Result result = fire("it-sheet-leads");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 23L).containsEntry("rejected", 2L);
-        assertThat(text("SELECT LISTAGG(row_position || ': ' || reason, ' / ') WITHIN GROUP (ORDER BY row_position) FROM rejected_row"))
+        assertThat(text("SELECT LISTAGG(row_position || ': ' || reason, ' / ') WITHIN GROUP (ORDER BY row_position) FROM syncwarden.rejected_row"))
                 .isEqualTo("6: key column lead_id is empty / 9: sheet row 9: column created 'tomorrow' is not a date in the configured format or a serial number");
     }
 

@@ -79,7 +79,7 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
         assertThat(lookup.findIn("it-finale-stock", "hex bolt, ZINC plated, M8 x 30mm")).singleElement()
                 .satisfies(r -> assertThat(r).containsEntry("product_id", "NW-1001"));
         assertThat(lookup.findIn("it-finale-stock", "no such product")).isEmpty();
-        assertThat(count("SELECT COUNT(*) FROM sync_run")).isZero();
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run")).isZero();
     }
 
     @Test
@@ -164,7 +164,7 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 2L).containsEntry("rejected", 2L);
         try (Connection c = target(); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT row_position, reason FROM rejected_row ORDER BY row_position")) {
+             ResultSet rs = s.executeQuery("SELECT row_position, reason FROM syncwarden.rejected_row ORDER BY row_position")) {
             assertThat(rs.next()).isTrue();
             assertThat(rs.getLong(1)).isEqualTo(3);
             assertThat(rs.getString(2)).contains("line 3 has 4 fields, the header has 6");

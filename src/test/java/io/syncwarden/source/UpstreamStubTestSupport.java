@@ -81,7 +81,7 @@ abstract class UpstreamStubTestSupport extends SyncwardenTestSupport {
     protected Map<String, Object> run(long runId) throws SQLException {
         try (Connection c = target(); Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT status, rows_read, rows_inserted, rows_updated, rows_unchanged, rows_rejected, "
-                     + "error_class, error_message FROM sync_run WHERE run_id = " + runId)) {
+                     + "error_class, error_message FROM syncwarden.sync_run WHERE run_id = " + runId)) {
             assertThat(rs.next()).isTrue();
             Map<String, Object> m = new HashMap<>();
             m.put("status", rs.getString(1));

@@ -9,15 +9,22 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
+import java.sql.Types;
 import java.time.Duration;
+import java.time.LocalDate;
 import java.time.LocalDateTime;
+import java.time.LocalTime;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -28,6 +35,7 @@ import org.junit.jupiter.api.Test;
  */
 abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     static final int ROWS = 300;
+    static final LocalDateTime BASE = LocalDateTime.of(2026, 1, 1, 8, 0);
 
     /** JDBC URL, user, password of a fresh replica and a fresh target database for one test. */
     record Databases(String replicaUrl, String targetUrl, String user, String password) {
@@ -40,7 +48,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     /** Creates the SQL function sw_gate(id) the test sources call per row. */
     abstract void installGate(Connection replica) throws SQLException;
 
-    /** Makes the replica fail at rows with id >= the given one. */
+    /** Makes the run fail (as a lost target connection) once its checkpoint would pass the given row count. */
     abstract void failReadsFrom(Connection replica, long id) throws SQLException;
 
     /** Makes the replica stall at rows with id >= the given one until {@link #unblock()}. */
@@ -50,12 +58,18 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
 
     abstract void clearFaults(Connection replica) throws SQLException;
 
+    /** Makes the next insert into source_lock fail once, as a lost connection would, inside begin's transaction. */
+    abstract void failNextLockInsert() throws SQLException;
+
+    /** The SQL type of an enumerated column (creating the type first where the database needs that). */
+    abstract String enumType(Connection replica) throws SQLException;
+
     @Override
     protected Properties useOverridePropertiesWithPropertiesComponent() {
         try {
             dbs = newDatabases();
             try (Connection replica = replica()) {
-                seedReplica(replica);
+                seedReplica(replica, enumType(replica));
                 installGate(replica);
             }
         } catch (Exception e) {
@@ -63,6 +77,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         }
         Properties p = bootProperties("test-jdbc-sources.camel.yaml", dbs.targetUrl(), dbs.user(), dbs.password());
         p.put("syncwarden.retry.max-redeliveries", "1");
+        p.put("syncwarden.db.lock-timeout-ms", "500");
         p.put("test.replica.url", dbs.replicaUrl());
         p.put("test.replica.username", dbs.user());
         p.put("test.replica.password", dbs.password());
@@ -83,7 +98,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         return DriverManager.getConnection(dbs.targetUrl(), dbs.user(), dbs.password());
     }
 
-    private static void seedReplica(Connection c) throws SQLException {
+    private static void seedReplica(Connection c, String enumType) throws SQLException {
         try (Statement s = c.createStatement()) {
             s.execute("CREATE TABLE src_leads (id BIGINT PRIMARY KEY, first_name VARCHAR(60), last_name VARCHAR(60), "
                     + "email VARCHAR(120), company VARCHAR(120), amount NUMERIC(12, 2), status VARCHAR(20), updated_at TIMESTAMP NOT NULL)");
@@ -93,9 +108,17 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
             s.execute("INSERT INTO src_messy VALUES (1, 'a@x.io', '5'), (NULL, 'nokey@x.io', '1'), "
                     + "(3, 'this-address-is-far-too-long@example.com', '2'), (4, 'd@x.io', 'abc'), (5, 'e@x.io', '7'), "
                     + "(6, 'f@x.io', '8'), (7, 'g@x.io', '-3'), (8, 'h@x.io', ' 9 ')");
+            s.execute("CREATE TABLE src_types (\"key\" VARCHAR(10) PRIMARY KEY, code CHAR(3), label VARCHAR(10), amount NUMERIC(12, 4), "
+                    + "at_time TIME(3), at_ts TIMESTAMP(9), at_tz TIMESTAMP WITH TIME ZONE, uid UUID, flag BOOLEAN, on_day DATE, "
+                    + "bin BYTEA, \"value\" VARCHAR(20), \"order\" INTEGER, \"user\" VARCHAR(20))");
+            s.execute("CREATE TABLE src_nullwm (id BIGINT PRIMARY KEY, name VARCHAR(40), updated_at TIMESTAMP)");
+            s.execute("CREATE TABLE src_ties (id BIGINT PRIMARY KEY, name VARCHAR(40), updated_at TIMESTAMP NOT NULL)");
+            s.execute("CREATE TABLE src_keys (kind " + enumType + " NOT NULL, id UUID NOT NULL, name VARCHAR(40), version VARCHAR(20) NOT NULL, "
+                    + "PRIMARY KEY (kind, id))");
+            s.execute("CREATE TABLE src_allbad (id INTEGER, email VARCHAR(40))");
+            s.execute("INSERT INTO src_allbad VALUES (NULL, 'a@x.io'), (NULL, 'b@x.io'), (NULL, 'c@x.io'), (NULL, 'd@x.io'), (NULL, 'e@x.io')");
         }
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO src_leads VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
-            LocalDateTime base = LocalDateTime.of(2026, 1, 1, 8, 0);
             for (int i = 1; i <= ROWS; i++) {
                 ps.setLong(1, i);
                 ps.setString(2, i % 11 == 0 ? "Zoë" : "First" + i);
@@ -105,7 +128,57 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
                 ps.setBigDecimal(6, new BigDecimal(i * 7 % 1000 + ".25"));
                 ps.setString(7, "new");
                 // groups of 7 rows share one updated_at, so batch edges fall inside ties of the watermark
-                ps.setTimestamp(8, Timestamp.valueOf(base.plusMinutes(i / 7)));
+                ps.setTimestamp(8, Timestamp.valueOf(BASE.plusMinutes(i / 7)));
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO src_types VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            for (int i = 1; i <= 7; i++) {
+                ps.setString(1, "k" + i);
+                ps.setString(2, i % 2 == 0 ? "EUR" : "US");
+                ps.setString(3, i == 3 ? null : "label " + i);
+                ps.setBigDecimal(4, new BigDecimal("1234.5" + i));
+                ps.setObject(5, LocalTime.of(10, 11, 12, i * 111_000_000));
+                ps.setObject(6, LocalDateTime.of(2026, 3, 29, 2, 30, 5, 123_456_000 + i));
+                ps.setObject(7, OffsetDateTime.parse("2026-01-02T03:04:05.5+05:30").plusHours(i));
+                ps.setObject(8, i == 4 ? null : UUID.nameUUIDFromBytes(("u" + i).getBytes()));
+                ps.setObject(9, i % 3 == 0);
+                ps.setObject(10, LocalDate.of(2026, 2, i));
+                ps.setBytes(11, new byte[] {(byte) i, 0, (byte) 0xff});
+                ps.setString(12, "value " + i);
+                ps.setInt(13, i * 10);
+                ps.setString(14, "user" + i);
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO src_nullwm VALUES (?, ?, ?)")) {
+            for (int i = 1; i <= 30; i++) {
+                ps.setLong(1, i);
+                ps.setString(2, "n" + i);
+                ps.setObject(3, i % 3 == 0 ? null : BASE.plusMinutes(i));
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO src_ties VALUES (?, ?, ?)")) {
+            for (int i = 1; i <= 520; i++) {
+                ps.setLong(1, i);
+                ps.setString(2, "t" + i);
+                // 500 rows share one updated_at; a run killed among them must resume inside the tie
+                ps.setObject(3, i <= 500 ? BASE : BASE.plusMinutes(i));
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO src_keys VALUES (CAST(? AS " + enumType + "), ?, ?, ?)")) {
+            String[] kinds = {"alpha", "beta", "gamma"};
+            for (int i = 1; i <= 45; i++) {
+                ps.setString(1, kinds[i % 3]);
+                ps.setObject(2, UUID.nameUUIDFromBytes(("key" + i).getBytes()));
+                ps.setString(3, "name" + i);
+                ps.setString(4, String.format("v%03d", i % 9));
                 ps.addBatch();
             }
             ps.executeBatch();
@@ -113,15 +186,23 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     }
 
     static List<String> rows(Connection c, String table) throws SQLException {
+        return query(c, "SELECT id, first_name, last_name, email, company, amount, status, updated_at FROM " + table + " ORDER BY id");
+    }
+
+    /** Every row of a query as text, each value in a form that keeps its type's precision. */
+    static List<String> query(Connection c, String sql) throws SQLException {
+        return query(c, sql, Integer.MAX_VALUE);
+    }
+
+    /** The first {@code columns} columns of every row of a query. */
+    static List<String> query(Connection c, String sql, int columns) throws SQLException {
         List<String> out = new ArrayList<>();
-        try (Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT id, first_name, last_name, email, company, amount, status, updated_at FROM "
-                     + table + " ORDER BY id")) {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            ResultSetMetaData md = rs.getMetaData();
             while (rs.next()) {
                 StringBuilder sb = new StringBuilder();
-                for (int i = 1; i <= 8; i++) {
-                    Object v = rs.getObject(i);
-                    sb.append(v instanceof BigDecimal bd ? bd.stripTrailingZeros().toPlainString() : String.valueOf(v)).append('|');
+                for (int i = 1; i <= Math.min(columns, md.getColumnCount()); i++) {
+                    sb.append(exact(rs, i, md.getColumnType(i), md.getColumnTypeName(i))).append('|');
                 }
                 out.add(sb.toString());
             }
@@ -129,9 +210,33 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         return out;
     }
 
+    private static String exact(ResultSet rs, int i, int type, String typeName) throws SQLException {
+        Object v;
+        if (type == Types.TIMESTAMP_WITH_TIMEZONE || "timestamptz".equalsIgnoreCase(typeName)) {
+            OffsetDateTime t = rs.getObject(i, OffsetDateTime.class);
+            v = t == null ? null : t.toInstant(); // the instant; H2 also keeps the offset, PostgreSQL normalises it
+        } else if (type == Types.TIMESTAMP) {
+            v = rs.getObject(i, LocalDateTime.class);
+        } else if (type == Types.TIME) {
+            v = rs.getObject(i, LocalTime.class);
+        } else if (type == Types.DATE) {
+            v = rs.getObject(i, LocalDate.class);
+        } else {
+            v = rs.getObject(i);
+        }
+        if (v instanceof BigDecimal bd) {
+            return bd.stripTrailingZeros().toPlainString();
+        }
+        if (v instanceof byte[] b) {
+            return HexFormat.of().formatHex(b);
+        }
+        return String.valueOf(v);
+    }
+
     Map<String, Object> run(long runId) throws SQLException {
         try (Connection c = target(); PreparedStatement ps = c.prepareStatement("SELECT status, rows_read, rows_inserted, "
-                + "rows_updated, rows_unchanged, rows_rejected, resumed_from, error_message FROM sync_run WHERE run_id = ?")) {
+                + "rows_updated, rows_unchanged, rows_rejected, resumed_from, error_message, attempts, refused_triggers, error_class "
+                + "FROM syncwarden.sync_run WHERE run_id = ?")) {
             ps.setLong(1, runId);
             try (ResultSet rs = ps.executeQuery()) {
                 assertThat(rs.next()).as("run %s recorded", runId).isTrue();
@@ -144,9 +249,23 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
                 m.put("rejected", rs.getLong(6));
                 m.put("resumed_from", rs.getString(7));
                 m.put("error", rs.getString(8));
+                m.put("attempts", rs.getInt(9));
+                m.put("refused_triggers", rs.getInt(10));
+                m.put("error_class", rs.getString(11));
                 return m;
             }
         }
+    }
+
+    long count(String sql) throws SQLException {
+        try (Connection t = target(); Statement s = t.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private List<String> checkpoint(String source) throws SQLException {
+        return query(target(), "SELECT cursor_value, phase, rows_done, run_id FROM syncwarden.sync_checkpoint WHERE source_id = '" + source + "'");
     }
 
     private void touch(Connection replica, String sql) throws SQLException {
@@ -176,12 +295,12 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
 
         assertThat(result.status()).as("run status, error: %s", result.error()).isEqualTo("success");
         assertThat(run(result.runId())).containsEntry("read", (long) ROWS).containsEntry("inserted", (long) ROWS)
-                .containsEntry("updated", 0L).containsEntry("rejected", 0L);
+                .containsEntry("updated", 0L).containsEntry("rejected", 0L).containsEntry("attempts", 1);
         try (Connection r = replica(); Connection t = target()) {
             assertThat(rows(t, "leads_full")).hasSize(ROWS).isEqualTo(rows(r, "src_leads"));
         }
         try (Connection t = target(); Statement s = t.createStatement();
-             ResultSet rs = s.executeQuery("SELECT status, consecutive_failures, last_row_count FROM source_health WHERE source_id = 'it-full'")) {
+             ResultSet rs = s.executeQuery("SELECT status, consecutive_failures, last_row_count FROM syncwarden.source_health WHERE source_id = 'it-full'")) {
             assertThat(rs.next()).isTrue();
             assertThat(rs.getString(1)).isEqualTo("healthy");
             assertThat(rs.getLong(3)).isEqualTo(ROWS);
@@ -206,7 +325,34 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     }
 
     @Test
-    void should_read_only_rows_changed_since_the_watermark() throws Exception {
+    void should_keep_every_value_exactly_and_find_a_second_run_unchanged() throws Exception {
+
+        SyncTrigger.Result first = fire("it-types");
+        SyncTrigger.Result second = fire("it-types");
+
+        assertThat(run(first.runId())).as("first run, error %s", first.error()).containsEntry("status", "success").containsEntry("inserted", 7L);
+        assertThat(run(second.runId())).as("a re-sync of unchanged rows changes nothing").containsEntry("status", "success")
+                .containsEntry("read", 7L).containsEntry("unchanged", 7L).containsEntry("updated", 0L);
+        try (Connection r = replica(); Connection t = target()) {
+            // the target has the source's 14 columns in the source's order (then synced_at); key values sort alike
+            List<String> source = query(r, "SELECT * FROM src_types ORDER BY 1", 14);
+            assertThat(source).hasSize(7);
+            assertThat(query(t, "SELECT * FROM types_copy ORDER BY 1", 14)).isEqualTo(source);
+            assertThat(source.get(1)).contains("|EUR|"); // CHAR(3) kept whole, not cut to its first character
+            try (ResultSet rs = t.getMetaData().getColumns(null, null, "%", null)) {
+                boolean zoned = false;
+                while (rs.next()) {
+                    if (rs.getString("TABLE_NAME").equalsIgnoreCase("types_copy") && rs.getString("COLUMN_NAME").equalsIgnoreCase("at_tz")) {
+                        zoned = rs.getInt("DATA_TYPE") == Types.TIMESTAMP_WITH_TIMEZONE || "timestamptz".equals(rs.getString("TYPE_NAME"));
+                    }
+                }
+                assertThat(zoned).as("the created target keeps the time zone of at_tz").isTrue();
+            }
+        }
+    }
+
+    @Test
+    void should_read_only_rows_changed_since_the_watermark_less_the_lookback() throws Exception {
         SyncTrigger.Result first = fire("it-incremental");
         assertThat(run(first.runId())).containsEntry("read", (long) ROWS).containsEntry("inserted", (long) ROWS);
         try (Connection r = replica()) {
@@ -218,17 +364,111 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
 
         SyncTrigger.Result second = fire("it-incremental");
 
-        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("read", 10L)
-                .containsEntry("inserted", 3L).containsEntry("updated", 7L);
+        Map<String, Object> run = run(second.runId());
+        assertThat(run).containsEntry("status", "success").containsEntry("inserted", 3L).containsEntry("updated", 7L);
+        // besides the 10 changes, only the lookback window (the last 10 minutes before the watermark) is read again
+        long overlap = (Long) run.get("read") - 10;
+        assertThat(overlap).isEqualTo((Long) run.get("unchanged")).isBetween(1L, 80L);
         try (Connection r = replica(); Connection t = target()) {
             assertThat(rows(t, "leads_incr")).isEqualTo(rows(r, "src_leads"));
         }
-        assertThat(run(fire("it-incremental").runId())).as("nothing changed since").containsEntry("read", 0L)
-                .containsEntry("status", "success");
+        assertThat(run(fire("it-incremental").runId())).as("nothing changed since").containsEntry("inserted", 0L)
+                .containsEntry("updated", 0L).containsEntry("status", "success");
     }
 
     @Test
-    void should_refuse_a_second_trigger_while_a_run_holds_the_lock() throws Exception {
+    void should_pick_up_a_row_committed_late_with_a_watermark_behind_the_last_run() throws Exception {
+        assertThat(fire("it-incremental").status()).isEqualTo("success");
+        // the last run saw 08:42; a transaction that began at 08:38 commits only now
+        try (Connection r = replica()) {
+            touch(r, "INSERT INTO src_leads VALUES (3001, 'Late', 'Commit', 'late@example.com', NULL, 9.00, 'new', TIMESTAMP '2026-01-01 08:38:00')");
+        }
+
+        SyncTrigger.Result second = fire("it-incremental");
+
+        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("inserted", 1L);
+        try (Connection r = replica(); Connection t = target()) {
+            assertThat(rows(t, "leads_incr")).isEqualTo(rows(r, "src_leads"));
+        }
+    }
+
+    @Test
+    void should_read_rows_whose_watermark_is_null_without_stalling() throws Exception {
+        SyncTrigger.Result first = fire("it-nullwm");
+        assertThat(run(first.runId())).containsEntry("status", "success").containsEntry("read", 30L).containsEntry("inserted", 30L);
+        try (Connection r = replica()) {
+            touch(r, "UPDATE src_nullwm SET name = 'renamed' WHERE id = 3");
+            touch(r, "INSERT INTO src_nullwm VALUES (31, 'no watermark yet', NULL)");
+            touch(r, "INSERT INTO src_nullwm VALUES (32, 'later', TIMESTAMP '2026-01-01 09:00:00')");
+        }
+
+        SyncTrigger.Result second = fire("it-nullwm");
+
+        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("inserted", 2L).containsEntry("updated", 1L);
+        try (Connection r = replica(); Connection t = target()) {
+            String sql = "SELECT id, name, updated_at FROM %s ORDER BY id";
+            assertThat(query(t, sql.formatted("nullwm_copy"))).hasSize(32).isEqualTo(query(r, sql.formatted("src_nullwm")));
+        }
+        try (Connection r = replica()) {
+            touch(r, "INSERT INTO src_nullwm VALUES (33, 'after a null', TIMESTAMP '2026-01-01 09:30:00')");
+        }
+        assertThat(run(fire("it-nullwm").runId())).as("a NULL watermark never stalls the source").containsEntry("inserted", 1L);
+    }
+
+    @Test
+    void should_resume_a_run_killed_inside_a_tie_of_500_equal_watermarks() throws Exception {
+        try (Connection r = replica()) {
+            failReadsFrom(r, 250);
+        }
+        SyncTrigger.Result broken = fire("it-ties");
+        assertThat(broken.status()).isEqualTo("failed");
+        assertThat(count("SELECT COUNT(*) FROM ties_copy")).as("two batches of 100 inside the tie were committed").isEqualTo(200);
+        assertThat(run(broken.runId())).as("only committed rows are counted, once, across the retry")
+                .containsEntry("read", 200L).containsEntry("inserted", 200L).containsEntry("attempts", 2);
+
+        try (Connection r = replica()) {
+            clearFaults(r);
+        }
+        SyncTrigger.Result resumed = fire("it-ties");
+
+        assertThat(run(resumed.runId())).containsEntry("status", "success").containsEntry("read", 320L).containsEntry("inserted", 320L);
+        assertThat((String) run(resumed.runId()).get("resumed_from")).contains("\"at\"");
+        try (Connection r = replica(); Connection t = target()) {
+            String sql = "SELECT id, name, updated_at FROM %s ORDER BY id";
+            assertThat(query(t, sql.formatted("ties_copy"))).hasSize(520).isEqualTo(query(r, sql.formatted("src_ties")));
+        }
+    }
+
+    @Test
+    void should_resume_on_uuid_and_enum_keys_and_a_text_watermark() throws Exception {
+        try (Connection r = replica()) {
+            failReadsFrom(r, 25);
+        }
+        assertThat(fire("it-keys").status()).isEqualTo("failed");
+        assertThat(fire("it-keys-incremental").status()).isEqualTo("failed");
+        try (Connection r = replica()) {
+            clearFaults(r);
+        }
+
+        SyncTrigger.Result full = fire("it-keys");
+        SyncTrigger.Result incremental = fire("it-keys-incremental");
+
+        assertThat(run(full.runId())).as("error %s", full.error()).containsEntry("status", "success").containsEntry("read", 25L);
+        assertThat(run(incremental.runId())).as("error %s", incremental.error()).containsEntry("status", "success").containsEntry("read", 25L);
+        try (Connection r = replica(); Connection t = target()) {
+            String sql = "SELECT kind, id, name, version FROM %s ORDER BY id";
+            List<String> source = query(r, sql.formatted("src_keys"));
+            assertThat(query(t, sql.formatted("keys_copy"))).hasSize(45).isEqualTo(source);
+            assertThat(query(t, sql.formatted("keys_incr"))).isEqualTo(source);
+        }
+        try (Connection r = replica()) {
+            touch(r, "UPDATE src_keys SET name = 'changed', version = 'v100' WHERE name = 'name7'");
+        }
+        assertThat(run(fire("it-keys-incremental").runId())).containsEntry("updated", 1L);
+    }
+
+    @Test
+    void should_refuse_a_second_trigger_while_a_run_holds_the_lock_and_count_it_on_the_run() throws Exception {
         try (Connection r = replica()) {
             blockReadsFrom(r, 120);
         }
@@ -242,30 +482,22 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         await("first run is running").atMost(Duration.ofSeconds(30)).until(() -> runningRuns("it-full") == 1);
 
         SyncTrigger.Result second = fire("it-full");
+        SyncTrigger.Result third = fire("it-full");
 
         assertThat(second.status()).isEqualTo("refused");
+        assertThat(third.status()).isEqualTo("refused");
         unblock();
-        assertThat(first.get().status()).isEqualTo("success");
-        try (Connection t = target(); Statement s = t.createStatement();
-             ResultSet rs = s.executeQuery("SELECT status, error_message FROM sync_run WHERE source_id = 'it-full' ORDER BY run_id")) {
-            assertThat(rs.next()).isTrue();
-            assertThat(rs.getString(1)).isEqualTo("success");
-            assertThat(rs.next()).isTrue();
-            assertThat(rs.getString(1)).isEqualTo("refused");
-            assertThat(rs.getString(2)).contains("holds the lock");
-            assertThat(rs.next()).isFalse();
-        }
+        SyncTrigger.Result done = first.get();
+        assertThat(done.status()).isEqualTo("success");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE source_id = 'it-full'")).as("no run rows for refusals").isEqualTo(1);
+        assertThat(run(done.runId())).containsEntry("refused_triggers", 2);
         try (Connection r = replica(); Connection t = target()) {
             assertThat(rows(t, "leads_full")).isEqualTo(rows(r, "src_leads"));
         }
     }
 
     private long runningRuns(String source) throws SQLException {
-        try (Connection t = target(); Statement s = t.createStatement();
-             ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM sync_run WHERE status = 'running' AND source_id = '" + source + "'")) {
-            rs.next();
-            return rs.getLong(1);
-        }
+        return count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE status = 'running' AND source_id = '" + source + "'");
     }
 
     @Test
@@ -276,15 +508,12 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         SyncTrigger.Result broken = fire("it-full");
         assertThat(broken.status()).isEqualTo("failed");
         Map<String, Object> failed = run(broken.runId());
-        assertThat(failed).containsEntry("status", "failed");
+        assertThat(failed).containsEntry("status", "failed").containsEntry("attempts", 2).containsEntry("read", 150L)
+                .containsEntry("inserted", 150L).containsEntry("resumed_from", null);
         assertThat((String) failed.get("error")).contains("injected at row");
-        long committed;
-        try (Connection t = target(); Statement s = t.createStatement();
-             ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM leads_full")) {
-            rs.next();
-            committed = rs.getLong(1);
-        }
-        assertThat(committed).as("whole batches before the failure were kept").isEqualTo(150);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.failure_log WHERE run_id = " + broken.runId()))
+                .as("each failed attempt is on the record").isEqualTo(2);
+        assertThat(count("SELECT COUNT(*) FROM leads_full")).as("whole batches before the failure were kept").isEqualTo(150);
 
         try (Connection r = replica()) {
             clearFaults(r);
@@ -292,12 +521,53 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         SyncTrigger.Result resumed = fire("it-full");
 
         Map<String, Object> run = run(resumed.runId());
-        assertThat(run).containsEntry("status", "success").containsEntry("read", ROWS - committed)
-                .containsEntry("inserted", ROWS - committed).containsEntry("updated", 0L);
+        assertThat(run).containsEntry("status", "success").containsEntry("read", (long) ROWS - 150)
+                .containsEntry("inserted", (long) ROWS - 150).containsEntry("updated", 0L);
         assertThat((String) run.get("resumed_from")).isNotBlank();
         try (Connection r = replica(); Connection t = target()) {
             assertThat(rows(t, "leads_full")).hasSize(ROWS).isEqualTo(rows(r, "src_leads"));
         }
+    }
+
+    @Test
+    void should_fail_the_batch_not_reject_rows_when_a_lock_on_the_target_times_out() throws Exception {
+        assertThat(fire("it-full").status()).isEqualTo("success");
+        try (Connection r = replica()) {
+            touch(r, "UPDATE src_leads SET status = 'won' WHERE id IN (5, 6)");
+        }
+        List<String> checkpointBefore = checkpoint("it-full");
+        SyncTrigger.Result blocked;
+        try (Connection holder = target()) {
+            holder.setAutoCommit(false);
+            try (Statement s = holder.createStatement()) {
+                s.executeUpdate("UPDATE leads_full SET company = 'held' WHERE id = 5"); // a row lock the run must wait for
+            }
+            blocked = fire("it-full");
+            holder.rollback();
+        }
+
+        Map<String, Object> failed = run(blocked.runId());
+        assertThat(failed).containsEntry("status", "failed").containsEntry("error_class", "recoverable")
+                .containsEntry("rejected", 0L).containsEntry("attempts", 2);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.rejected_row WHERE source_id = 'it-full'")).as("a lock timeout is no bad row").isZero();
+        assertThat(checkpoint("it-full")).as("the checkpoint did not move").isEqualTo(checkpointBefore);
+        assertThat(count("SELECT COUNT(*) FROM leads_full WHERE status = 'won'")).as("the failed batch rolled back").isZero();
+
+        assertThat(fire("it-full").status()).isEqualTo("success");
+        try (Connection r = replica(); Connection t = target()) {
+            assertThat(rows(t, "leads_full")).isEqualTo(rows(r, "src_leads"));
+        }
+    }
+
+    @Test
+    void should_open_one_run_when_begin_is_redelivered() throws Exception {
+        failNextLockInsert();
+
+        SyncTrigger.Result result = fire("it-full");
+
+        assertThat(result.status()).as("error %s", result.error()).isEqualTo("success");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE source_id = 'it-full'")).isEqualTo(1);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.source_lock")).as("the lock was released").isZero();
     }
 
     @Test
@@ -310,6 +580,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("read", 8L)
                 .containsEntry("inserted", 4L).containsEntry("rejected", 4L);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.rejected_row WHERE run_id = " + result.runId())).isEqualTo(4);
         try (Connection t = target(); Statement s = t.createStatement()) {
             List<String> kept = new ArrayList<>();
             try (ResultSet rs = s.executeQuery("SELECT id, qty FROM messy ORDER BY id")) {
@@ -319,7 +590,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
             }
             assertThat(kept).containsExactly("1:5", "5:7", "6:8", "8:9");
             Map<String, String> reasons = new java.util.TreeMap<>();
-            try (ResultSet rs = s.executeQuery("SELECT row_key, reason, row_position, run_id FROM rejected_row WHERE source_id = 'it-bad-rows'")) {
+            try (ResultSet rs = s.executeQuery("SELECT row_key, reason, row_position, run_id FROM syncwarden.rejected_row WHERE source_id = 'it-bad-rows'")) {
                 while (rs.next()) {
                     reasons.put(rs.getString(1), rs.getString(2));
                     assertThat(rs.getLong(3)).isBetween(1L, 8L);
@@ -330,7 +601,29 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
             assertThat(reasons.get("null")).contains("key column id is empty");
             assertThat(reasons.get("3")).contains("value too long for column email");
             assertThat(reasons.get("4")).contains("type mismatch: column qty expects INTEGER, got 'abc'");
-            assertThat(reasons.get("7")).contains("database refused the row");
+            assertThat(reasons.get("7")).contains("database refused the row").contains("SQLState 23");
+        }
+    }
+
+    @Test
+    void should_record_every_rejected_row_even_when_no_row_is_good() throws Exception {
+        SyncTrigger.Result result = fire("it-allbad");
+
+        assertThat(run(result.runId())).containsEntry("read", 5L).containsEntry("rejected", 5L).containsEntry("inserted", 0L);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.rejected_row WHERE run_id = " + result.runId())).isEqualTo(5);
+    }
+
+    @Test
+    void should_reject_a_second_row_with_the_same_key_naming_the_first() throws Exception {
+        SyncTrigger.Result result = fire("it-dups");
+
+        assertThat(run(result.runId())).containsEntry("read", 11L).containsEntry("inserted", 10L).containsEntry("rejected", 1L);
+        try (Connection t = target(); Statement s = t.createStatement();
+             ResultSet rs = s.executeQuery("SELECT row_key, reason, row_position FROM syncwarden.rejected_row WHERE run_id = " + result.runId())) {
+            assertThat(rs.next()).isTrue();
+            assertThat(rs.getString(1)).isEqualTo("7");
+            assertThat(rs.getString(2)).contains("duplicate key (id=7)").contains("read first at row 7");
+            assertThat(rs.getLong(3)).isEqualTo(8);
         }
     }
 }

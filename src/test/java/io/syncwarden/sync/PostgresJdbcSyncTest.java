@@ -64,7 +64,7 @@ class PostgresJdbcSyncTest extends JdbcSyncScenarios {
             s.execute("CREATE OR REPLACE FUNCTION checkpoint_fault() RETURNS trigger AS $$ BEGIN "
                     + "IF NEW.rows_done >= " + id + " THEN RAISE EXCEPTION 'target connection lost (injected at row %)', NEW.rows_done; "
                     + "END IF; RETURN NEW; END $$ LANGUAGE plpgsql");
-            s.execute("CREATE TRIGGER checkpoint_fault BEFORE INSERT OR UPDATE ON sync_checkpoint FOR EACH ROW EXECUTE FUNCTION checkpoint_fault()");
+            s.execute("CREATE TRIGGER checkpoint_fault BEFORE INSERT OR UPDATE ON syncwarden.sync_checkpoint FOR EACH ROW EXECUTE FUNCTION checkpoint_fault()");
         }
     }
 
@@ -89,12 +89,33 @@ class PostgresJdbcSyncTest extends JdbcSyncScenarios {
     }
 
     @Override
+    void failNextLockInsert() throws SQLException {
+        try (Connection t = target(); Statement s = t.createStatement()) {
+            // a sequence, not a table: its count survives the rollback of the failing transaction
+            s.execute("CREATE SEQUENCE public.lock_fault_seq");
+            s.execute("CREATE OR REPLACE FUNCTION lock_fault() RETURNS trigger AS $$ BEGIN "
+                    + "IF nextval('public.lock_fault_seq') = 1 THEN "
+                    + "RAISE EXCEPTION 'target connection lost (injected while taking the lock)' USING ERRCODE = '08006'; "
+                    + "END IF; RETURN NEW; END $$ LANGUAGE plpgsql");
+            s.execute("CREATE TRIGGER lock_fault BEFORE INSERT ON syncwarden.source_lock FOR EACH ROW EXECUTE FUNCTION lock_fault()");
+        }
+    }
+
+    @Override
+    String enumType(Connection replica) throws SQLException {
+        try (Statement s = replica.createStatement()) {
+            s.execute("CREATE TYPE lead_kind AS ENUM ('alpha', 'beta', 'gamma')");
+        }
+        return "lead_kind";
+    }
+
+    @Override
     void clearFaults(Connection replica) throws SQLException {
         try (Statement s = replica.createStatement()) {
             s.executeUpdate("UPDATE sw_fault SET fail_from = NULL, block_from = NULL");
         }
         try (Connection t = target(); Statement s = t.createStatement()) {
-            s.execute("DROP TRIGGER IF EXISTS checkpoint_fault ON sync_checkpoint");
+            s.execute("DROP TRIGGER IF EXISTS checkpoint_fault ON syncwarden.sync_checkpoint");
         }
     }
 }

@@ -1,0 +1,117 @@
+package io.syncwarden.sync;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Finds a key read twice in one read, so the second row is rejected naming the first instead of silently overwriting
+ * it. A read in key order needs only the previous key ({@link Mode#ADJACENT}); any other read remembers every key it
+ * saw ({@link Mode#ALL}) as a 64-bit hash with the position it was first read at, in an open-addressing table of
+ * 16 bytes a slot (about 32 MB for a million keys). Two different keys share a hash with a probability of about
+ * n&sup2;/2<sup>65</sup> (3&times;10<sup>-8</sup> for a million keys); a read whose keys are unique by the
+ * upstream's own constraint uses {@link Mode#NONE}.
+ */
+public final class KeyTracker {
+    public enum Mode { NONE, ADJACENT, ALL }
+
+    private static final long EMPTY = 0L;
+    private final Mode mode;
+    private Object previous;
+    private long previousPosition;
+    private long[] hashes;
+    private long[] positions;
+    private int size;
+
+    public KeyTracker(Mode mode) {
+        this.mode = mode;
+        if (mode == Mode.ALL) {
+            hashes = new long[1 << 10];
+            positions = new long[1 << 10];
+        }
+    }
+
+    /** Records the key at its position; returns the position it was first read at, or -1 when it is new. */
+    public long seen(Object key, long position) {
+        switch (mode) {
+            case NONE:
+                return -1;
+            case ADJACENT: {
+                Object k = comparable(key);
+                if (previous != null && previous.equals(k)) {
+                    return previousPosition;
+                }
+                previous = k;
+                previousPosition = position;
+                return -1;
+            }
+            default:
+                return hashed(hash(key), position);
+        }
+    }
+
+    private long hashed(long h, long position) {
+        if (h == EMPTY) {
+            h = 1; // 0 marks a free slot
+        }
+        int mask = hashes.length - 1;
+        for (int i = (int) (h ^ (h >>> 32)) & mask; ; i = (i + 1) & mask) {
+            if (hashes[i] == EMPTY) {
+                hashes[i] = h;
+                positions[i] = position;
+                if (++size * 2 > hashes.length) {
+                    grow();
+                }
+                return -1;
+            }
+            if (hashes[i] == h) {
+                return positions[i];
+            }
+        }
+    }
+
+    private void grow() {
+        long[] oldHashes = hashes;
+        long[] oldPositions = positions;
+        hashes = new long[oldHashes.length * 2];
+        positions = new long[oldPositions.length * 2];
+        size = 0;
+        for (int i = 0; i < oldHashes.length; i++) {
+            if (oldHashes[i] != EMPTY) {
+                hashed(oldHashes[i], oldPositions[i]);
+            }
+        }
+    }
+
+    /** Keys of the same column compare as text; binary keys by their bytes. */
+    private static Object comparable(Object key) {
+        return key instanceof byte[] b ? Arrays.toString(b) : key instanceof List<?> l ? l.stream().map(KeyTracker::comparable).toList() : key;
+    }
+
+    /** FNV-1a over the key's text form (components separated by a character no value carries), then MurmurHash3's mix. */
+    static long hash(Object key) {
+        long h = 0xcbf29ce484222325L;
+        if (key instanceof List<?> parts) {
+            for (Object p : parts) {
+                h = fnv(h, p);
+                h = (h ^ 0x1F) * 0x100000001b3L;
+            }
+        } else {
+            h = fnv(h, key);
+        }
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        h *= 0xc4ceb9fe1a85ec53L;
+        h ^= h >>> 33;
+        return h;
+    }
+
+    private static long fnv(long h, Object value) {
+        byte[] bytes = value instanceof byte[] b ? b : String.valueOf(value).getBytes(StandardCharsets.UTF_8);
+        for (byte b : bytes) {
+            h = (h ^ (b & 0xff)) * 0x100000001b3L;
+        }
+        return h;
+    }
+}
