@@ -27,6 +27,19 @@ public final class FailureText {
                         ? " (the upstream rejected the credentials: check the key/secret)" : "")
                         + " from " + http.getUri().replaceAll("\\?.*", "") + upstreamError(http.getResponseBody());
             }
+            if (t instanceof com.google.api.client.auth.oauth2.TokenResponseException token) {
+                var details = token.getDetails();
+                return "HTTP " + token.getStatusCode() + " from Google's token endpoint"
+                        + (details == null ? "" : ": " + truncate((details.getError() + " "
+                        + (details.getErrorDescription() == null ? "" : details.getErrorDescription())).trim(), 300))
+                        + " (the refresh token, client or service-account key was refused)";
+            }
+            if (t instanceof HttpResponseException g && String.valueOf(g.getMessage()).startsWith("Google's token endpoint")) {
+                return g.getMessage().trim() + " (an outage of Google's sign-in service; retried)";
+            }
+            if (t instanceof io.syncwarden.source.MalformedAnswerException malformed) {
+                return malformed.getMessage();
+            }
             if (t instanceof HttpResponseException g) {
                 // its message carries the whole response; keep the status and the API's own words
                 return "HTTP " + g.getStatusCode() + " " + (g.getStatusMessage() == null ? "" : g.getStatusMessage())

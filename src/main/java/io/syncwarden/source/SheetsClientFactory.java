@@ -31,7 +31,8 @@ public final class SheetsClientFactory implements GoogleSheetsClientFactory {
     public static final String GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
 
     private final HttpTransport transport = new NetHttpTransport();
-    private final JsonFactory json = GsonFactory.getDefaultInstance();
+    private final JsonFactory json = new StrictJsonFactory(GsonFactory.getDefaultInstance(), "Google Sheets");
+    private final JsonFactory tokenJson = new StrictJsonFactory(GsonFactory.getDefaultInstance(), "Google's token endpoint");
     private final String rootUrl;
     private final String tokenUrl;
     private final int connectTimeoutMs;
@@ -52,8 +53,8 @@ public final class SheetsClientFactory implements GoogleSheetsClientFactory {
             throw new NonRecoverableSyncException("Google Sheets OAuth: clientId and clientSecret are set but neither a "
                     + "refresh token nor an access token is (set GOOGLE_REFRESH_TOKEN)");
         }
-        GoogleCredential credential = new GoogleCredential.Builder().setTransport(transport).setJsonFactory(json)
-                .setClientSecrets(clientId, clientSecret).setTokenServerEncodedUrl(tokenUrl).build();
+        GoogleCredential credential = new GoogleTokenCredential(new GoogleCredential.Builder().setTransport(transport)
+                .setJsonFactory(tokenJson).setClientSecrets(clientId, clientSecret).setTokenServerEncodedUrl(tokenUrl), this::timeouts);
         if (!blank(refreshToken)) {
             credential.setRefreshToken(refreshToken.trim());
         }
@@ -70,9 +71,11 @@ public final class SheetsClientFactory implements GoogleSheetsClientFactory {
         GoogleCredential credential;
         try (InputStream key = keyStream(context, serviceAccountKey)) {
             // the key's own token_uri is used for the token exchange
-            credential = GoogleCredential.fromStream(key, transport, json)
+            GoogleCredential read = GoogleCredential.fromStream(key, transport, GsonFactory.getDefaultInstance())
                     .createScoped(scopes == null || scopes.isEmpty() ? null : scopes)
                     .createDelegated(blank(delegate) ? null : delegate.trim());
+            // made last: createScoped and createDelegated would return a plain GoogleCredential again
+            credential = new GoogleTokenCredential(read.toBuilder().setJsonFactory(tokenJson), this::timeouts);
         } catch (Exception e) {
             // no cause and no exception text: either may quote the key itself (a key taken for a file name)
             throw new NonRecoverableSyncException("Google Sheets: the service-account key could not be read as a key "
@@ -82,11 +85,16 @@ public final class SheetsClientFactory implements GoogleSheetsClientFactory {
         return build(credential, applicationName);
     }
 
+    /** The configured timeouts, on API and token requests alike. */
+    private void timeouts(com.google.api.client.http.HttpRequest request) {
+        request.setConnectTimeout(connectTimeoutMs);
+        request.setReadTimeout(readTimeoutMs);
+    }
+
     private Sheets build(GoogleCredential credential, String applicationName) {
         HttpRequestInitializer init = request -> {
             credential.initialize(request);
-            request.setConnectTimeout(connectTimeoutMs);
-            request.setReadTimeout(readTimeoutMs);
+            timeouts(request);
         };
         return new Sheets.Builder(transport, json, init).setRootUrl(rootUrl)
                 .setApplicationName(blank(applicationName) ? "Syncwarden" : applicationName).build();

@@ -45,6 +45,7 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
     protected void properties(Properties p) {
         p.put("camel.component.google-sheets.serviceAccountKey", serviceAccountKey(upstream.baseUrl() + "/token"));
         p.put("syncwarden.google.root-url", upstream.baseUrl() + "/");
+        p.put("syncwarden.upstream.read-timeout-ms", "1000");
     }
 
     private static String fixture(String name) throws Exception {
@@ -160,18 +161,97 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
-    void should_fail_on_a_malformed_answer_and_keep_the_table() throws Exception {
+    void should_retry_a_truncated_answer_as_malformed_and_keep_the_table() throws Exception {
         serveToken();
         upstream.stubFor(values("FORMATTED_VALUE").inScenario("broken").whenScenarioStateIs(Scenario.STARTED)
                 .willReturn(json(200, fixture("values_get_leads.json"))).willSetStateTo("broken"));
         upstream.stubFor(values("FORMATTED_VALUE").inScenario("broken").whenScenarioStateIs("broken")
-                .willReturn(json(200, "{\"range\": \"Leads!A1:H30\", \"values\": [[\"Lead ID\", \"Full")));
+                .willReturn(json(200, "{\"range\": \"Leads!A1:H30\", \"values\": [[\"Lead ID\", \"Full\"")));
         fire("it-sheet-leads");
 
         SyncTrigger.Result broken = fire("it-sheet-leads");
 
-        assertThat(run(broken.runId())).containsEntry("status", "failed").containsEntry("inserted", 0L);
+        Map<String, Object> run = run(broken.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("inserted", 0L).containsEntry("error_class", "recoverable");
+        assertThat((String) run.get("error")).startsWith("Malformed answer from Google Sheets")
+                .contains("begins with '{\"range\": \"Leads!A1:H30\"").doesNotContain("NullPointerException");
         assertThat(count("SELECT COUNT(*) FROM leads")).isEqualTo(25);
+    }
+
+    @Test
+    void should_call_an_html_page_a_malformed_answer_quoting_its_first_bytes() throws Exception {
+        serveToken();
+        upstream.stubFor(values("FORMATTED_VALUE").willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/html")
+                .withBody("<html><body>Proxy maintenance</body></html>")));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        assertThat((String) run(result.runId()).get("error")).contains("Malformed answer from Google Sheets")
+                .contains("begins with '<html><body>Proxy maintenance");
+        assertThat(upstream.findAll(getRequestedFor(urlPathMatching(VALUES)))).as("retried: a proxy page passes").hasSize(3);
+    }
+
+    @Test
+    void should_retry_a_token_endpoint_outage_and_say_what_it_was() throws Exception {
+        upstream.stubFor(post(urlPathEqualTo("/token")).inScenario("outage").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(json(503, "{\"error\":\"backendError\"}")).willSetStateTo("still down"));
+        upstream.stubFor(post(urlPathEqualTo("/token")).inScenario("outage").whenScenarioStateIs("still down")
+                .willReturn(json(503, "{\"error\":\"backendError\"}")).willSetStateTo("up"));
+        upstream.stubFor(post(urlPathEqualTo("/token")).inScenario("outage").whenScenarioStateIs("up")
+                .willReturn(json(200, fixture("token_response.json"))));
+        upstream.stubFor(values("FORMATTED_VALUE").willReturn(json(200, fixture("values_get_leads.json"))));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 25L);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.failure_log WHERE run_id = " + result.runId())).isEqualTo(2);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.failure_log WHERE run_id = " + result.runId() + " AND error_class = 'recoverable' "
+                + "AND error_message LIKE 'Google''s token endpoint answered HTTP 503%retried)'")).isEqualTo(2);
+        assertThat(count("SELECT attempts FROM syncwarden.sync_run WHERE run_id = " + result.runId())).isEqualTo(3);
+        assertThat(upstream.findAll(getRequestedFor(urlPathMatching(VALUES)))).as("never sent without a token").hasSize(1);
+    }
+
+    @Test
+    void should_not_let_the_google_client_retry_a_401_by_itself() throws Exception {
+        serveToken();
+        upstream.stubFor(get(urlPathMatching(VALUES)).willReturn(json(401, "{\"error\":{\"code\":401,\"message\":"
+                + "\"Request had invalid authentication credentials.\",\"status\":\"UNAUTHENTICATED\"}}")));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        assertThat(run(result.runId())).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable");
+        assertThat(upstream.findAll(getRequestedFor(urlPathMatching(VALUES)))).hasSize(1);
+        assertThat(upstream.findAll(postRequestedFor(urlPathEqualTo("/token")))).hasSize(1);
+    }
+
+    @Test
+    void should_time_out_a_hung_read_at_the_configured_read_timeout() throws Exception {
+        serveToken();
+        upstream.stubFor(values("FORMATTED_VALUE").willReturn(json(200, fixture("values_get_leads.json")).withFixedDelay(2500)));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        Map<String, Object> run = run(result.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("error_class", "recoverable");
+        assertThat((String) run.get("error")).containsIgnoringCase("timed out");
+    }
+
+    @Test
+    void should_reject_a_value_beyond_the_header_also_with_a_mapping() throws Exception {
+        serveToken();
+        ObjectNode sheet = (ObjectNode) JSON.readTree(fixture("values_get_leads.json"));
+        ArrayNode row = (ArrayNode) sheet.get("values").get(3);
+        while (row.size() < 8) {
+            row.add("");
+        }
+        row.add("stray note");
+        upstream.stubFor(values("FORMATTED_VALUE").willReturn(json(200, sheet.toString())));
+
+        SyncTrigger.Result result = fire("it-sheet-leads");
+
+        assertThat(run(result.runId())).containsEntry("inserted", 24L).containsEntry("rejected", 1L);
+        assertThat(text("SELECT reason FROM syncwarden.rejected_row WHERE row_position = 4"))
+                .isEqualTo("sheet row 4 has a value in column 9, beyond the header's 8 columns");
     }
 
     @Test

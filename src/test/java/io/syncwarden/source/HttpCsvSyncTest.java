@@ -35,6 +35,8 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
         p.put("test.finale.base", upstream.baseUrl());
         p.put("test.finale.key", KEY);
         p.put("test.finale.secret", SECRET);
+        p.put("syncwarden.upstream.read-timeout-ms", "1000");
+        p.put("syncwarden.db.lock-timeout-ms", "2000");
     }
 
     private void serve(String path, int status, String body) {
@@ -172,5 +174,119 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
             assertThat(rs.getLong(1)).isEqualTo(4);
             assertThat(rs.getString(2)).contains("type mismatch: column units_qoh");
         }
+    }
+
+    @Test
+    void should_count_every_attempt_of_the_http_step_and_log_each_failure() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).inScenario("flaky").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(aResponse().withStatus(503)).willSetStateTo("still"));
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).inScenario("flaky").whenScenarioStateIs("still")
+                .willReturn(aResponse().withStatus(502)).willSetStateTo("up"));
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).inScenario("flaky").whenScenarioStateIs("up").withBasicAuth(KEY, SECRET)
+                .willReturn(aResponse().withStatus(200).withBody(fixture())));
+
+        SyncTrigger.Result result = fire("it-finale-stock");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 30L);
+        assertThat(upstream.findAll(getRequestedFor(urlPathEqualTo(STOCK)))).hasSize(3);
+        assertThat(count("SELECT attempts FROM syncwarden.sync_run WHERE run_id = " + result.runId())).isEqualTo(3);
+        assertThat(text("SELECT LISTAGG(attempt || ':' || SUBSTRING(error_message, 1, 8), ',') WITHIN GROUP (ORDER BY attempt) "
+                + "FROM syncwarden.failure_log WHERE run_id = " + result.runId())).isEqualTo("1:HTTP 503,2:HTTP 502");
+    }
+
+    @Test
+    void should_continue_a_retried_read_after_the_lines_already_committed() throws Exception {
+        serve(STOCK, 200, fixture());
+        assertThat(fire("it-finale-batches").status()).isEqualTo("success");
+        upstream.resetAll();
+        serve(STOCK, 200, fixture().replace("Hex bolt", "Hex BOLT").replaceAll("(?m)^(NW-\\d+),(\"?)", "$1,$2v2 "));
+        java.util.concurrent.CompletableFuture<SyncTrigger.Result> second;
+        try (Connection holder = target()) {
+            holder.setAutoCommit(false);
+            try (Statement s = holder.createStatement()) {
+                // a lock on a row of the third batch: the first attempt commits two batches, then times out
+                s.executeUpdate("UPDATE finale_batches SET description = 'held' WHERE product_id = "
+                        + "(SELECT product_id FROM finale_batches ORDER BY product_id LIMIT 1 OFFSET 12)");
+            }
+            second = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return fire("it-finale-batches");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            org.awaitility.Awaitility.await().pollInterval(java.time.Duration.ofMillis(10)).atMost(java.time.Duration.ofSeconds(30))
+                    .until(() -> count("SELECT COUNT(*) FROM syncwarden.failure_log WHERE source_id = 'it-finale-batches'") == 1);
+            holder.rollback();
+        }
+
+        SyncTrigger.Result result = second.get();
+
+        assertThat(run(result.runId())).as("each line counted once across the retry").containsEntry("status", "success")
+                .containsEntry("read", 30L).containsEntry("updated", 30L);
+        assertThat(count("SELECT attempts FROM syncwarden.sync_run WHERE run_id = " + result.runId())).isEqualTo(2);
+        assertThat(count("SELECT COUNT(*) FROM finale_batches WHERE description LIKE 'v2 %'")).isEqualTo(30);
+    }
+
+    @Test
+    void should_time_out_a_hung_report_at_the_configured_read_timeout() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).willReturn(aResponse().withStatus(200).withBody(fixture()).withFixedDelay(2500)));
+
+        SyncTrigger.Result result = fire("it-finale-stock");
+
+        Map<String, Object> run = run(result.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("error_class", "recoverable");
+        assertThat((String) run.get("error")).containsIgnoringCase("timeout");
+    }
+
+    @Test
+    void should_fail_when_a_mapped_label_repeats_in_the_header() throws Exception {
+        serve(STOCK, 200, "Product ID,Description,Manufacturer,Std packing,Units QoH,Units  qoh,Units Available\r\n"
+                + "A-1,Alpha,Acme,1/box,10,11,10\r\n");
+
+        SyncTrigger.Result result = fire("it-finale-stock");
+
+        Map<String, Object> run = run(result.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable");
+        assertThat((String) run.get("error")).contains("repeats the mapped label(s) 'units qoh' (columns [5, 6])");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE status = 'running'")).isZero();
+    }
+
+    @Test
+    void should_reject_a_second_line_with_the_same_key_naming_the_first() throws Exception {
+        serve(STOCK, 200, "Product ID,Description,Manufacturer,Std packing,Units QoH,Units Available\r\n"
+                + "A-1,Alpha,Acme,1/box,10,10\r\n"
+                + "A-2,Beta,Acme,1/box,2,2\r\n"
+                + "A-1,Alpha again,Acme,1/box,99,99\r\n");
+
+        SyncTrigger.Result result = fire("it-finale-stock");
+
+        assertThat(run(result.runId())).containsEntry("inserted", 2L).containsEntry("rejected", 1L);
+        assertThat(text("SELECT reason FROM syncwarden.rejected_row WHERE row_position = 4"))
+                .isEqualTo("duplicate key (product_id=A-1): the same key was read first at line 2 (that row was written, this one was not)");
+        assertThat(text("SELECT description FROM finale_stock WHERE product_id = 'A-1'")).isEqualTo("Alpha");
+    }
+
+    @Test
+    void should_refuse_a_column_type_that_is_not_a_type() throws Exception {
+        serve(STOCK, 200, fixture());
+
+        SyncTrigger.Result result = fire("it-finale-badtypes");
+
+        Map<String, Object> run = run(result.runId());
+        assertThat(run).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable");
+        assertThat((String) run.get("error")).contains("columnTypes: 'INTEGER) -- drop' for column units_qoh is not a SQL type");
+        assertThat(count("SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = 'FINALE_BADTYPES'")).isZero();
+    }
+
+    @Test
+    void should_keep_the_credentials_out_of_every_endpoint_uri() throws Exception {
+        serve(STOCK, 200, fixture());
+
+        assertThat(fire("it-finale-stock").status()).isEqualTo("success");
+
+        assertThat(context.getEndpoints()).allSatisfy(e -> assertThat(e.getEndpointUri()).doesNotContain(SECRET).doesNotContain(KEY));
+        assertThat(upstream.findAll(getRequestedFor(urlPathEqualTo(STOCK)))).singleElement()
+                .satisfies(r -> assertThat(r.getHeader("Authorization")).startsWith("Basic "));
     }
 }
