@@ -408,14 +408,20 @@ public class CalcomBookingsSource extends SyncSource {
         if (body instanceof StreamCache cache) {
             cache.reset();
         }
+        byte[] bytes;
         try (InputStream in = exchange.getMessage().getBody(InputStream.class)) {
-            if (in == null) {
-                throw new NonRecoverableSyncException("Cal.com answered with an empty body: not a bookings page");
+            bytes = in == null ? new byte[0] : in.readAllBytes();
+        }
+        try {
+            JsonNode page = JSON.readTree(bytes);
+            if (page == null || page.isMissingNode()) {
+                throw new MalformedAnswerException("Cal.com", "an empty body where a bookings page was expected", bytes, null);
             }
-            return JSON.readTree(in);
+            return page;
         } catch (JsonProcessingException e) {
-            throw new NonRecoverableSyncException("Cal.com answered with malformed JSON (" + e.getOriginalMessage()
-                    + " at line " + e.getLocation().getLineNr() + "); nothing of this page was written");
+            // a page cut off or replaced by a proxy's page: passing, so retried; nothing of this page was written
+            throw new MalformedAnswerException("Cal.com", "not JSON (" + e.getOriginalMessage() + " at line "
+                    + e.getLocation().getLineNr() + ")", bytes, e);
         }
     }
 

@@ -16,6 +16,7 @@ import org.apache.camel.health.HealthCheckRegistry;
 import org.apache.camel.model.ModelCamelContext;
 import org.apache.camel.model.RouteDefinition;
 import org.apache.camel.spi.OnCamelContextStarted;
+import org.apache.camel.spi.OnCamelContextStarting;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * parameter) once Camel has started: gives it a health row and a readiness check, and runs those with
  * {@code syncOnStartup=true} once, in the background, so start-up is never held up by an upstream.
  */
-public class SourceRegistry implements OnCamelContextStarted {
+public class SourceRegistry implements OnCamelContextStarting, OnCamelContextStarted {
     private static final Logger LOG = LoggerFactory.getLogger(SourceRegistry.class);
 
     /** One configured source: its id (= route id), kind (= template id) and template parameters. */
@@ -42,6 +43,45 @@ public class SourceRegistry implements OnCamelContextStarted {
 
     public List<Source> sources() {
         return List.copyOf(sources);
+    }
+
+    /** Scopes a Google identity needs to write to a sheet (any one of them). */
+    static final List<String> WRITE_SCOPES = List.of("https://www.googleapis.com/auth/spreadsheets",
+            "https://www.googleapis.com/auth/drive", "https://www.googleapis.com/auth/drive.file");
+
+    /**
+     * Checks, before any route starts, what would otherwise fail only at a run: a source that writes back to a sheet
+     * needs a Google identity with a write scope. Fails the start with a message that names the setting.
+     */
+    @Override
+    public void onContextStarting(CamelContext context) {
+        for (RouteDefinition def : ((ModelCamelContext) context).getRouteDefinitions()) {
+            Map<String, Object> params = def.getTemplateParameters();
+            if (params == null || !params.containsKey("writeBackSpreadsheetId")) {
+                continue;
+            }
+            String sheet = resolved(context, params.get("writeBackSpreadsheetId"));
+            if (sheet.isBlank() || "false".equalsIgnoreCase(resolved(context, params.getOrDefault("enabled", "true")))) {
+                continue;
+            }
+            var google = context.getComponent("google-sheets", org.apache.camel.component.google.sheets.GoogleSheetsComponent.class);
+            String scopes = google.getConfiguration() == null || google.getConfiguration().getScopes() == null ? ""
+                    : google.getConfiguration().getScopes();
+            if (WRITE_SCOPES.stream().noneMatch(w -> List.of(scopes.split("[,\\s]+")).contains(w))) {
+                throw new IllegalStateException("Source " + def.getRouteId() + " writes back to Google sheet " + sheet
+                        + ", but the Google identity's scope is read-only ('" + scopes + "'): set "
+                        + "camel.component.google-sheets.scopes = https://www.googleapis.com/auth/spreadsheets");
+            }
+        }
+    }
+
+    private static String resolved(CamelContext context, Object value) {
+        String text = value == null ? "" : String.valueOf(value);
+        try {
+            return context.resolvePropertyPlaceholders(text);
+        } catch (RuntimeException e) {
+            return text;
+        }
     }
 
     @Override

@@ -42,6 +42,8 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         p.put("test.calcom.key", KEY);
         p.put("camel.component.google-sheets.serviceAccountKey", serviceAccountKey(upstream.baseUrl() + "/token"));
         p.put("syncwarden.google.root-url", upstream.baseUrl() + "/");
+        // the write-back instance writes to a sheet: the identity needs the read-write scope (checked at start-up)
+        p.put("camel.component.google-sheets.scopes", "https://www.googleapis.com/auth/spreadsheets");
     }
 
     private static String fixture(String name) throws Exception {
@@ -220,7 +222,9 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
 
         Map<String, Object> failed = run(broken.runId());
         assertThat(failed).containsEntry("status", "failed").containsEntry("inserted", 5L);
-        assertThat((String) failed.get("error")).contains("malformed JSON");
+        assertThat((String) failed.get("error")).startsWith("Malformed answer from Cal.com: not JSON")
+                .contains("it begins with '{\"status\":\"success\",\"data\":[{\"uid\":\"x\"'");
+        assertThat(failed).containsEntry("error_class", "recoverable");
         assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(5);
 
         upstream.resetAll();
@@ -264,33 +268,98 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         assertThat(asked.get(1).queryParameter("attendeeName").firstValue()).isEqualTo("Anaïs Dubois");
     }
 
-    @Test
-    void should_write_new_and_changed_bookings_back_to_the_leads_sheet() throws Exception {
-        String sheet = "/v4/spreadsheets/1hRk7mQx2VtB9cYw4LpZ0sNd3FgJ6aEu8KoT5iWqHy1M/values";
-        upstream.stubFor(get(urlPathEqualTo("/wb" + BOOKINGS))
-                .willReturn(json(200, fixture("bookings_page2.json").replace("\"hasNextPage\": true", "\"hasNextPage\": false"))));
+    private static final String SHEET = "/v4/spreadsheets/1hRk7mQx2VtB9cYw4LpZ0sNd3FgJ6aEu8KoT5iWqHy1M";
+    private static final String TAG = "syncwarden:email";
+
+    /** The leads sheet as spreadsheets.get answers with grid data: displayed values, and a tag per row index given. */
+    private static ObjectNode grid(Map<Integer, String> tags, int onlyColumn) throws Exception {
+        var values = JSON.readTree(io.syncwarden.Fixtures.read("sheets/values_get_leads.json")).get("values");
+        ObjectNode data = JSON.createObjectNode().put("startRow", 0).put("startColumn", onlyColumn < 0 ? 0 : onlyColumn);
+        ArrayNode rowData = data.putArray("rowData");
+        ArrayNode rowMetadata = data.putArray("rowMetadata");
+        for (int i = 0; i < values.size(); i++) {
+            ArrayNode cells = rowData.addObject().putArray("values");
+            for (int c = 0; c < values.get(i).size(); c++) {
+                if (onlyColumn < 0 || c == onlyColumn) {
+                    cells.addObject().put("formattedValue", values.get(i).get(c).asText());
+                }
+            }
+            ObjectNode meta = rowMetadata.addObject().put("pixelSize", 21);
+            if (tags.containsKey(i)) {
+                meta.putArray("developerMetadata").addObject().put("metadataId", 500 + i).put("metadataKey", TAG)
+                        .put("metadataValue", tags.get(i));
+            }
+        }
+        ObjectNode sheet = JSON.createObjectNode();
+        ObjectNode tab = sheet.putArray("sheets").addObject();
+        tab.putObject("properties").put("sheetId", 0).put("title", "Leads");
+        tab.putArray("data").add(data);
+        return sheet;
+    }
+
+    /** The sheet stub: grid read, tagging (answering with the e-mail column as tagged), writes by tag, appends. */
+    private void serveLeadsSheet(Map<Integer, String> tagsBefore, Map<Integer, String> tagsAfter) throws Exception {
         upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(urlPathEqualTo("/token"))
                 .willReturn(json(200, io.syncwarden.Fixtures.read("sheets/token_response.json"))));
-        upstream.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(sheet + "/Leads.*"))
-                .willReturn(json(200, io.syncwarden.Fixtures.read("sheets/values_get_leads.json"))));
-        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(urlPathEqualTo(sheet + ":batchUpdate"))
-                .willReturn(json(200, "{\"totalUpdatedCells\": 2}")));
-        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(sheet + "/Leads.*:append"))
+        upstream.stubFor(get(urlPathEqualTo(SHEET)).withQueryParam("includeGridData", equalTo("true"))
+                .willReturn(json(200, grid(tagsBefore, -1).toString())));
+        ObjectNode tagged = JSON.createObjectNode().put("spreadsheetId", "1hRk7mQx2VtB9cYw4LpZ0sNd3FgJ6aEu8KoT5iWqHy1M");
+        tagged.putArray("replies");
+        tagged.set("updatedSpreadsheet", grid(tagsAfter, 2));
+        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(urlPathEqualTo(SHEET + ":batchUpdate"))
+                .willReturn(json(200, tagged.toString())));
+        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(urlPathEqualTo(SHEET + "/values:batchUpdateByDataFilter"))
+                .willReturn(json(200, "{\"totalUpdatedRows\": 1, \"totalUpdatedCells\": 2}")));
+        upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(SHEET + "/values/Leads.*:append"))
                 .willReturn(json(200, io.syncwarden.Fixtures.read("sheets/values_append_response.json"))));
+    }
+
+    private List<com.fasterxml.jackson.databind.JsonNode> bodies(String path) {
+        return upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
+                com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(path))).stream().map(r -> {
+            try {
+                return JSON.readTree(r.getBodyAsString());
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }).toList();
+    }
+
+    private static String lastPage(String fixtureBody) {
+        return fixtureBody.replace("\"hasNextPage\": true", "\"hasNextPage\": false");
+    }
+
+    @Test
+    void should_write_new_and_changed_bookings_back_to_the_row_found_by_its_tag() throws Exception {
+        // Siobhán O'Brien is lead L-1007, sheet row 8 (row index 7): untagged yet; the tagging answer shows her tag there
+        upstream.stubFor(get(urlPathEqualTo("/wb" + BOOKINGS)).willReturn(json(200, lastPage(fixture("bookings_page2.json")))));
+        serveLeadsSheet(Map.of(), Map.of(7, "siobhan.obrien@example.ie"));
 
         SyncTrigger.Result result = fire("it-calcom-writeback");
 
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 3L);
-        // Siobhán O'Brien is lead L-1007 on sheet row 8: her Source and Notes cells are updated in place
-        var updates = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(urlPathEqualTo(sheet + ":batchUpdate")));
-        assertThat(updates).hasSize(1);
-        var update = JSON.readTree(updates.get(0).getBodyAsString());
-        assertThat(update.get("valueInputOption").asText()).isEqualTo("RAW");
-        assertThat(update.get("data")).extracting(d -> d.get("range").asText() + "=" + d.get("values").get(0).get(0).asText())
-                .containsExactlyInAnyOrder("Leads!F8=Cal.com", "Leads!H8=Intro call between Maren Holt and O'Brien, Siobhán");
+        var tagging = bodies(SHEET + ":batchUpdate");
+        assertThat(tagging).singleElement().satisfies(t -> {
+            assertThat(t.get("includeSpreadsheetInResponse").asBoolean()).as("checked in the same request").isTrue();
+            assertThat(t.get("responseRanges").get(0).asText()).isEqualTo("Leads!C1:C");
+            var meta = t.get("requests").get(0).get("createDeveloperMetadata").get("developerMetadata");
+            assertThat(meta.get("metadataKey").asText()).isEqualTo(TAG);
+            assertThat(meta.get("metadataValue").asText()).isEqualTo("siobhan.obrien@example.ie");
+            assertThat(meta.get("location").get("dimensionRange").get("startIndex").asInt()).isEqualTo(7);
+        });
+        // the write names the row by its tag, never by position, and touches only the cells that differ
+        var writes = bodies(SHEET + "/values:batchUpdateByDataFilter");
+        assertThat(writes).singleElement().satisfies(w -> {
+            assertThat(w.get("valueInputOption").asText()).isEqualTo("RAW");
+            var data = w.get("data").get(0);
+            assertThat(data.get("dataFilter").get("developerMetadataLookup").get("metadataValue").asText()).isEqualTo("siobhan.obrien@example.ie");
+            assertThat(data.get("dataFilter").has("a1Range")).isFalse();
+            assertThat(data.get("values").get(0).toString())
+                    .isEqualTo("[null,null,null,null,null,\"Cal.com\",null,\"Intro call between Maren Holt and O'Brien, Siobhán\"]");
+        });
         // the two attendees with no lead row are appended, in the sheet's column order
         var appends = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
-                com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(sheet + "/Leads.*:append")));
+                com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(SHEET + "/values/Leads.*:append")));
         assertThat(appends).singleElement().satisfies(r -> {
             assertThat(r.queryParameter("valueInputOption").firstValue()).isEqualTo("RAW");
             assertThat(r.queryParameter("insertDataOption").firstValue()).isEqualTo("INSERT_ROWS");
@@ -301,6 +370,87 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
                 "Aa9kD3fV7nP1cS5xG2yJ8m", "María José Fernández-López", "mj.fernandez@example.es", "", "", "Cal.com", "6/1/2025",
                 "Product demo between Dev Raman and María José Fernández-López");
         assertThat(rows.get(1).get(2).asText()).isEqualTo("a.smirnov@example.ru");
+    }
+
+    @Test
+    void should_not_write_when_the_tag_landed_on_a_row_that_moved() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo("/wb" + BOOKINGS)).willReturn(json(200, lastPage(fixture("bookings_page2.json")))));
+        // between the read and the tagging a row was inserted above: the tag now sits on the row holding another e-mail
+        serveLeadsSheet(Map.of(), Map.of(6, "siobhan.obrien@example.ie"));
+
+        SyncTrigger.Result result = fire("it-calcom-writeback");
+
+        Map<String, Object> run = run(result.runId());
+        assertThat(run).containsEntry("status", "failed");
+        assertThat((String) run.get("error")).contains("rows of the write-back sheet moved");
+        assertThat(bodies(SHEET + "/values:batchUpdateByDataFilter")).as("nothing written to the wrong row").isEmpty();
+        assertThat(bodies(SHEET + ":batchUpdate")).anySatisfy(b -> assertThat(b.path("requests").path(0).path("deleteDeveloperMetadata")
+                .path("dataFilter").path("developerMetadataLookup").path("metadataId").asInt()).isEqualTo(506));
+        // the checkpoint went back: the next run reads these bookings again and writes them then
+        assertThat(text("SELECT cursor_value FROM syncwarden.sync_checkpoint WHERE source_id = 'it-calcom-writeback'")).startsWith("U||");
+    }
+
+    @Test
+    void should_write_back_only_bookings_a_run_inserted_or_changed() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo("/wb" + BOOKINGS)).willReturn(json(200, lastPage(fixture("bookings_page2.json")))));
+        serveLeadsSheet(Map.of(7, "siobhan.obrien@example.ie"), Map.of(7, "siobhan.obrien@example.ie"));
+        assertThat(fire("it-calcom-writeback").status()).isEqualTo("success");
+        upstream.resetRequests();
+
+        SyncTrigger.Result again = fire("it-calcom-writeback");
+
+        assertThat(run(again.runId())).containsEntry("status", "success").containsEntry("inserted", 0L).containsEntry("updated", 0L);
+        assertThat(upstream.findAll(getRequestedFor(urlPathEqualTo(SHEET)))).as("unchanged bookings: the sheet is not even read").isEmpty();
+        assertThat(bodies(SHEET + ".*")).isEmpty();
+    }
+
+    @Test
+    void should_write_the_latest_booking_of_an_attendee_so_a_cell_never_flips() throws Exception {
+        // two bookings of Siobhán: the older one changes later, yet the cell keeps the latest booking's title
+        ObjectNode page = (ObjectNode) JSON.readTree(lastPage(fixture("bookings_page2.json")));
+        ObjectNode older = ((ObjectNode) page.get("data").get(1)).deepCopy();
+        older.put("uid", "OlderBookingOfSiobhan01").put("title", "Older call").put("createdAt", "2025-05-01T09:00:00.000Z")
+                .put("updatedAt", "2025-05-01T09:00:00.000Z");
+        ((ArrayNode) page.get("data")).add(older);
+        upstream.stubFor(get(urlPathEqualTo("/wb" + BOOKINGS)).inScenario("runs").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(json(200, page.toString())));
+        serveLeadsSheet(Map.of(7, "siobhan.obrien@example.ie"), Map.of(7, "siobhan.obrien@example.ie"));
+        assertThat(fire("it-calcom-writeback").status()).isEqualTo("success");
+        ObjectNode changed = (ObjectNode) JSON.readTree(lastPage(fixture("bookings_page2.json")));
+        older.put("title", "Older call, moved").put("updatedAt", "2025-06-06T09:00:00.000Z");
+        changed.set("data", JSON.createArrayNode().add(older));
+        upstream.resetAll();
+        upstream.stubFor(get(urlPathEqualTo("/wb" + BOOKINGS)).willReturn(json(200, changed.toString())));
+        serveLeadsSheet(Map.of(7, "siobhan.obrien@example.ie"), Map.of(7, "siobhan.obrien@example.ie"));
+
+        SyncTrigger.Result second = fire("it-calcom-writeback");
+
+        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("updated", 1L);
+        assertThat(bodies(SHEET + "/values:batchUpdateByDataFilter")).singleElement()
+                .satisfies(w -> assertThat(w.get("data").get(0).get("values").get(0).get(7).asText())
+                        .isEqualTo("Intro call between Maren Holt and O'Brien, Siobhán"));
+    }
+
+    @Test
+    void should_start_the_updated_at_pass_even_when_the_first_run_saw_no_updated_at() throws Exception {
+        ObjectNode page = (ObjectNode) JSON.readTree(lastPage(fixture("bookings_page2.json")));
+        page.get("data").forEach(b -> ((ObjectNode) b).putNull("updatedAt"));
+        upstream.stubFor(createdPage(null, 0).willReturn(json(200, page.toString())));
+        assertThat(fire("it-calcom").status()).isEqualTo("success");
+        ObjectNode cancelled = page.deepCopy();
+        ObjectNode booking = (ObjectNode) cancelled.get("data").get(0);
+        booking.put("status", "cancelled").put("updatedAt", java.time.Instant.now().toString());
+        cancelled.set("data", JSON.createArrayNode().add(booking));
+        upstream.resetAll();
+        upstream.stubFor(get(urlPathEqualTo(BOOKINGS)).withQueryParam("sortUpdatedAt", equalTo("asc")).willReturn(json(200, cancelled.toString())));
+        upstream.stubFor(get(urlPathEqualTo(BOOKINGS)).withQueryParam("sortCreated", equalTo("asc"))
+                .willReturn(json(200, "{\"status\":\"success\",\"data\":[],\"pagination\":{\"hasNextPage\":false}}")));
+
+        SyncTrigger.Result second = fire("it-calcom");
+
+        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("updated", 1L);
+        assertThat(requests(BOOKINGS)).extracting(r -> r.queryParameter("sortUpdatedAt").isPresent()).containsExactly(true, false);
+        assertThat(text("SELECT status FROM bookings WHERE uid = '" + booking.get("uid").asText() + "'")).isEqualTo("cancelled");
     }
 
     @Test
