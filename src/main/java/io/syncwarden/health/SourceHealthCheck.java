@@ -69,7 +69,6 @@ public class SourceHealthCheck extends AbstractHealthCheck {
                     }
                 }
             }
-            c.rollback();
             builder.detail("source.status", status).up();
         } catch (Exception e) {
             // the database cannot be asked: what this node saw last (it is written once the database is back)

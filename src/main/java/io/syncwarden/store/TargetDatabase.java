@@ -5,6 +5,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.SQLExceptionOverride;
 import java.io.File;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -50,7 +51,7 @@ public final class TargetDatabase implements AutoCloseable {
         }
     }
 
-    private final HikariDataSource dataSource;
+    private volatile HikariDataSource dataSource;
     private final Dialect dialect;
     private final String schema;
     private final String dataSchema;
@@ -109,6 +110,21 @@ public final class TargetDatabase implements AutoCloseable {
         config.setConnectionTimeout(Math.max(250, o.connectTimeoutMs()));
         config.setValidationTimeout(Math.max(250, Math.min(5000, o.connectTimeoutMs())));
         config.setInitializationFailTimeout(Math.max(1, o.connectTimeoutMs()));
+        // A connection the server or network dropped is evicted at once, and with it every idle one (a restarted server
+        // or a broken network took them all), so the next borrower gets a live connection instead of a dead one.
+        config.setExceptionOverride(new SQLExceptionOverride() {
+            @java.lang.Override
+            public Override adjudicate(SQLException e) {
+                if (!isConnectionLost(e)) {
+                    return Override.CONTINUE_EVICT;
+                }
+                HikariDataSource pool = dataSource;
+                if (pool != null && pool.getHikariPoolMXBean() != null) {
+                    pool.getHikariPoolMXBean().softEvictConnections();
+                }
+                return Override.MUST_EVICT;
+            }
+        });
         if (dialect == Dialect.POSTGRESQL) {
             config.setConnectionInitSql("SET lock_timeout = " + o.lockTimeoutMs() + "; SET statement_timeout = " + o.statementTimeoutMs());
             config.addDataSourceProperty("socketTimeout", String.valueOf(Math.max(1, seconds(o.socketTimeoutMs()))));
@@ -155,6 +171,17 @@ public final class TargetDatabase implements AutoCloseable {
             }
             LOG.info("Created schema {} for Syncwarden's control tables", name);
         }
+    }
+
+    /** True for an error that means the connection itself is gone (SQLState class 08, H2's broken or closed session). */
+    public static boolean isConnectionLost(SQLException e) {
+        for (SQLException x = e; x != null; x = x.getNextException()) {
+            String state = x.getSQLState();
+            if (state != null && (state.startsWith("08") || state.equals("90067") || state.equals("90098") || state.equals("90121"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -648,25 +648,28 @@ public class SyncRuns {
 
     /** Writes kept records in order; stops at the first that still cannot be written. */
     public synchronized void writePending() {
-        if (pending.isEmpty()) {
-            return;
-        }
-        try (Connection c = db.dataSource().getConnection()) {
-            c.setAutoCommit(false);
-            for (Iterator<Pending> it = pending.iterator(); it.hasNext(); ) {
-                Pending record = it.next();
-                try {
-                    record.write(c);
-                    c.commit();
-                } catch (SQLException e) {
-                    rollbackQuietly(c);
-                    throw e;
+        // a connection the outage killed may still sit in the pool: it is evicted by the first failure, so try again
+        for (int attempt = 0; attempt < 3 && !pending.isEmpty(); attempt++) {
+            try (Connection c = db.dataSource().getConnection()) {
+                c.setAutoCommit(false);
+                for (Iterator<Pending> it = pending.iterator(); it.hasNext(); ) {
+                    Pending record = it.next();
+                    try {
+                        record.write(c);
+                        c.commit();
+                    } catch (SQLException e) {
+                        rollbackQuietly(c);
+                        throw e;
+                    }
+                    it.remove();
+                    LOG.info("Wrote {}, kept while the target database was unreachable", record.what());
                 }
-                it.remove();
-                LOG.info("Wrote {}, kept while the target database was unreachable", record.what());
+            } catch (SQLException e) {
+                if (!TargetDatabase.isConnectionLost(e)) {
+                    LOG.debug("Kept records still cannot be written: {}", e.getMessage());
+                    return;
+                }
             }
-        } catch (SQLException e) {
-            LOG.debug("Kept records still cannot be written: {}", e.getMessage());
         }
     }
 

@@ -13,6 +13,15 @@ public class CheckpointFault implements Trigger {
     @Override
     public void fire(Connection conn, Object[] oldRow, Object[] newRow) throws SQLException {
         long rowsDone = ((Number) newRow[4]).longValue();
+        if (rowsDone >= Gate.checkpointBlockFrom) {
+            try {
+                if (!Gate.checkpointRelease.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                    throw new SQLException("checkpoint gate never released");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (rowsDone >= Gate.checkpointFailFrom) {
             throw new SQLException("target connection lost (injected at row " + Gate.checkpointFailFrom + ")", "08006");
         }

@@ -11,6 +11,8 @@ public final class Gate {
     static volatile long failFrom = Long.MAX_VALUE;
     static volatile long checkpointFailFrom = Long.MAX_VALUE;
     static volatile long blockFrom = Long.MAX_VALUE;
+    static volatile long checkpointBlockFrom = Long.MAX_VALUE;
+    static volatile CountDownLatch checkpointRelease = new CountDownLatch(0);
     static volatile CountDownLatch release = new CountDownLatch(0);
     static final CountDownLatch NEVER = new CountDownLatch(1);
     static volatile CountDownLatch blocked = new CountDownLatch(1);
@@ -35,6 +37,9 @@ public final class Gate {
         failFrom = Long.MAX_VALUE;
         checkpointFailFrom = Long.MAX_VALUE;
         blockFrom = Long.MAX_VALUE;
+        checkpointBlockFrom = Long.MAX_VALUE;
+        checkpointRelease.countDown();
+        checkpointRelease = new CountDownLatch(0);
         release = new CountDownLatch(0);
         blocked = new CountDownLatch(1);
     }

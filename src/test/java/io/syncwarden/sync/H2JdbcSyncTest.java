@@ -55,6 +55,21 @@ class H2JdbcSyncTest extends JdbcSyncScenarios {
     }
 
     @Override
+    void blockCheckpointFrom(long rowsDone) throws SQLException {
+        Gate.checkpointRelease = new CountDownLatch(1);
+        Gate.checkpointBlockFrom = rowsDone;
+        try (Connection t = target(); Statement s = t.createStatement()) {
+            s.execute("CREATE TRIGGER IF NOT EXISTS checkpoint_fault BEFORE INSERT, UPDATE ON syncwarden.sync_checkpoint FOR EACH ROW CALL '"
+                    + CheckpointFault.class.getName() + "'");
+        }
+    }
+
+    @Override
+    void unblockCheckpoint() {
+        Gate.checkpointRelease.countDown();
+    }
+
+    @Override
     void failNextLockInsert() throws SQLException {
         LockFault.FAILURES.set(1);
         try (Connection t = target(); Statement s = t.createStatement()) {

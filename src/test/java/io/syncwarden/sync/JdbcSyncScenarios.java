@@ -58,6 +58,11 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
 
     abstract void clearFaults(Connection replica) throws SQLException;
 
+    /** Makes the batch whose checkpoint would pass the given row count wait, inside its transaction, for {@link #unblockCheckpoint}. */
+    abstract void blockCheckpointFrom(long rowsDone) throws SQLException;
+
+    abstract void unblockCheckpoint() throws SQLException;
+
     /** Makes the next insert into source_lock fail once, as a lost connection would, inside begin's transaction. */
     abstract void failNextLockInsert() throws SQLException;
 
@@ -78,6 +83,8 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         Properties p = bootProperties("test-jdbc-sources.camel.yaml", dbs.targetUrl(), dbs.user(), dbs.password());
         p.put("syncwarden.retry.max-redeliveries", "1");
         p.put("syncwarden.db.lock-timeout-ms", "500");
+        p.put("syncwarden.shutdown.grace-ms", "1000");
+        p.put("syncwarden.health.long-run-min-ms", "100");
         p.put("test.replica.url", dbs.replicaUrl());
         p.put("test.replica.username", dbs.user());
         p.put("test.replica.password", dbs.password());
@@ -87,6 +94,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     @AfterEach
     void releaseGate() throws SQLException {
         unblock();
+        unblockCheckpoint();
         Gate.reset();
     }
 
@@ -625,5 +633,73 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
             assertThat(rs.getString(2)).contains("duplicate key (id=7)").contains("read first at row 7");
             assertThat(rs.getLong(3)).isEqualTo(8);
         }
+    }
+
+    private CompletableFuture<SyncTrigger.Result> fireInBackground(String source) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return fire(source);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    @Test
+    void should_stop_a_running_sync_at_its_next_batch_boundary_when_the_service_stops() throws Exception {
+        blockCheckpointFrom(150); // the third batch of 50 waits inside its transaction
+        CompletableFuture<SyncTrigger.Result> running = fireInBackground("it-full");
+        await("two batches committed").atMost(Duration.ofSeconds(30))
+                .until(() -> count("SELECT COALESCE(SUM(rows_read), 0) FROM syncwarden.sync_run WHERE status = 'running'") == 100);
+        SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
+        long runId = runs.activeRuns().get(0).runId();
+        CompletableFuture<Void> stopping = CompletableFuture.runAsync(context::stop);
+        await("stop asked the run to stop").atMost(Duration.ofSeconds(10)).until(runs::stopping);
+
+        unblockCheckpoint(); // the third batch commits, and the run stops at that boundary
+
+        stopping.get();
+        assertThat(running.get().status()).isEqualTo("interrupted");
+        assertThat(run(runId)).containsEntry("status", "interrupted").containsEntry("read", 150L).containsEntry("inserted", 150L);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.source_lock")).as("lock released").isZero();
+        assertThat(checkpoint("it-full")).singleElement().satisfies(cp -> assertThat(cp).contains("|in_progress|150|"));
+    }
+
+    @Test
+    void should_record_a_run_hung_in_a_batch_as_interrupted_when_the_service_stops() throws Exception {
+        blockCheckpointFrom(150);
+        CompletableFuture<SyncTrigger.Result> running = fireInBackground("it-full");
+        await("two batches committed").atMost(Duration.ofSeconds(30))
+                .until(() -> count("SELECT COALESCE(SUM(rows_read), 0) FROM syncwarden.sync_run WHERE status = 'running'") == 100);
+        long runId = context.getRegistry().findSingleByType(SyncRuns.class).activeRuns().get(0).runId();
+
+        context.stop(); // the batch never returns within the grace period
+
+        assertThat(run(runId)).containsEntry("status", "interrupted").containsEntry("read", 100L);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.source_lock")).as("no lock left for the restarted service to wait for").isZero();
+        unblockCheckpoint();
+        running.handle((r, e) -> r).get();
+        assertThat(run(runId)).as("the hung batch wrote nothing after the record was closed").containsEntry("read", 100L);
+        assertThat(count("SELECT COUNT(*) FROM leads_full")).isEqualTo(100);
+    }
+
+    @Test
+    void should_show_a_run_far_longer_than_usual_in_the_source_health() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            assertThat(fire("it-full").status()).isEqualTo("success");
+        }
+        try (Connection r = replica()) {
+            touch(r, "UPDATE src_leads SET status = 'again'");
+            blockReadsFrom(r, 120);
+        }
+        CompletableFuture<SyncTrigger.Result> running = fireInBackground("it-full");
+
+        await("long run shows").atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                assertThat(org.apache.camel.health.HealthCheckHelper.invokeReadiness(context))
+                        .filteredOn(c -> c.getCheck().getId().equals("source-it-full")).singleElement()
+                        .satisfies(c -> assertThat(c.getDetails()).containsEntry("source.long_running", true)
+                                .containsEntry("source.status", "degraded")));
+        unblock();
+        assertThat(running.get().status()).isEqualTo("success");
     }
 }

@@ -1,45 +1,27 @@
 package io.syncwarden.sync;
 
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import io.syncwarden.support.EmbeddedPg;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.UUID;
 
 /** jdbc source scenarios, PostgreSQL replica into PostgreSQL target (real PostgreSQL binaries). */
 class PostgresJdbcSyncTest extends JdbcSyncScenarios {
-    private static final EmbeddedPostgres PG = start();
     private static final long GATE_LOCK = 4242;
+    private static final long CHECKPOINT_LOCK = 4343;
     private Connection lockHolder;
-
-    private static EmbeddedPostgres start() {
-        try {
-            EmbeddedPostgres pg = EmbeddedPostgres.builder().start();
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                try {
-                    pg.close();
-                } catch (IOException ignored) {
-                    // the JVM is exiting
-                }
-            }));
-            return pg;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
+    private Connection checkpointHolder;
 
     @Override
     Databases newDatabases() throws SQLException {
-        String id = UUID.randomUUID().toString().substring(0, 8);
-        try (Connection c = PG.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-            s.execute("CREATE DATABASE replica_" + id);
-            s.execute("CREATE DATABASE target_" + id);
+        String target = EmbeddedPg.url(EmbeddedPg.newDatabase("target"));
+        // the target already holds tables of its own (and a public schema that is not empty): Syncwarden still starts
+        try (Connection c = DriverManager.getConnection(target, "postgres", "postgres"); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE public.customers (id BIGINT PRIMARY KEY, name TEXT)");
+            s.execute("CREATE TABLE public.sync_run (note TEXT)");
         }
-        String base = "jdbc:postgresql://localhost:" + PG.getPort() + "/";
-        return new Databases(base + "replica_" + id, base + "target_" + id, "postgres", "postgres");
+        return new Databases(EmbeddedPg.url(EmbeddedPg.newDatabase("replica")), target, "postgres", "postgres");
     }
 
     @Override
@@ -85,6 +67,28 @@ class PostgresJdbcSyncTest extends JdbcSyncScenarios {
         if (lockHolder != null) {
             lockHolder.close();
             lockHolder = null;
+        }
+    }
+
+    @Override
+    void blockCheckpointFrom(long rowsDone) throws SQLException {
+        checkpointHolder = target();
+        try (Statement s = checkpointHolder.createStatement()) {
+            s.execute("SELECT pg_advisory_lock(" + CHECKPOINT_LOCK + ")");
+        }
+        try (Connection t = target(); Statement s = t.createStatement()) {
+            s.execute("CREATE OR REPLACE FUNCTION checkpoint_gate() RETURNS trigger AS $$ BEGIN "
+                    + "IF NEW.rows_done >= " + rowsDone + " THEN PERFORM pg_advisory_lock_shared(" + CHECKPOINT_LOCK + "); "
+                    + "PERFORM pg_advisory_unlock_shared(" + CHECKPOINT_LOCK + "); END IF; RETURN NEW; END $$ LANGUAGE plpgsql");
+            s.execute("CREATE TRIGGER checkpoint_gate BEFORE INSERT OR UPDATE ON syncwarden.sync_checkpoint FOR EACH ROW EXECUTE FUNCTION checkpoint_gate()");
+        }
+    }
+
+    @Override
+    void unblockCheckpoint() throws SQLException {
+        if (checkpointHolder != null) {
+            checkpointHolder.close();
+            checkpointHolder = null;
         }
     }
 
