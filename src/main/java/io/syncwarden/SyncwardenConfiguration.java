@@ -63,6 +63,8 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private long shutdownGraceMs;
     @PropertyInject(value = "syncwarden.runs.pending-retry-ms", defaultValue = "5000")
     private long pendingRetryMs;
+    @PropertyInject(value = "syncwarden.runs.progress-log-ms", defaultValue = "30000")
+    private long progressLogMs;
     @PropertyInject(value = "syncwarden.demo.enabled", defaultValue = "true")
     private boolean demoEnabled;
     @PropertyInject(value = "syncwarden.demo.url", defaultValue = "jdbc:h2:file:./data/demo-replica")
@@ -108,7 +110,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
                     ? InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid() : nodeId;
             SyncMetrics metrics = new SyncMetrics(() -> context.getRegistry().findSingleByType(MeterRegistry.class));
             runs = new SyncRuns(targetDatabase(), new SyncSettings(node, leaseMillis, unhealthyAfter, shutdownGraceMs,
-                    pendingRetryMs, longRunFactor), metrics);
+                    pendingRetryMs, longRunFactor, progressLogMs), metrics);
         }
         return runs;
     }

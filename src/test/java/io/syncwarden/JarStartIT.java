@@ -47,11 +47,12 @@ class JarStartIT {
                     .ignoreExceptions().untilAsserted(() -> {
                         HttpResponse<String> health = get(base + "/observe/health");
                         assertThat(health.statusCode()).isEqualTo(200);
-                        assertThat(health.body()).contains("\"status\":\"UP\"").contains("source-demo-replica-leads");
+                        assertThat(health.body()).contains("\"status\":\"UP\"");
                         assertThat(get(base + "/observe/metrics").body())
                                 .contains("syncwarden_rows_total{outcome=\"inserted\",source=\"demo-replica-leads\"} 500.0");
                     });
-            assertThat(get(base + "/observe/jolokia/version").body()).contains("\"agent\"");
+            assertThat(HTTP.send(HttpRequest.newBuilder(URI.create(base + "/observe/jolokia/version")).header("Origin", "http://localhost:8080")
+                    .build(), HttpResponse.BodyHandlers.ofString()).body()).contains("\"agent\"");
             assertThat(home.resolve("data")).isDirectoryContaining(p -> p.getFileName().toString().startsWith("syncwarden"));
         } finally {
             process.destroy();
@@ -60,6 +61,123 @@ class JarStartIT {
             }
             System.out.println(Files.readString(home.resolve("out.log")));
         }
+    }
+
+    /** The service's home: application.properties and routes/ as in the repository. */
+    private static void layOut(Path home) throws IOException {
+        Files.copy(Path.of("application.properties"), home.resolve("application.properties"), StandardCopyOption.REPLACE_EXISTING);
+        Files.createDirectories(home.resolve("routes"));
+        try (Stream<Path> routes = Files.list(Path.of("routes"))) {
+            for (Path r : routes.toList()) {
+                Files.copy(r, home.resolve("routes").resolve(r.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    /** Starts the jar with a demo big enough that its start-up sync is still running seconds later. */
+    private static Process startSlowDemo(Path home, String log) throws IOException {
+        return new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
+                "-Dcamel.server.port=" + freePort(), "-Dcamel.management.port=" + freePort(), "-Dsyncwarden.node-id=jar-node",
+                "-Dsyncwarden.demo.rows=200000", "-Dsyncwarden.demo.batch-size=50", "-Dsyncwarden.runs.progress-log-ms=1000", "-jar",
+                Path.of("target/syncwarden.jar").toAbsolutePath().toString())
+                .directory(home.toFile()).redirectErrorStream(true).redirectOutput(home.resolve(log).toFile()).start();
+    }
+
+    private static void awaitLog(Path home, String log, String text) {
+        await("log says: " + text).atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100))
+                .until(() -> Files.exists(home.resolve(log)) && Files.readString(home.resolve(log)).contains(text));
+    }
+
+    /** The demo's run records, in order: "status|read|resumed?" each. Read-only: the test must not write the file. */
+    private static java.util.List<String> demoRuns(Path home) throws Exception {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:h2:file:" + home.resolve("data/syncwarden") + ";ACCESS_MODE_DATA=r", "sa", "");
+             java.sql.Statement s = c.createStatement();
+             java.sql.ResultSet rs = s.executeQuery("SELECT status, rows_read, resumed_from IS NOT NULL FROM syncwarden.sync_run "
+                     + "WHERE source_id = 'demo-replica-leads' ORDER BY run_id")) {
+            while (rs.next()) {
+                out.add(rs.getString(1) + "|" + rs.getLong(2) + "|" + (rs.getBoolean(3) ? "resumed" : "fresh"));
+            }
+        }
+        return out;
+    }
+
+    private static long count(Path home, String sql) throws Exception {
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:h2:file:" + home.resolve("data/syncwarden") + ";ACCESS_MODE_DATA=r", "sa", "");
+             java.sql.Statement s = c.createStatement(); java.sql.ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    @Test
+    void should_stop_gracefully_on_sigterm_mid_sync_and_resume_after_a_restart(@TempDir Path home) throws Exception {
+        try {
+            sigtermThenRestart(home);
+        } finally {
+            for (String log : new String[] {"first.log", "second.log"}) {
+                if (Files.exists(home.resolve(log))) {
+                    System.out.println("----- " + log + "\n" + Files.readString(home.resolve(log)));
+                }
+            }
+        }
+    }
+
+    private void sigtermThenRestart(Path home) throws Exception {
+        layOut(home);
+        Process first = startSlowDemo(home, "first.log");
+        awaitLog(home, "first.log", "Sync demo-replica-leads run 1 started");
+
+        first.destroy(); // SIGTERM, as docker stop sends
+
+        boolean ended = first.waitFor(15, java.util.concurrent.TimeUnit.SECONDS);
+        if (!ended) {
+            first.destroyForcibly();
+        }
+        String log = Files.readString(home.resolve("first.log"));
+        assertThat(ended).as("stopped within docker's grace:%n%s", log).isTrue();
+        assertThat(log).doesNotContain("Database is already closed");
+        assertThat(demoRuns(home)).singleElement().satisfies(r -> assertThat(r).startsWith("interrupted|"));
+        assertThat(count(home, "SELECT COUNT(*) FROM syncwarden.source_lock")).as("no lock left behind").isZero();
+
+        Process second = startSlowDemo(home, "second.log");
+        try {
+            awaitLog(home, "second.log", "Sync demo-replica-leads run 2 success");
+        } finally {
+            second.destroy();
+            second.waitFor(15, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        assertThat(Files.readString(home.resolve("second.log"))).doesNotContain("holds the lock");
+        assertThat(demoRuns(home)).hasSize(2).element(1).satisfies(r -> assertThat(r).startsWith("success|").endsWith("|resumed"));
+        assertThat(count(home, "SELECT COUNT(*) FROM PUBLIC.demo_leads")).isEqualTo(200_000);
+    }
+
+    @Test
+    void should_take_its_source_back_at_once_after_a_kill_and_keep_the_record(@TempDir Path home) throws Exception {
+        layOut(home);
+        Process first = startSlowDemo(home, "first.log");
+        // a progress line comes a second after the run began: H2 has written the run record to disk by then
+        awaitLog(home, "first.log", "Sync demo-replica-leads run 1: ");
+
+        first.destroyForcibly(); // kill -9: no shutdown hook runs
+        first.waitFor(15, java.util.concurrent.TimeUnit.SECONDS);
+
+        Process second = startSlowDemo(home, "second.log");
+        try {
+            // after a kill the database's identity cache is lost: the next run's id is not necessarily 2
+            awaitLog(home, "second.log", "success: trigger=startup");
+        } finally {
+            second.destroy();
+            second.waitFor(15, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        String log = Files.readString(home.resolve("second.log"));
+        assertThat(log).contains("was left running by this node's previous process").doesNotContain("holds the lock");
+        assertThat(demoRuns(home)).hasSize(2).satisfies(runs -> {
+            assertThat(runs.get(0)).startsWith("abandoned|");
+            assertThat(runs.get(1)).startsWith("success|");
+        });
+        assertThat(count(home, "SELECT COUNT(*) FROM syncwarden.failure_log WHERE error_class = 'abandoned'")).isEqualTo(1);
+        assertThat(count(home, "SELECT COUNT(*) FROM PUBLIC.demo_leads")).isEqualTo(200_000);
     }
 
     private static HttpResponse<String> get(String url) throws IOException, InterruptedException {

@@ -45,7 +45,6 @@ import org.slf4j.LoggerFactory;
  */
 public class SyncRuns {
     private static final Logger LOG = LoggerFactory.getLogger(SyncRuns.class);
-    private static final Duration PROGRESS_LOG_EVERY = Duration.ofSeconds(30);
 
     /** A record that could not be written (target database down), kept until it can. */
     private interface Pending {
@@ -213,7 +212,7 @@ public class SyncRuns {
             return null;
         }
         active.put(run.runId(), run);
-        LOG.debug("Sync {} run {} started ({}) on {}", sourceId, run.runId(), trigger, settings.nodeId());
+        LOG.info("Sync {} run {} started ({}) on node {}", sourceId, run.runId(), trigger, settings.nodeId());
         return run;
     }
 
@@ -338,7 +337,7 @@ public class SyncRuns {
         }
         renew(c, run, now, true);
         Instant logged = progressLogged.getOrDefault(run.runId(), run.startedAt());
-        if (Duration.between(logged, now).compareTo(PROGRESS_LOG_EVERY) >= 0) {
+        if (Duration.between(logged, now).toMillis() >= settings.progressLogMillis()) {
             progressLogged.put(run.runId(), now);
             LOG.info("Sync {} run {}: {} rows read so far (inserted={} updated={} unchanged={} rejected={})", run.sourceId(),
                     run.runId(), run.read + batch.read, run.inserted + batch.inserted, run.updated + batch.updated,

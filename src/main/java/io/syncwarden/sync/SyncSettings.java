@@ -12,9 +12,18 @@ import static java.util.concurrent.TimeUnit.SECONDS;
  *                            closes their records as {@code interrupted} itself
  * @param pendingRetryMillis how often records that could not be written (target database down) are tried again
  * @param longRunFactor a run longer than this multiple of the source's usual duration shows in its health
+ * @param progressLogMillis a long run logs its progress (rows so far) at most this often
  */
 public record SyncSettings(String nodeId, long leaseMillis, int unhealthyAfterFailures, long shutdownGraceMillis,
-                           long pendingRetryMillis, double longRunFactor) {
+                           long pendingRetryMillis, double longRunFactor, long progressLogMillis) {
+    public static final long DEFAULT_PROGRESS_LOG_MILLIS = SECONDS.toMillis(30);
+
+    public SyncSettings(String nodeId, long leaseMillis, int unhealthyAfterFailures, long shutdownGraceMillis,
+                        long pendingRetryMillis, double longRunFactor) {
+        this(nodeId, leaseMillis, unhealthyAfterFailures, shutdownGraceMillis, pendingRetryMillis, longRunFactor,
+                DEFAULT_PROGRESS_LOG_MILLIS);
+    }
+
     public static final long DEFAULT_LEASE_MILLIS = MINUTES.toMillis(2);
     public static final int DEFAULT_UNHEALTHY_AFTER_FAILURES = 3;
     public static final long DEFAULT_SHUTDOWN_GRACE_MILLIS = SECONDS.toMillis(6);
@@ -44,6 +53,9 @@ public record SyncSettings(String nodeId, long leaseMillis, int unhealthyAfterFa
         }
         if (pendingRetryMillis < 100) {
             throw new IllegalArgumentException("syncwarden.runs.pending-retry-ms must be at least 100 ms");
+        }
+        if (progressLogMillis < 100) {
+            throw new IllegalArgumentException("syncwarden.runs.progress-log-ms must be at least 100 ms");
         }
         if (longRunFactor < 1) {
             throw new IllegalArgumentException("syncwarden.health.long-run-factor must be at least 1");
