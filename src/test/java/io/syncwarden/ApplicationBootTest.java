@@ -50,9 +50,9 @@ class ApplicationBootTest {
 
     @Test
     void should_report_a_readiness_check_per_source() {
-        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(HealthCheckHelper.invokeReadiness(context))
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(HealthCheckHelper.invokeReadiness(context, "full"))
                 .filteredOn(r -> r.getCheck().getId().equals("source-demo-replica-leads"))
                 .singleElement().satisfies(r -> assertThat(r.getState()).isEqualTo(HealthCheck.State.UP)));
-        assertThat(HealthCheckHelper.invokeLiveness(context)).noneMatch(r -> r.getCheck().getId().startsWith("source-"));
+        assertThat(HealthCheckHelper.invokeLiveness(context, "full")).noneMatch(r -> r.getCheck().getId().startsWith("source-"));
     }
 }

@@ -89,10 +89,10 @@ class H2JdbcSyncTest extends JdbcSyncScenarios {
 
         assertThat(result.status()).isEqualTo("failed");
         assertThat((String) run(result.runId()).get("error")).contains("no-such-replica");
-        assertThat(HealthCheckHelper.invokeReadiness(context))
+        assertThat(HealthCheckHelper.invokeReadiness(context, "full"))
                 .filteredOn(r -> r.getCheck().getId().equals("source-it-down")).singleElement()
                 .satisfies(r -> assertThat(r.getDetails()).containsEntry("source.status", "degraded"));
-        assertThat(HealthCheckHelper.invokeReadiness(context)).as("one failing source does not take the service down")
+        assertThat(HealthCheckHelper.invokeReadiness(context, "full")).as("one failing source does not take the service down")
                 .allSatisfy(r -> assertThat(r.getState()).as(r.getCheck().getId()).isEqualTo(HealthCheck.State.UP));
         assertThat(context.getRouteController().getRouteStatus("it-down").isStarted())
                 .as("the source's route keeps its schedule").isTrue();

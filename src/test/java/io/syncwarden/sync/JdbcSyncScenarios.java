@@ -695,7 +695,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         CompletableFuture<SyncTrigger.Result> running = fireInBackground("it-full");
 
         await("long run shows").atMost(Duration.ofSeconds(30)).untilAsserted(() ->
-                assertThat(org.apache.camel.health.HealthCheckHelper.invokeReadiness(context))
+                assertThat(org.apache.camel.health.HealthCheckHelper.invokeReadiness(context, "full"))
                         .filteredOn(c -> c.getCheck().getId().equals("source-it-full")).singleElement()
                         .satisfies(c -> assertThat(c.getDetails()).containsEntry("source.long_running", true)
                                 .containsEntry("source.status", "degraded")));
