@@ -106,8 +106,12 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @BindToRegistry("syncRuns")
     public synchronized SyncRuns syncRuns(CamelContext context) throws Exception {
         if (runs == null) {
+            // auto: host, pid and a random suffix, unique per process even where hosts and pids repeat (containers on host
+            // networking). A fixed node id must be unique per instance; a restarted instance with the same id takes its
+            // sources back at once after a crash (it closes its left-over runs), an auto id waits for their leases.
             String node = nodeId == null || nodeId.isBlank() || "auto".equals(nodeId)
-                    ? InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid() : nodeId;
+                    ? InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid() + "-"
+                    + java.util.UUID.randomUUID().toString().substring(0, 4) : nodeId;
             SyncMetrics metrics = new SyncMetrics(() -> context.getRegistry().findSingleByType(MeterRegistry.class));
             runs = new SyncRuns(targetDatabase(), new SyncSettings(node, leaseMillis, unhealthyAfter, shutdownGraceMs,
                     pendingRetryMs, longRunFactor, progressLogMs), metrics);

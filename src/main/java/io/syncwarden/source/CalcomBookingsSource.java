@@ -43,13 +43,12 @@ import org.apache.camel.StreamCache;
  * instead of shifting unread bookings out of reach, so nothing is skipped; an interrupted run resumes at the last
  * committed watermark, and the next run starts there.
  *
- * <p>The checkpoint cursor is {@code newest|tieSkip|runStart}: the watermark, the skip under it, and the watermark
- * the run began at (a write-back that failed, or a resumed run with write-back, re-reads from there).
+ * <p>The checkpoint cursor is {@code pass|updated|created|tieSkip|runUpdated|runCreated}: the pass (U: changes, C: new
+ * bookings), both watermarks, the skip under the current one, and the watermarks the run began at.
  */
 public class CalcomBookingsSource extends SyncSource {
     public static final String PAGING = "syncwardenPaging";
     public static final String MORE_PAGES = "syncwardenMorePages";
-    public static final String WRITTEN = "syncwardenWrittenBookings";
     static final String TABLE = "syncwardenTargetTable";
     static final List<String> COLUMNS = List.of("uid", "booking_id", "title", "status", "start_time", "end_time",
             "attendee_name", "attendee_email", "attendee_time_zone", "event_type_id", "event_type_slug", "location",
@@ -152,12 +151,10 @@ public class CalcomBookingsSource extends SyncSource {
             if (cp == null || cp.cursor() == null) {
                 paging = Paging.from(null, null);
             } else if (Checkpoints.IN_PROGRESS.equals(cp.phase())) {
-                Paging stopped = Paging.decode(cp.cursor());
+                paging = Paging.decode(cp.cursor());
                 if (cp.runId() != null && cp.runId() != run.runId()) {
                     run.resumedFrom(cp.cursor());
                 }
-                // with write-back, the bookings of the interrupted pages must be seen again to be written back
-                paging = writeBackOn() ? Paging.from(stopped.runUpdated, stopped.runCreated) : stopped;
             } else {
                 Paging done = Paging.decode(cp.cursor());
                 paging = Paging.from(minus(done.updated, lookback), minus(done.created, lookback));
@@ -223,7 +220,6 @@ public class CalcomBookingsSource extends SyncSource {
         var db = runs.database();
         String updated = paging.updated;
         String created = paging.created;
-        List<Map<String, Object>> changed = new ArrayList<>();
         try (Connection tc = db.dataSource().getConnection()) {
             tc.setAutoCommit(false);
             TargetTable table = table(exchange, tc, db);
@@ -235,7 +231,10 @@ public class CalcomBookingsSource extends SyncSource {
             };
             try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, COLUMNS, List.of("uid"),
                     data.size() + 1, run, runs, sink, run.read())) {
-                writer.positionName("booking").onWritten(row -> changed.add(asMap(row)));
+                writer.positionName("booking");
+                if (writeBackOn()) {
+                    writer.onWritten((c, rows) -> queueWriteBack(c, rows));
+                }
                 long position = run.read();
                 for (JsonNode booking : data) {
                     position++;
@@ -278,7 +277,6 @@ public class CalcomBookingsSource extends SyncSource {
                 exchange.setProperty(MORE_PAGES, more);
             }
         }
-        written(exchange).addAll(changed);
         boolean more = exchange.getProperty(MORE_PAGES, Boolean.class);
         if (more && paging.pages % 10 == 0) {
             LOG.info("Sync {} run {}: {} pages, {} bookings so far", sourceId(), run.runId(), paging.pages, run.read());
@@ -297,25 +295,25 @@ public class CalcomBookingsSource extends SyncSource {
     }
 
     /**
-     * Ends the paging: the optional write-back (Cal.com -> sheet -> database), then the checkpoint is marked
-     * complete at the newest watermarks. Write-back: for every attendee with a booking this run inserted or changed,
-     * the attendee's latest booking in the table (by creation, then start) fills their lead row in the configured
-     * sheet (matched by e-mail), or adds a row when none matches; the sheet's own sync then carries it into the
-     * database. One rule per attendee, so a cell never flips between two bookings' values. If the write-back fails,
-     * the checkpoint goes back to the run's starting watermark, so the next run reads these bookings again.
+     * Ends the paging: the optional write-back (Cal.com -> sheet -> database), then the checkpoint is marked complete
+     * at the newest watermarks. Write-back: every attendee with a booking some run inserted or changed is owed a
+     * write-back ({@code write_back_pending}, filled in each page's transaction); for each, the attendee's latest booking
+     * in the table (by creation, then start) fills their lead row in the configured sheet (matched by e-mail), or adds
+     * a row when none matches; the sheet's own sync then carries it into the database. One rule per attendee, so a
+     * cell never flips between two bookings' values. Entries are removed once written; a write-back that fails (or a
+     * run stopped before it) leaves them for the next run, which writes them even if nothing changed meanwhile.
      */
     public void finish(Exchange exchange) throws Exception {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         Paging paging = exchange.getProperty(PAGING, Paging.class);
         SyncRuns runs = runs(exchange);
         if (writeBackOn()) {
-            try {
-                List<Map<String, Object>> latest = latestPerAttendee(runs, exchange.getProperty(TABLE, TargetTable.class), written(exchange));
+            List<String> owed = pendingWriteBacks(runs);
+            if (!owed.isEmpty()) {
+                List<Map<String, Object>> latest = latestPerAttendee(runs, table(exchange, runs), owed);
                 new SheetWriteBack(sourceId(), writeBackSpreadsheetId.trim(), required("writeBackRange", writeBackRange, sourceId()),
                         writeBackMatch, "attendee_email", writeBackUpdate, writeBackAppend).write(exchange.getContext(), latest);
-            } catch (Exception e) {
-                saveComplete(runs, run, Paging.cursor('U', paging.runUpdated, paging.runCreated, 0, paging.runUpdated, paging.runCreated));
-                throw e;
+                clearWriteBacks(runs, run, owed);
             }
         }
         String updated = paging.updated;
@@ -332,23 +330,73 @@ public class CalcomBookingsSource extends SyncSource {
         }
     }
 
-    /**
-     * The latest booking (by createdAt, then start time, then uid) of each attendee whose booking this run wrote, as
-     * the table holds it now.
-     */
-    private static List<Map<String, Object>> latestPerAttendee(SyncRuns runs, TargetTable table, List<Map<String, Object>> written)
-            throws SQLException {
-        java.util.Set<String> emails = new java.util.LinkedHashSet<>();
-        for (Map<String, Object> w : written) {
-            Object email = w.get("attendee_email");
-            if (email != null && !String.valueOf(email).isBlank()) {
-                emails.add(fold(String.valueOf(email)));
+    private TargetTable table(Exchange exchange, SyncRuns runs) throws SQLException {
+        try (Connection tc = runs.database().dataSource().getConnection()) {
+            tc.setAutoCommit(false);
+            return table(exchange, tc, runs.database());
+        }
+    }
+
+    /** In a page's transaction: the attendees of the bookings it inserted or changed are owed a write-back. */
+    private void queueWriteBack(Connection c, List<Object[]> rows) throws SQLException {
+        int at = COLUMNS.indexOf("attendee_email");
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO write_back_pending (source_id, match_value, queued_at) "
+                + "SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM write_back_pending WHERE source_id = ? AND match_value = ?)")) {
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (Object[] row : rows) {
+                Object email = row[at];
+                if (email == null || String.valueOf(email).isBlank() || !seen.add(fold(String.valueOf(email)))) {
+                    continue;
+                }
+                String folded = fold(String.valueOf(email));
+                ps.setString(1, sourceId());
+                ps.setString(2, folded);
+                ps.setObject(3, Instant.now().atOffset(ZoneOffset.UTC));
+                ps.setString(4, sourceId());
+                ps.setString(5, folded);
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
+    private List<String> pendingWriteBacks(SyncRuns runs) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Connection c = runs.database().dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT match_value FROM write_back_pending WHERE source_id = ? ORDER BY queued_at")) {
+            ps.setString(1, sourceId());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
             }
         }
-        List<Map<String, Object>> out = new ArrayList<>();
-        if (emails.isEmpty() || table == null) {
-            return out;
+        return out;
+    }
+
+    private void clearWriteBacks(SyncRuns runs, RunContext run, List<String> written) throws SQLException {
+        try (Connection c = runs.database().dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            runs.checkLease(c, run);
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM write_back_pending WHERE source_id = ? AND match_value = ?")) {
+                for (String email : written) {
+                    ps.setString(1, sourceId());
+                    ps.setString(2, email);
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            c.commit();
         }
+    }
+
+    /**
+     * The latest booking (by createdAt, then start time, then uid) of each attendee owed a write-back (folded e-mails),
+     * as the table holds it now.
+     */
+    private static List<Map<String, Object>> latestPerAttendee(SyncRuns runs, TargetTable table, List<String> emails)
+            throws SQLException {
+        List<Map<String, Object>> out = new ArrayList<>();
         try (Connection c = runs.database().dataSource().getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT " + table.select(COLUMNS) + " FROM " + table.qualified()
                      + " WHERE LOWER(" + table.quoted("attendee_email") + ") = ? ORDER BY " + table.quoted("created_at")
@@ -383,16 +431,6 @@ public class CalcomBookingsSource extends SyncSource {
 
     private boolean writeBackOn() {
         return writeBackSpreadsheetId != null && !writeBackSpreadsheetId.isBlank();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static List<Map<String, Object>> written(Exchange exchange) {
-        List<Map<String, Object>> list = exchange.getProperty(WRITTEN, List.class);
-        if (list == null) {
-            list = new ArrayList<>();
-            exchange.setProperty(WRITTEN, list);
-        }
-        return list;
     }
 
     /** The later of two ISO instants (null and blank ignored). */

@@ -176,7 +176,7 @@ public class GoogleSheetsSource extends SyncSource {
             }
         }
         Map<String, DateTimeFormatter> dates = new LinkedHashMap<>();
-        Tabular.parsePairs(dateColumns).forEach((column, pattern) -> {
+        Tabular.parsePairs(dateColumns, id, "dateColumns").forEach((column, pattern) -> {
             if (!columns.contains(column)) {
                 throw new NonRecoverableSyncException("Source " + id + ": dateColumns names '" + column
                         + "', which is not a column of the sheet " + columns);

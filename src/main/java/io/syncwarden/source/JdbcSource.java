@@ -144,13 +144,13 @@ public class JdbcSource extends SyncSource {
             Object[] high = {start.high()};
             String[] pass = {start.pass()};
             BatchWriter.CheckpointSink sink = (c, last, rowsDone) -> {
-                if (last == null) {
-                    return; // a commit of rejected rows only: the position stays where the last written row left it
-                }
-                Object[] at = new Object[shape.order(pass[0]).length];
                 int[] idx = shape.order(pass[0]);
+                Object[] at = new Object[idx.length];
                 for (int i = 0; i < idx.length; i++) {
-                    at[i] = last[idx[i]];
+                    at[i] = last == null ? null : last[idx[i]];
+                    if (at[i] == null) {
+                        return; // no position to resume after (a rejected row without its key): the last one stays
+                    }
                 }
                 if (PASS_CHANGES.equals(pass[0])) {
                     high[0] = later(high[0], last[shape.watermarkIdx]);
@@ -168,6 +168,8 @@ public class JdbcSource extends SyncSource {
                     if (PASS_NULLS.equals(start.pass()) && shape.watermarkNullable) {
                         stream(sc, shape, start.at(), null, true, shape.keyIdx, writer, position);
                         writer.finish(); // the NULL pass's last batch commits with its own position
+                        // a row given its first watermark while the NULL pass ran is read again, newer: not a duplicate
+                        writer.duplicates(duplicates);
                     }
                     pass[0] = PASS_CHANGES;
                     Object[] at = PASS_CHANGES.equals(start.pass()) ? start.at() : null;
@@ -177,6 +179,7 @@ public class JdbcSource extends SyncSource {
                 writer.finish();
             }
             sc.rollback();
+            runs.checkLease(tc, run); // a run that lost its source must not overwrite the new owner's checkpoint
             Checkpoints.save(tc, run, incremental ? new Position(PASS_NULLS, null, high[0]).encode() : null, Checkpoints.COMPLETE, 0);
             tc.commit();
             if (!incremental && run.read() == 0 && run.resumedFrom() == null) {
@@ -321,7 +324,8 @@ public class JdbcSource extends SyncSource {
         DatabaseMetaData md = sc.getMetaData();
         String quote = md.getIdentifierQuoteString();
         boolean isQuery = query != null && !query.isBlank();
-        String storedTable = isQuery ? null : stored(md, TargetTable.identifier("Source table", required("table", table, sourceId())));
+        String schema = sc.getSchema();
+        String storedTable = isQuery ? null : stored(md, schema, TargetTable.identifier("Source table", required("table", table, sourceId())));
         Shape s = new Shape(isQuery ? "(" + query.trim() + ") src" : Identifiers.quote(storedTable, quote), quote);
         try (PreparedStatement ps = sc.prepareStatement("SELECT * FROM " + s.from + " WHERE 1 = 0");
              ResultSet rs = ps.executeQuery()) {
@@ -354,7 +358,7 @@ public class JdbcSource extends SyncSource {
             order.addAll(keys);
             s.changesIdx = indexes(s, order);
         }
-        s.uniqueKey = storedTable != null && uniqueOnSource(md, storedTable, keys);
+        s.uniqueKey = storedTable != null && uniqueOnSource(md, schema, storedTable, keys);
         sc.rollback();
         return s;
     }
@@ -372,8 +376,8 @@ public class JdbcSource extends SyncSource {
     }
 
     /** A table's name as the source stores it (folded like its unquoted names, or as found in its catalogue). */
-    private static String stored(DatabaseMetaData md, String name) throws SQLException {
-        try (ResultSet rs = md.getTables(null, null, null, null)) {
+    private static String stored(DatabaseMetaData md, String schema, String name) throws SQLException {
+        try (ResultSet rs = md.getTables(null, schema, null, null)) {
             String found = null;
             while (rs.next()) {
                 String t = rs.getString("TABLE_NAME");
@@ -393,19 +397,20 @@ public class JdbcSource extends SyncSource {
     }
 
     /** True when the source table's primary key or a unique index covers the key columns: no key can repeat. */
-    private static boolean uniqueOnSource(DatabaseMetaData md, String storedTable, List<String> keys) {
+    private static boolean uniqueOnSource(DatabaseMetaData md, String schema, String storedTable, List<String> keys) {
         Set<String> wanted = new HashSet<>(keys);
         try {
             Map<String, Set<String>> unique = new LinkedHashMap<>();
-            try (ResultSet rs = md.getPrimaryKeys(null, null, storedTable)) {
+            try (ResultSet rs = md.getPrimaryKeys(null, schema, storedTable)) {
                 while (rs.next()) {
                     unique.computeIfAbsent("pk", k -> new HashSet<>()).add(rs.getString("COLUMN_NAME").toLowerCase(Locale.ROOT));
                 }
             }
-            try (ResultSet rs = md.getIndexInfo(null, null, storedTable, true, true)) {
+            try (ResultSet rs = md.getIndexInfo(null, schema, storedTable, true, true)) {
                 while (rs.next()) {
                     String column = rs.getString("COLUMN_NAME");
-                    if (column != null && rs.getString("INDEX_NAME") != null) {
+                    // a partial unique index (WHERE ...) does not make the key unique over the whole table
+                    if (column != null && rs.getString("INDEX_NAME") != null && rs.getString("FILTER_CONDITION") == null) {
                         unique.computeIfAbsent("ix:" + rs.getString("INDEX_NAME"), k -> new HashSet<>()).add(column.toLowerCase(Locale.ROOT));
                     }
                 }
@@ -486,18 +491,15 @@ public class JdbcSource extends SyncSource {
         }
     }
 
-    private String baseSql() {
-        return query != null && !query.isBlank() ? query.trim()
-                : "SELECT * FROM " + TargetTable.identifier("Source table", required("table", table, sourceId()));
-    }
-
     /** Looks the record up in the replica: text lookup columns compared case-insensitively, at most LOOKUP_LIMIT rows. */
     @Override
     public List<Map<String, Object>> find(CamelContext context, String nameOrEmail) throws SQLException {
-        String from = "(" + baseSql() + ") src";
         try (Connection sc = context.getRegistry().findSingleByType(SourcePools.class)
                 .get(sourceId(), required("jdbcUrl", jdbcUrl, sourceId()), username, password).getConnection()) {
             String quote = sc.getMetaData().getIdentifierQuoteString();
+            String from = query != null && !query.isBlank() ? "(" + query.trim() + ") src"
+                    : Identifiers.quote(stored(sc.getMetaData(), sc.getSchema(),
+                    TargetTable.identifier("Source table", required("table", table, sourceId()))), quote);
             List<String> searched = new ArrayList<>();
             try (PreparedStatement ps = sc.prepareStatement("SELECT * FROM " + from + " WHERE 1 = 0");
                  ResultSet rs = ps.executeQuery()) {

@@ -11,7 +11,8 @@ public class MalformedAnswerException extends RuntimeException {
     static final int QUOTED = 120;
 
     public MalformedAnswerException(String upstream, String problem, byte[] firstBytes, Throwable cause) {
-        super("Malformed answer from " + upstream + ": " + problem + "; it begins with '" + quote(firstBytes) + "'", cause);
+        super("Malformed answer from " + upstream + ": " + problem + (firstBytes == null ? ""
+                : "; it begins with '" + quote(firstBytes) + "'"), cause);
     }
 
     /** Up to {@value #QUOTED} characters of the body, control characters shown as spaces. */

@@ -70,19 +70,8 @@ final class SheetWriteBack {
 
     private Map<String, String> pairs(String text) {
         Map<String, String> out = new LinkedHashMap<>();
-        if (text == null) {
-            return out;
-        }
-        for (String pair : text.split(";")) {
-            if (pair.isBlank()) {
-                continue;
-            }
-            int eq = pair.indexOf('=');
-            if (eq <= 0) {
-                throw new NonRecoverableSyncException("Source " + sourceId + ": write-back entry '" + pair.trim()
-                        + "' is not 'Sheet header=field'");
-            }
-            out.put(Tabular.normalise(pair.substring(0, eq)), pair.substring(eq + 1).trim());
+        for (String[] e : Tabular.entries(text, sourceId, "write-back", "Sheet header=field", false)) {
+            out.put(Tabular.normalise(e[0]), e[1]);
         }
         return out;
     }

@@ -31,8 +31,8 @@ public final class SheetsClientFactory implements GoogleSheetsClientFactory {
     public static final String GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
 
     private final HttpTransport transport = new NetHttpTransport();
-    private final JsonFactory json = new StrictJsonFactory(GsonFactory.getDefaultInstance(), "Google Sheets");
-    private final JsonFactory tokenJson = new StrictJsonFactory(GsonFactory.getDefaultInstance(), "Google's token endpoint");
+    private final JsonFactory json = new StrictJsonFactory(GsonFactory.getDefaultInstance(), "Google Sheets", true);
+    private final JsonFactory tokenJson = new StrictJsonFactory(GsonFactory.getDefaultInstance(), "Google's token endpoint", false);
     private final String rootUrl;
     private final String tokenUrl;
     private final int connectTimeoutMs;

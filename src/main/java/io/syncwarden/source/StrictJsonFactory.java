@@ -24,10 +24,13 @@ import java.nio.charset.StandardCharsets;
 final class StrictJsonFactory extends JsonFactory {
     private final JsonFactory delegate;
     private final String upstream;
+    private final boolean quoteBody;
 
-    StrictJsonFactory(JsonFactory delegate, String upstream) {
+    /** {@code quoteBody} false for answers that may carry secrets (the token endpoint's): the error names no byte of them. */
+    StrictJsonFactory(JsonFactory delegate, String upstream, boolean quoteBody) {
         this.delegate = delegate;
         this.upstream = upstream;
+        this.quoteBody = quoteBody;
     }
 
     @Override
@@ -50,7 +53,7 @@ final class StrictJsonFactory extends JsonFactory {
         } catch (IOException | IllegalStateException e) {
             String problem = body.length == 0 ? "an empty body" : "not one complete JSON object (" + body.length + " bytes; "
                     + e.getMessage().split("\n")[0].replaceAll("Use JsonReader.*", "").trim() + ")";
-            throw new MalformedAnswerException(upstream, problem, body, e);
+            throw new MalformedAnswerException(upstream, problem, quoteBody ? body : null, e);
         }
         return delegate.createJsonParser(text);
     }

@@ -19,19 +19,34 @@ final class Tabular {
         return label.replace("\uFEFF", "").replaceAll("\\s+", " ").trim().toLowerCase(Locale.ROOT);
     }
 
-    /** {@code "Product ID=product_id; Units QoH=units_qoh"}: report label to table column, in table order. */
-    static Map<String, String> parseMapping(String text, String id) {
-        Map<String, String> out = new LinkedHashMap<>();
+    /**
+     * The {@code left=right} entries of a {@code ;}-separated parameter, in order; blank entries are skipped, an entry
+     * without {@code =} (or with nothing left of it) fails naming the parameter and the form it takes. {@code lastEquals}
+     * splits at the last {@code =} (report labels may contain one).
+     */
+    static List<String[]> entries(String text, String id, String what, String form, boolean lastEquals) {
+        List<String[]> out = new ArrayList<>();
+        if (text == null) {
+            return out;
+        }
         for (String pair : text.split(";")) {
             if (pair.isBlank()) {
                 continue;
             }
-            int eq = pair.lastIndexOf('=');
+            int eq = lastEquals ? pair.lastIndexOf('=') : pair.indexOf('=');
             if (eq <= 0) {
-                throw new NonRecoverableSyncException("Source " + id + ": mapping entry '" + pair.trim()
-                        + "' is not 'Report label=column'");
+                throw new NonRecoverableSyncException("Source " + id + ": " + what + " entry '" + pair.trim() + "' is not '" + form + "'");
             }
-            out.put(normalise(pair.substring(0, eq)), TargetTable.identifier("Column", pair.substring(eq + 1).trim()));
+            out.add(new String[] {pair.substring(0, eq), pair.substring(eq + 1).trim()});
+        }
+        return out;
+    }
+
+    /** {@code "Product ID=product_id; Units QoH=units_qoh"}: report label to table column, in table order. */
+    static Map<String, String> parseMapping(String text, String id) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String[] e : entries(text, id, "mapping", "Report label=column", true)) {
+            out.put(normalise(e[0]), TargetTable.identifier("Column", e[1]));
         }
         return out;
     }
@@ -42,38 +57,22 @@ final class Tabular {
      */
     static Map<String, String> parseTypes(String text, String id) {
         Map<String, String> out = new LinkedHashMap<>();
-        if (text == null) {
-            return out;
-        }
-        for (String pair : text.split(";")) {
-            if (pair.isBlank()) {
-                continue;
-            }
-            int eq = pair.indexOf('=');
-            if (eq <= 0) {
-                throw new NonRecoverableSyncException("Source " + id + ": columnTypes entry '" + pair.trim() + "' is not 'column=TYPE'");
-            }
-            String column = TargetTable.identifier("columnTypes column", pair.substring(0, eq).trim());
+        for (String[] e : entries(text, id, "columnTypes", "column=TYPE", false)) {
+            String column = TargetTable.identifier("columnTypes column", e[0].trim());
             try {
-                out.put(column, TargetTable.sqlType(column, pair.substring(eq + 1)));
-            } catch (NonRecoverableSyncException e) {
-                throw new NonRecoverableSyncException("Source " + id + ": " + e.getMessage());
+                out.put(column, TargetTable.sqlType(column, e[1]));
+            } catch (NonRecoverableSyncException x) {
+                throw new NonRecoverableSyncException("Source " + id + ": " + x.getMessage());
             }
         }
         return out;
     }
 
-    /** {@code "created=M/d/yyyy"}: column to a free-form setting (a date pattern), without type checks. */
-    static Map<String, String> parsePairs(String text) {
+    /** {@code "created=M/d/yyyy"}: column to a free-form setting (a date pattern). */
+    static Map<String, String> parsePairs(String text, String id, String what) {
         Map<String, String> out = new LinkedHashMap<>();
-        if (text == null) {
-            return out;
-        }
-        for (String pair : text.split(";")) {
-            int eq = pair.indexOf('=');
-            if (eq > 0) {
-                out.put(pair.substring(0, eq).trim().toLowerCase(Locale.ROOT), pair.substring(eq + 1).trim());
-            }
+        for (String[] e : entries(text, id, what, "column=pattern", false)) {
+            out.put(e[0].trim().toLowerCase(Locale.ROOT), e[1]);
         }
         return out;
     }

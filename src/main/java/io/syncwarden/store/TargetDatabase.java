@@ -89,10 +89,20 @@ public final class TargetDatabase implements AutoCloseable {
         try {
             var result = Flyway.configure().dataSource(dataSource).schemas(schema).defaultSchema(schema)
                     .locations("classpath:db/migration").load().migrate();
+            if (result.initialSchemaVersion == null) {
+                // a new control schema: an earlier version may have left its tables in the default schema
+                try (Connection c = dataSource.getConnection()) {
+                    LegacyControlTables.adopt(c, dialect, dataSchema, schema);
+                }
+            }
             LOG.info("Target database {} ({}): control tables in schema {} at version {} ({} migrations applied now); "
                             + "synced tables in schema {}", masked(url), dialect, schema,
                     result.targetSchemaVersion != null ? result.targetSchemaVersion : result.initialSchemaVersion,
                     result.migrationsExecuted, dataSchema);
+        } catch (SQLException e) {
+            dataSource.close();
+            throw new IllegalStateException("Cannot move the control tables an earlier version left in schema " + dataSchema
+                    + " to " + schema + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             dataSource.close();
             throw e;

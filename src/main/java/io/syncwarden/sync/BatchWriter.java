@@ -20,7 +20,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
@@ -38,11 +37,16 @@ public final class BatchWriter implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
-     * Saves the checkpoint in a committing batch's transaction: {@code lastRow} is the batch's last written row, null
-     * when the commit carries only rejected rows or a reader's progress.
+     * Saves the checkpoint in a committing batch's transaction: {@code lastRow} is the last row read before the commit
+     * (written or rejected), null when the commit carries only a reader's progress.
      */
     public interface CheckpointSink {
         void save(Connection c, Object[] lastRow, long rowsDone) throws SQLException;
+    }
+
+    /** Told, inside a committing batch's transaction, which rows the batch inserted or changed. */
+    public interface WrittenSink {
+        void written(Connection c, List<Object[]> rows) throws SQLException;
     }
 
     private record Reject(Object[] row, long position, String reason) {
@@ -72,9 +76,11 @@ public final class BatchWriter implements AutoCloseable {
     private KeyTracker duplicates = new KeyTracker(KeyTracker.Mode.ALL);
     private String positionName = "row";
     private long resumeAfter = -1;
-    private Consumer<Object[]> onWritten;
+    private WrittenSink onWritten;
     private String progress;
     private long lastPosition;
+    /** The last row read and dealt with (in the batch, or rejected): where a resumed read continues after. */
+    private Object[] lastRead;
     private boolean targetEmpty;
     private long rowsDone;
 
@@ -151,9 +157,9 @@ public final class BatchWriter implements AutoCloseable {
         return this;
     }
 
-    /** Called, after its batch commits, for each row that the batch inserted or changed (not for unchanged rows). */
-    public BatchWriter onWritten(Consumer<Object[]> listener) {
-        this.onWritten = listener;
+    /** Told, in each batch's transaction, the rows the batch inserted or changed (not the unchanged ones). */
+    public BatchWriter onWritten(WrittenSink sink) {
+        this.onWritten = sink;
         return this;
     }
 
@@ -175,6 +181,7 @@ public final class BatchWriter implements AutoCloseable {
         String reason = validate(row);
         if (reason != null) {
             reject(row, position, reason);
+            lastRead = row;
             return;
         }
         Object key = key(row);
@@ -182,6 +189,7 @@ public final class BatchWriter implements AutoCloseable {
         if (first >= 0) {
             reject(row, position, "duplicate key " + keyText(row) + ": the same key was read first at " + positionName + " " + first
                     + " (that row was written, this one was not)");
+            lastRead = row;
             return;
         }
         if (!batchKeys.add(key)) {
@@ -191,6 +199,7 @@ public final class BatchWriter implements AutoCloseable {
         }
         positions[rows.size()] = position;
         rows.add(row);
+        lastRead = row;
         if (rows.size() >= batchSize) {
             flush();
         }
@@ -204,6 +213,7 @@ public final class BatchWriter implements AutoCloseable {
         lastPosition = position;
         pending.read++;
         reject(row, position, reason);
+        lastRead = row;
     }
 
     /** Counts a row the reader passed over on purpose (a fully empty sheet row). */
@@ -278,7 +288,7 @@ public final class BatchWriter implements AutoCloseable {
             return;
         }
         int n = rows.size();
-        Object[] last = n == 0 ? null : rows.get(n - 1);
+        Object[] last = lastRead;
         boolean[] written = new boolean[n];
         try {
             if (n > 0) {
@@ -294,17 +304,19 @@ public final class BatchWriter implements AutoCloseable {
                     rowByRow(written);
                 }
             }
+            List<Object[]> changed = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                if (written[i]) {
+                    changed.add(rows.get(i));
+                }
+            }
+            if (onWritten != null && !changed.isEmpty()) {
+                onWritten.written(c, changed);
+            }
             commitPending(last, n);
         } catch (SQLException | RuntimeException e) {
             rollbackQuietly();
             throw e;
-        }
-        if (onWritten != null) {
-            for (int i = 0; i < n; i++) {
-                if (written[i]) {
-                    onWritten.accept(rows.get(i));
-                }
-            }
         }
         rows.clear();
         batchKeys.clear();

@@ -10,13 +10,17 @@ import java.util.List;
  * saw ({@link Mode#ALL}) as a 64-bit hash with the position it was first read at, in an open-addressing table of
  * 16 bytes a slot (about 32 MB for a million keys). Two different keys share a hash with a probability of about
  * n&sup2;/2<sup>65</sup> (3&times;10<sup>-8</sup> for a million keys); a read whose keys are unique by the
- * upstream's own constraint uses {@link Mode#NONE}.
+ * upstream's own constraint uses {@link Mode#NONE}. At most {@link #MAX_KEYS} keys are remembered; a larger read is
+ * checked up to there (and says so in the log).
  */
 public final class KeyTracker {
     public enum Mode { NONE, ADJACENT, ALL }
 
     private static final long EMPTY = 0L;
-    private final Mode mode;
+    /** Keys remembered at most (64 MB of table); beyond, the rest of the read is not checked (logged once). */
+    static final int MAX_KEYS = 4_000_000;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KeyTracker.class);
+    private Mode mode;
     private Object previous;
     private long previousPosition;
     private long[] hashes;
@@ -46,6 +50,13 @@ public final class KeyTracker {
                 return -1;
             }
             default:
+                if (size >= MAX_KEYS) {
+                    LOG.warn("More than {} keys in one read: repeated keys are not detected for the rest of it", MAX_KEYS);
+                    mode = Mode.NONE;
+                    hashes = null;
+                    positions = null;
+                    return -1;
+                }
                 return hashed(hash(key), position);
         }
     }

@@ -212,6 +212,11 @@ public class SyncRuns {
             return null;
         }
         active.put(run.runId(), run);
+        if (stopping) {
+            // stop() began while this run was being opened and may already have looked for runs to close
+            forceInterrupt(run);
+            return null;
+        }
         LOG.info("Sync {} run {} started ({}) on node {}", sourceId, run.runId(), trigger, settings.nodeId());
         return run;
     }
@@ -470,8 +475,10 @@ public class SyncRuns {
             return;
         }
         if (ErrorClass.LEASE_LOST.equals(errorClass)) {
-            closed(run, "abandoned");
-            metrics.run(source, "lease_lost", now.toEpochMilli() - run.startedAt().toEpochMilli());
+            if (run.closedStatus() == null) { // a forced close at stop already recorded and counted it
+                closed(run, "abandoned");
+                metrics.run(source, "lease_lost", now.toEpochMilli() - run.startedAt().toEpochMilli());
+            }
             LOG.error("Sync {} run {} stopped: {}", source, run.runId(), message);
             return;
         }
@@ -560,27 +567,23 @@ public class SyncRuns {
             if (requireLock && !holdsLock(c)) {
                 return false;
             }
-            try (PreparedStatement ps = c.prepareStatement("UPDATE sync_run SET status = ?, mode = ?, rows_read = ?, rows_inserted = ?, "
-                    + "rows_updated = ?, rows_unchanged = ?, rows_rejected = ?, rows_skipped = ?, resumed_from = ?, attempts = ?, "
-                    + "progress = COALESCE(?, progress), finished_at = ?, duration_ms = ?, error_class = ?, error_message = ? "
+            // the counts are not written here: every committed batch wrote them, and a batch committing while this close
+            // waited for its row lock must not be undone by counts read before it
+            try (PreparedStatement ps = c.prepareStatement("UPDATE sync_run SET status = ?, mode = COALESCE(?, mode), "
+                    + "resumed_from = COALESCE(?, resumed_from), attempts = ?, progress = COALESCE(?, progress), finished_at = ?, "
+                    + "duration_ms = ?, error_class = ?, error_message = ? "
                     + "WHERE run_id = ? AND (status = 'running' OR (status = 'abandoned' AND ? = 1))")) {
                 ps.setString(1, status);
                 ps.setString(2, run.mode());
-                ps.setLong(3, run.read());
-                ps.setLong(4, run.inserted());
-                ps.setLong(5, run.updated());
-                ps.setLong(6, run.unchanged());
-                ps.setLong(7, run.rejected());
-                ps.setLong(8, run.skipped());
-                ps.setString(9, truncate(run.resumedFrom(), 4000));
-                ps.setInt(10, attempts);
-                ps.setString(11, truncate(run.progress(), 4000));
-                ps.setObject(12, utc(at));
-                ps.setLong(13, duration);
-                ps.setString(14, errorClass);
-                ps.setString(15, truncate(message, 4000));
-                ps.setLong(16, run.runId());
-                ps.setInt(17, recorded ? 0 : 1);
+                ps.setString(3, truncate(run.resumedFrom(), 4000));
+                ps.setInt(4, attempts);
+                ps.setString(5, truncate(run.progress(), 4000));
+                ps.setObject(6, utc(at));
+                ps.setLong(7, duration);
+                ps.setString(8, errorClass);
+                ps.setString(9, truncate(message, 4000));
+                ps.setLong(10, run.runId());
+                ps.setInt(11, recorded ? 0 : 1);
                 if (ps.executeUpdate() == 0) {
                     return false;
                 }
@@ -672,6 +675,9 @@ public class SyncRuns {
         }
     }
 
+    /** A late record (written when the database came back) must not override the health a later run left. */
+    private static final String NEWER = " AND (last_run_id IS NULL OR last_run_id <= ?)";
+
     private void updateHealth(Connection c, RunContext run, String status, boolean failure, String error, Instant now) throws SQLException {
         int failures = 0;
         try (PreparedStatement ps = c.prepareStatement("SELECT consecutive_failures FROM source_health WHERE source_id = ?")) {
@@ -695,14 +701,14 @@ public class SyncRuns {
         if (success) {
             failures = 0;
             sql = "UPDATE source_health SET status = 'healthy', consecutive_failures = 0, last_run_id = ?, last_run_status = ?, "
-                    + "last_success_at = ?, last_row_count = ?, last_error = NULL, updated_at = ? WHERE source_id = ?";
+                    + "last_success_at = ?, last_row_count = ?, last_error = NULL, updated_at = ? WHERE source_id = ?" + NEWER;
         } else if (failure) {
             failures++;
             sql = "UPDATE source_health SET status = ?, consecutive_failures = ?, last_run_id = ?, last_run_status = ?, "
-                    + "last_failure_at = ?, last_error = ?, updated_at = ? WHERE source_id = ?";
+                    + "last_failure_at = ?, last_error = ?, updated_at = ? WHERE source_id = ?" + NEWER;
         } else {
             // interrupted by a stop: neither a success nor the source's failure
-            sql = "UPDATE source_health SET last_run_id = ?, last_run_status = ?, updated_at = ? WHERE source_id = ?";
+            sql = "UPDATE source_health SET last_run_id = ?, last_run_status = ?, updated_at = ? WHERE source_id = ?" + NEWER;
         }
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             if (success) {
@@ -712,6 +718,7 @@ public class SyncRuns {
                 ps.setLong(4, run.read());
                 ps.setObject(5, utc(now));
                 ps.setString(6, run.sourceId());
+                ps.setLong(7, run.runId());
             } else if (failure) {
                 ps.setString(1, failures >= settings.unhealthyAfterFailures() ? "unhealthy" : "degraded");
                 ps.setInt(2, failures);
@@ -721,11 +728,13 @@ public class SyncRuns {
                 ps.setString(6, truncate(error, 4000));
                 ps.setObject(7, utc(now));
                 ps.setString(8, run.sourceId());
+                ps.setLong(9, run.runId());
             } else {
                 ps.setLong(1, run.runId());
                 ps.setString(2, status);
                 ps.setObject(3, utc(now));
                 ps.setString(4, run.sourceId());
+                ps.setLong(5, run.runId());
             }
             ps.executeUpdate();
         }

@@ -171,8 +171,15 @@ public final class TargetTable {
     private static Map<String, Meta> load(Connection c, Dialect dialect, String schema, String table) throws SQLException {
         Map<String, Meta> out = new LinkedHashMap<>();
         DatabaseMetaData md = c.getMetaData();
-        try (ResultSet rs = md.getColumns(null, schema, table, null)) {
+        // metadata names are LIKE patterns: escape '_' and '%' so a look-alike table's columns are not mixed in
+        String escape = md.getSearchStringEscape();
+        String pattern = escape == null || escape.isEmpty() ? table
+                : table.replace(escape, escape + escape).replace("_", escape + "_").replace("%", escape + "%");
+        try (ResultSet rs = md.getColumns(null, schema, pattern, null)) {
             while (rs.next()) {
+                if (!table.equals(rs.getString("TABLE_NAME"))) {
+                    continue;
+                }
                 String stored = rs.getString("COLUMN_NAME");
                 String col = stored.toLowerCase(Locale.ROOT);
                 int type = rs.getInt("DATA_TYPE");

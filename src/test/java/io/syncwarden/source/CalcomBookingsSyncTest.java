@@ -386,8 +386,18 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         assertThat(bodies(SHEET + "/values:batchUpdateByDataFilter")).as("nothing written to the wrong row").isEmpty();
         assertThat(bodies(SHEET + ":batchUpdate")).anySatisfy(b -> assertThat(b.path("requests").path(0).path("deleteDeveloperMetadata")
                 .path("dataFilter").path("developerMetadataLookup").path("metadataId").asInt()).isEqualTo(506));
-        // the checkpoint went back: the next run reads these bookings again and writes them then
-        assertThat(text("SELECT cursor_value FROM syncwarden.sync_checkpoint WHERE source_id = 'it-calcom-writeback'")).startsWith("U||");
+        // the attendees are still owed their write-back: the next run writes them, though no booking changed
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.write_back_pending WHERE source_id = 'it-calcom-writeback'")).isEqualTo(3);
+        upstream.resetAll();
+        upstream.stubFor(get(urlPathEqualTo("/wb" + BOOKINGS)).willReturn(json(200, lastPage(fixture("bookings_page2.json")))));
+        serveLeadsSheet(Map.of(), Map.of(7, "siobhan.obrien@example.ie"));
+
+        SyncTrigger.Result next = fire("it-calcom-writeback");
+
+        assertThat(run(next.runId())).containsEntry("status", "success").containsEntry("inserted", 0L).containsEntry("updated", 0L);
+        assertThat(bodies(SHEET + "/values:batchUpdateByDataFilter")).singleElement().satisfies(w -> assertThat(w.get("data").get(0)
+                .get("dataFilter").get("developerMetadataLookup").get("metadataValue").asText()).isEqualTo("siobhan.obrien@example.ie"));
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.write_back_pending")).isZero();
     }
 
     @Test

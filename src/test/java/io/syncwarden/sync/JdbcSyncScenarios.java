@@ -424,6 +424,17 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     }
 
     @Test
+    void should_take_a_row_read_again_in_the_changes_pass_as_its_newer_version() throws Exception {
+        SyncTrigger.Result result = fire("it-both-passes");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("rejected", 0L).containsEntry("read", 31L);
+        try (Connection t = target(); Statement s = t.createStatement(); ResultSet rs = s.executeQuery("SELECT name FROM both_passes WHERE id = 3")) {
+            assertThat(rs.next()).isTrue();
+            assertThat(rs.getString(1)).isEqualTo("given a watermark meanwhile");
+        }
+    }
+
+    @Test
     void should_resume_a_run_killed_inside_a_tie_of_500_equal_watermarks() throws Exception {
         try (Connection r = replica()) {
             failReadsFrom(r, 250);
