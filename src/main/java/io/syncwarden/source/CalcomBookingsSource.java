@@ -224,11 +224,7 @@ public class CalcomBookingsSource extends SyncSource {
             tc.setAutoCommit(false);
             TargetTable table = table(exchange, tc, db);
             String[] next = new String[1];
-            BatchWriter.CheckpointSink sink = (c, last, done) -> {
-                if (next[0] != null) { // known once the whole page was added
-                    Checkpoints.save(c, run, next[0], Checkpoints.IN_PROGRESS, done);
-                }
-            };
+            BatchWriter.CheckpointSink sink = last -> next[0]; // known once the whole page was added
             try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, COLUMNS, List.of("uid"),
                     data.size() + 1, run, runs, sink, run.read())) {
                 writer.positionName("booking");

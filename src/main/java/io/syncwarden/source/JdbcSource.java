@@ -143,19 +143,19 @@ public class JdbcSource extends SyncSource {
             long done = cp != null && Checkpoints.IN_PROGRESS.equals(cp.phase()) ? cp.rowsDone() : 0;
             Object[] high = {start.high()};
             String[] pass = {start.pass()};
-            BatchWriter.CheckpointSink sink = (c, last, rowsDone) -> {
+            BatchWriter.CheckpointSink sink = last -> {
                 int[] idx = shape.order(pass[0]);
                 Object[] at = new Object[idx.length];
                 for (int i = 0; i < idx.length; i++) {
                     at[i] = last == null ? null : last[idx[i]];
                     if (at[i] == null) {
-                        return; // no position to resume after (a rejected row without its key): the last one stays
+                        return null; // no position to resume after (a rejected row without its key): the last one stays
                     }
                 }
                 if (PASS_CHANGES.equals(pass[0])) {
                     high[0] = later(high[0], last[shape.watermarkIdx]);
                 }
-                Checkpoints.save(c, run, new Position(pass[0], at, high[0]).encode(), Checkpoints.IN_PROGRESS, rowsDone);
+                return new Position(pass[0], at, high[0]).encode();
             };
             KeyTracker.Mode duplicates = shape.uniqueKey ? KeyTracker.Mode.NONE
                     : incremental ? KeyTracker.Mode.ALL : KeyTracker.Mode.ADJACENT;

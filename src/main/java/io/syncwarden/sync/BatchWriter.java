@@ -37,11 +37,11 @@ public final class BatchWriter implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
-     * Saves the checkpoint in a committing batch's transaction: {@code lastRow} is the last row read before the commit
-     * (written or rejected), null when the commit carries only a reader's progress.
+     * The checkpoint a committing batch saves (in its transaction): {@code lastRow} is the last row read before the
+     * commit (written or rejected), null when the commit carries only a reader's progress. Null keeps the checkpoint.
      */
     public interface CheckpointSink {
-        void save(Connection c, Object[] lastRow, long rowsDone) throws SQLException;
+        String cursor(Object[] lastRow);
     }
 
     /** Told, inside a committing batch's transaction, which rows the batch inserted or changed. */
@@ -65,6 +65,8 @@ public final class BatchWriter implements AutoCloseable {
     private final int batchSize;
     private final CheckpointSink checkpoint;
     private final PreparedStatement upsert;
+    /** PostgreSQL: COPY into a staging table and one upsert per batch; null on H2 (batched MERGE). */
+    private final PgCopyApplier copy;
     private final String insertSql;
     private PreparedStatement insert;
     private final Map<Integer, PreparedStatement> existsByCount = new HashMap<>();
@@ -129,11 +131,16 @@ public final class BatchWriter implements AutoCloseable {
                 + (syncedAt != null ? ", CURRENT_TIMESTAMP" : "") + ")";
         this.rows = new ArrayList<>(this.batchSize);
         this.positions = new long[this.batchSize];
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT 1 FROM " + table.name + " FETCH FIRST 1 ROWS ONLY")) {
-            // An empty target makes every written row an insert: the existence probe per batch can be skipped.
-            this.targetEmpty = !rs.next();
+        if (dialect == Dialect.POSTGRESQL) {
+            this.copy = new PgCopyApplier(c, table.name, stored, storedKeys, syncedAt);
+        } else {
+            this.copy = null;
+            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT 1 FROM " + table.name + " FETCH FIRST 1 ROWS ONLY")) {
+                // An empty target makes every written row an insert: the existence probe per batch can be skipped.
+                this.targetEmpty = !rs.next();
+            }
+            c.commit();
         }
-        c.commit();
     }
 
     /** How this read can repeat a key (default: anywhere, every key is remembered). */
@@ -192,7 +199,7 @@ public final class BatchWriter implements AutoCloseable {
             lastRead = row;
             return;
         }
-        if (!batchKeys.add(key)) {
+        if (!duplicates.exact() && !batchKeys.add(key)) {
             // the same key twice in one batch with duplicate detection off: write what we have first, so counts stay exact
             flush();
             batchKeys.add(key);
@@ -329,10 +336,8 @@ public final class BatchWriter implements AutoCloseable {
     /** Rejected rows, checkpoint, run counts and lease in the batch's transaction, then commit. */
     private void commitPending(Object[] last, int n) throws SQLException {
         writeRejects();
-        if (checkpoint != null) {
-            checkpoint.save(c, last, rowsDone + n);
-        }
-        runs.commitBatch(c, run, pending, lastPosition, progress);
+        String cursor = checkpoint == null ? null : checkpoint.cursor(last);
+        runs.commitBatch(c, run, pending, lastPosition, progress, cursor, rowsDone + n);
         c.commit();
         run.commit(pending, lastPosition, progress);
         rowsDone += n;
@@ -343,6 +348,16 @@ public final class BatchWriter implements AutoCloseable {
 
     private void writeBatch(boolean[] written) throws SQLException {
         int n = rows.size();
+        if (copy != null) {
+            PgCopyApplier.Applied applied = copy.apply(rows, onWritten != null);
+            if (applied.written() != null) {
+                System.arraycopy(applied.written(), 0, written, 0, n);
+            }
+            pending.inserted += applied.inserted();
+            pending.updated += applied.updated();
+            pending.unchanged += n - applied.inserted() - applied.updated();
+            return;
+        }
         int existing = targetEmpty ? 0 : countExisting();
         // Initial load: the target was empty and the read repeats no key, so every row is new and a plain INSERT does
         PreparedStatement ps = targetEmpty ? insert() : upsert;
@@ -500,6 +515,9 @@ public final class BatchWriter implements AutoCloseable {
 
     @Override
     public void close() throws SQLException {
+        if (copy != null) {
+            copy.close();
+        }
         upsert.close();
         if (insert != null) {
             insert.close();

@@ -1,6 +1,5 @@
 package io.syncwarden.sync;
 
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 
@@ -119,10 +118,30 @@ public final class KeyTracker {
     }
 
     private static long fnv(long h, Object value) {
-        byte[] bytes = value instanceof byte[] b ? b : String.valueOf(value).getBytes(StandardCharsets.UTF_8);
-        for (byte b : bytes) {
-            h = (h ^ (b & 0xff)) * 0x100000001b3L;
+        if (value instanceof Long || value instanceof Integer || value instanceof Short) {
+            long v = ((Number) value).longValue();
+            for (int i = 0; i < 8; i++, v >>>= 8) {
+                h = (h ^ (v & 0xff)) * 0x100000001b3L;
+            }
+            return h;
+        }
+        if (value instanceof byte[] bytes) {
+            for (byte b : bytes) {
+                h = (h ^ (b & 0xff)) * 0x100000001b3L;
+            }
+            return h;
+        }
+        String s = String.valueOf(value);
+        for (int i = 0; i < s.length(); i++) {
+            char ch = s.charAt(i);
+            h = (h ^ (ch & 0xff)) * 0x100000001b3L;
+            h = (h ^ (ch >>> 8)) * 0x100000001b3L;
         }
         return h;
+    }
+
+    /** True when this tracker sees every repeat (not off, not past its cap). */
+    boolean exact() {
+        return mode != Mode.NONE;
     }
 }

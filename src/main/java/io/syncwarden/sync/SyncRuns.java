@@ -313,34 +313,91 @@ public class SyncRuns {
     }
 
     /**
-     * Inside a batch's transaction: the run's counts as they will be once this batch commits, and the lease. Throws
+     * Inside a batch's transaction: the run's counts as they will be once this batch commits, the lease, and the
+     * checkpoint (when the batch moves it). On PostgreSQL one statement does all three; on H2 (in-process) three. Throws
      * when the run no longer holds its lock (lease lost, taken over, closed by a shutdown): the batch then rolls back.
      */
-    void commitBatch(Connection c, RunContext run, RunContext.Counts batch, long position, String progress) throws SQLException {
+    void commitBatch(Connection c, RunContext run, RunContext.Counts batch, long position, String progress, String cursor,
+                     long rowsDone) throws SQLException {
         if (run.leaseLost() != null) {
             throw new LeaseLostException("Sync " + run.sourceId() + " run " + run.runId() + " " + run.leaseLost()
                     + "; stopping without writing this batch");
         }
         Instant now = Instant.now();
-        try (PreparedStatement ps = c.prepareStatement("UPDATE sync_run SET mode = ?, rows_read = ?, rows_inserted = ?, "
-                + "rows_updated = ?, rows_unchanged = ?, rows_rejected = ?, rows_skipped = ?, resumed_from = ?, progress = ? "
-                + "WHERE run_id = ? AND status = 'running'")) {
-            ps.setString(1, run.mode());
-            ps.setLong(2, run.read + batch.read);
-            ps.setLong(3, run.inserted + batch.inserted);
-            ps.setLong(4, run.updated + batch.updated);
-            ps.setLong(5, run.unchanged + batch.unchanged);
-            ps.setLong(6, run.rejected + batch.rejected);
-            ps.setLong(7, run.skipped + batch.skipped);
-            ps.setString(8, truncate(run.resumedFrom(), 4000));
-            ps.setString(9, truncate(progress != null ? progress : run.progress(), 4000));
-            ps.setLong(10, run.runId());
-            if (ps.executeUpdate() == 0) {
-                throw new LeaseLostException("Sync " + run.sourceId() + " run " + run.runId()
-                        + " was closed by another node or a shutdown; stopping without writing this batch");
+        if (db.dialect() == io.syncwarden.store.Dialect.POSTGRESQL) {
+            commitBatchInOneStatement(c, run, batch, progress, cursor, rowsDone, now);
+        } else {
+            // checkpoint first, then the run row: a batch stuck here holds no lock on sync_run, so a shutdown can still
+            // close the record
+            if (cursor != null) {
+                Checkpoints.save(c, run, cursor, Checkpoints.IN_PROGRESS, rowsDone);
+            }
+            try (PreparedStatement ps = c.prepareStatement(RUN_COUNTS + " WHERE run_id = ? AND status = 'running'")) {
+                bindCounts(ps, 1, run, batch, progress);
+                ps.setLong(10, run.runId());
+                if (ps.executeUpdate() == 0) {
+                    throw closedElsewhere(run);
+                }
+            }
+            renew(c, run, now, true);
+        }
+        logProgress(run, batch, now);
+    }
+
+    private static final String RUN_COUNTS = "UPDATE sync_run SET mode = ?, rows_read = ?, rows_inserted = ?, rows_updated = ?, "
+            + "rows_unchanged = ?, rows_rejected = ?, rows_skipped = ?, resumed_from = ?, progress = ?";
+
+    private static void bindCounts(PreparedStatement ps, int from, RunContext run, RunContext.Counts batch, String progress)
+            throws SQLException {
+        ps.setString(from, run.mode());
+        ps.setLong(from + 1, run.read + batch.read);
+        ps.setLong(from + 2, run.inserted + batch.inserted);
+        ps.setLong(from + 3, run.updated + batch.updated);
+        ps.setLong(from + 4, run.unchanged + batch.unchanged);
+        ps.setLong(from + 5, run.rejected + batch.rejected);
+        ps.setLong(from + 6, run.skipped + batch.skipped);
+        ps.setString(from + 7, truncate(run.resumedFrom(), 4000));
+        ps.setString(from + 8, truncate(progress != null ? progress : run.progress(), 4000));
+    }
+
+    /** Lease, run counts and checkpoint in one round trip: each step happens only if the one before found its row. */
+    private void commitBatchInOneStatement(Connection c, RunContext run, RunContext.Counts batch, String progress, String cursor,
+                                           long rowsDone, Instant now) throws SQLException {
+        String sql = "WITH l AS (UPDATE source_lock SET heartbeat_at = ?, lease_until = ? WHERE source_id = ? AND run_id = ? "
+                + "RETURNING run_id), r AS (" + RUN_COUNTS + " WHERE run_id = (SELECT run_id FROM l) AND status = 'running' "
+                + "RETURNING run_id) "
+                + (cursor == null ? "SELECT run_id FROM r"
+                : "INSERT INTO sync_checkpoint (source_id, cursor_value, phase, run_id, rows_done, updated_at) "
+                + "SELECT ?, ?, 'in_progress', run_id, ?, ? FROM r ON CONFLICT (source_id) DO UPDATE SET cursor_value = "
+                + "EXCLUDED.cursor_value, phase = EXCLUDED.phase, run_id = EXCLUDED.run_id, rows_done = EXCLUDED.rows_done, "
+                + "updated_at = EXCLUDED.updated_at RETURNING run_id");
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setObject(1, utc(now));
+            ps.setObject(2, utc(now.plusMillis(settings.leaseMillis())));
+            ps.setString(3, run.sourceId());
+            ps.setLong(4, run.runId());
+            bindCounts(ps, 5, run, batch, progress);
+            if (cursor != null) {
+                ps.setString(14, run.sourceId());
+                ps.setString(15, cursor);
+                ps.setLong(16, rowsDone);
+                ps.setObject(17, utc(now));
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    run.leaseLost("lost its lock (lease expired and taken over, or released by a shutdown) or was closed");
+                    throw closedElsewhere(run);
+                }
             }
         }
-        renew(c, run, now, true);
+    }
+
+    private static LeaseLostException closedElsewhere(RunContext run) {
+        return new LeaseLostException("Sync " + run.sourceId() + " run " + run.runId()
+                + " no longer holds its lock or was closed by another node or a shutdown; stopping without writing this batch");
+    }
+
+    private void logProgress(RunContext run, RunContext.Counts batch, Instant now) {
         Instant logged = progressLogged.getOrDefault(run.runId(), run.startedAt());
         if (Duration.between(logged, now).toMillis() >= settings.progressLogMillis()) {
             progressLogged.put(run.runId(), now);

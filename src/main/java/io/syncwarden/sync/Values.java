@@ -65,10 +65,61 @@ public final class Values {
                     ? OffsetTime.parse(t) : LocalTime.parse(t);
             case Types.TIME_WITH_TIMEZONE -> OffsetTime.parse(t);
             case Types.TIMESTAMP -> typeName != null && typeName.equalsIgnoreCase("timestamptz")
-                    ? instant(t) : LocalDateTime.parse(t.replace(' ', 'T'));
+                    ? instant(t) : localDateTime(t);
             case Types.TIMESTAMP_WITH_TIMEZONE -> instant(t);
             default -> text;
         };
+    }
+
+    /**
+     * {@code yyyy-MM-dd HH:mm[:ss[.fffffffff]]} (space or {@code T}) read without a formatter: report and sheet columns
+     * hold millions of them; anything else goes to the ISO parser (and its error message).
+     */
+    static LocalDateTime localDateTime(String t) {
+        int n = t.length();
+        if (n >= 16 && n <= 29 && t.charAt(4) == '-' && t.charAt(7) == '-' && (t.charAt(10) == ' ' || t.charAt(10) == 'T')
+                && t.charAt(13) == ':') {
+            try {
+                int year = digits(t, 0, 4);
+                int month = digits(t, 5, 7);
+                int day = digits(t, 8, 10);
+                int hour = digits(t, 11, 13);
+                int minute = digits(t, 14, 16);
+                int second = 0;
+                int nanos = 0;
+                if (n > 16) {
+                    if (t.charAt(16) != ':' || n < 19) {
+                        throw new NumberFormatException();
+                    }
+                    second = digits(t, 17, 19);
+                    if (n > 19) {
+                        if (t.charAt(19) != '.' || n == 20) {
+                            throw new NumberFormatException();
+                        }
+                        nanos = digits(t, 20, n);
+                        for (int i = n - 20; i < 9; i++) {
+                            nanos *= 10;
+                        }
+                    }
+                }
+                return LocalDateTime.of(year, month, day, hour, minute, second, nanos);
+            } catch (NumberFormatException | java.time.DateTimeException e) {
+                // not this shape: the ISO parser below says what is wrong
+            }
+        }
+        return LocalDateTime.parse(t.replace(' ', 'T'));
+    }
+
+    private static int digits(String t, int from, int to) {
+        int v = 0;
+        for (int i = from; i < to; i++) {
+            char ch = t.charAt(i);
+            if (ch < '0' || ch > '9') {
+                throw new NumberFormatException();
+            }
+            v = v * 10 + (ch - '0');
+        }
+        return v;
     }
 
     /** A time with an offset; without one it is read as UTC (upstreams that drop the offset send UTC). */

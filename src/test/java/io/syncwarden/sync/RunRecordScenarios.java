@@ -107,7 +107,7 @@ abstract class RunRecordScenarios {
         batch.inserted = rows;
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(false);
-            node.commitBatch(c, run, batch, run.committedPosition() + rows, "row " + (run.committedPosition() + rows));
+            node.commitBatch(c, run, batch, run.committedPosition() + rows, "row " + (run.committedPosition() + rows), null, 0);
             c.commit();
         }
         run.commit(batch, run.committedPosition() + rows, null);

@@ -30,4 +30,14 @@ class ValuesTest {
         assertThatThrownBy(() -> Values.coerce("abc", Types.INTEGER)).isInstanceOf(NumberFormatException.class);
         assertThatThrownBy(() -> Values.coerce("maybe", Types.BOOLEAN)).hasMessageContaining("not a boolean");
     }
+
+    @Test
+    void should_read_timestamps_quickly_and_exactly() {
+        assertThat(Values.localDateTime("2025-03-14 10:00")).isEqualTo(LocalDateTime.of(2025, 3, 14, 10, 0));
+        assertThat(Values.localDateTime("2025-03-14T10:00:05")).isEqualTo(LocalDateTime.of(2025, 3, 14, 10, 0, 5));
+        assertThat(Values.localDateTime("2025-03-14 10:00:05.123")).isEqualTo(LocalDateTime.of(2025, 3, 14, 10, 0, 5, 123_000_000));
+        assertThat(Values.localDateTime("2025-03-14 10:00:05.123456789")).isEqualTo(LocalDateTime.of(2025, 3, 14, 10, 0, 5, 123_456_789));
+        assertThatThrownBy(() -> Values.localDateTime("2025-02-30 10:00:05")).isInstanceOf(java.time.format.DateTimeParseException.class);
+        assertThatThrownBy(() -> Values.localDateTime("2025-03-14 10:00:5x")).isInstanceOf(java.time.format.DateTimeParseException.class);
+    }
 }
