@@ -86,6 +86,9 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @PropertyInject(value = "syncwarden.source.socket-timeout-ms", defaultValue = "300000")
     private long sourceSocketTimeoutMs;
 
+    @PropertyInject(value = "syncwarden.db.h2-cache-kb", defaultValue = "16384")
+    private int dbH2CacheKb;
+
     @PropertyInject(value = "syncwarden.google.root-url", defaultValue = "https://sheets.googleapis.com/")
     private String googleRootUrl;
     @PropertyInject(value = "syncwarden.google.token-url", defaultValue = "https://oauth2.googleapis.com/token")
@@ -98,7 +101,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     public synchronized TargetDatabase targetDatabase() {
         if (database == null) {
             database = new TargetDatabase(new TargetDatabase.Options(dbUrl, dbUser, dbPassword, poolSize, dbSchema, dbDataSchema,
-                    dbConnectTimeoutMs, dbLockTimeoutMs, dbStatementTimeoutMs, dbSocketTimeoutMs));
+                    dbConnectTimeoutMs, dbLockTimeoutMs, dbStatementTimeoutMs, dbSocketTimeoutMs, dbH2CacheKb));
         }
         return database;
     }

@@ -35,7 +35,10 @@ public final class TargetDatabase implements AutoCloseable {
 
     /** Connection and timeout settings; see application.properties for each key. */
     public record Options(String url, String username, String password, int poolSize, String schema, String dataSchema,
-                          long connectTimeoutMs, long lockTimeoutMs, long statementTimeoutMs, long socketTimeoutMs) {
+                          long connectTimeoutMs, long lockTimeoutMs, long statementTimeoutMs, long socketTimeoutMs,
+                          int h2CacheKb) {
+        /** H2's page cache for the target, in KiB: bounded so the H2 target fits the service's heap. */
+        public static final int H2_CACHE_KB = 16384;
         public static final long CONNECT_TIMEOUT_MS = SECONDS.toMillis(10);
         public static final long LOCK_TIMEOUT_MS = SECONDS.toMillis(60);
         public static final long STATEMENT_TIMEOUT_MS = MINUTES.toMillis(10);
@@ -43,11 +46,12 @@ public final class TargetDatabase implements AutoCloseable {
 
         public static Options of(String url, String username, String password) {
             return new Options(url, username, password, 10, "syncwarden", "", CONNECT_TIMEOUT_MS, LOCK_TIMEOUT_MS,
-                    STATEMENT_TIMEOUT_MS, SOCKET_TIMEOUT_MS);
+                    STATEMENT_TIMEOUT_MS, SOCKET_TIMEOUT_MS, H2_CACHE_KB);
         }
 
         public Options withTimeouts(long connectMs, long lockMs, long statementMs, long socketMs) {
-            return new Options(url, username, password, poolSize, schema, dataSchema, connectMs, lockMs, statementMs, socketMs);
+            return new Options(url, username, password, poolSize, schema, dataSchema, connectMs, lockMs, statementMs, socketMs,
+                    h2CacheKb);
         }
     }
 
@@ -58,7 +62,7 @@ public final class TargetDatabase implements AutoCloseable {
 
     public TargetDatabase(String url, String username, String password, int poolSize) {
         this(new Options(url, username, password, poolSize, "syncwarden", "", Options.CONNECT_TIMEOUT_MS,
-                Options.LOCK_TIMEOUT_MS, Options.STATEMENT_TIMEOUT_MS, Options.SOCKET_TIMEOUT_MS));
+                Options.LOCK_TIMEOUT_MS, Options.STATEMENT_TIMEOUT_MS, Options.SOCKET_TIMEOUT_MS, Options.H2_CACHE_KB));
     }
 
     public TargetDatabase(Options o) {
@@ -66,7 +70,7 @@ public final class TargetDatabase implements AutoCloseable {
             throw new IllegalArgumentException("syncwarden.db.url is required (e.g. jdbc:h2:file:./data/syncwarden)");
         }
         this.dialect = Dialect.ofUrl(o.url());
-        String url = dialect == Dialect.H2 ? h2KeptOpenOnExit(o.url()) : o.url();
+        String url = dialect == Dialect.H2 ? h2CacheBounded(h2KeptOpenOnExit(o.url()), o.h2CacheKb()) : o.url();
         if (url.startsWith("jdbc:h2:file:")) {
             String path = url.substring("jdbc:h2:file:".length()).split(";")[0];
             File parent = new File(path).getAbsoluteFile().getParentFile();
@@ -200,6 +204,14 @@ public final class TargetDatabase implements AutoCloseable {
      */
     public static String h2KeptOpenOnExit(String url) {
         return url.toUpperCase(java.util.Locale.ROOT).contains("DB_CLOSE_ON_EXIT") ? url : url + ";DB_CLOSE_ON_EXIT=FALSE";
+    }
+
+    /**
+     * H2 keeps a page cache of 64 MiB per database by default, inside the service's heap; {@code cacheKb} bounds it
+     * unless the URL sets CACHE_SIZE itself (0 keeps H2's default).
+     */
+    public static String h2CacheBounded(String url, int cacheKb) {
+        return cacheKb <= 0 || url.toUpperCase(java.util.Locale.ROOT).contains("CACHE_SIZE=") ? url : url + ";CACHE_SIZE=" + cacheKb;
     }
 
     /** A JDBC URL fit for logs: any password parameter in it is masked. */

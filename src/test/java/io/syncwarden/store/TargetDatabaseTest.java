@@ -31,4 +31,21 @@ class TargetDatabaseTest {
             assertThat(db.dialect()).isEqualTo(Dialect.H2);
         }
     }
+
+    @Test
+    void should_bound_the_h2_page_cache_unless_the_url_sets_it() throws Exception {
+        assertThat(cacheKb("jdbc:h2:mem:cache-default;DB_CLOSE_DELAY=-1", TargetDatabase.Options.H2_CACHE_KB)).isEqualTo(16384);
+        assertThat(cacheKb("jdbc:h2:mem:cache-url;DB_CLOSE_DELAY=-1;CACHE_SIZE=4096", TargetDatabase.Options.H2_CACHE_KB)).isEqualTo(4096);
+        assertThat(cacheKb("jdbc:h2:mem:cache-h2;DB_CLOSE_DELAY=-1", 0)).as("0 keeps H2's default (no setting)").isNull();
+    }
+
+    private static Integer cacheKb(String url, int configured) throws Exception {
+        var o = TargetDatabase.Options.of(url, "sa", "");
+        o = new TargetDatabase.Options(o.url(), o.username(), o.password(), 2, o.schema(), o.dataSchema(), o.connectTimeoutMs(),
+                o.lockTimeoutMs(), o.statementTimeoutMs(), o.socketTimeoutMs(), configured);
+        try (TargetDatabase db = new TargetDatabase(o); var c = db.dataSource().getConnection(); var s = c.createStatement();
+             var rs = s.executeQuery("SELECT SETTING_VALUE FROM INFORMATION_SCHEMA.SETTINGS WHERE SETTING_NAME = 'CACHE_SIZE'")) {
+            return rs.next() ? Integer.valueOf(rs.getString(1)) : null;
+        }
+    }
 }

@@ -52,7 +52,7 @@ abstract class RunRecordScenarios {
         proxy = new TcpProxy(directPort());
         directUrl = template.replace("{port}", String.valueOf(directPort()));
         db = new TargetDatabase(new TargetDatabase.Options(template.replace("{port}", String.valueOf(proxy.port())), user(),
-                password(), 4, "syncwarden", "default", 500, 2000, 60_000, 10_000));
+                password(), 4, "syncwarden", "default", 500, 2000, 60_000, 10_000, TargetDatabase.Options.H2_CACHE_KB));
         meters = new SimpleMeterRegistry();
         runs = node("node-a");
         runs.start();
