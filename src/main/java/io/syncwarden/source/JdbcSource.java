@@ -29,13 +29,17 @@ import java.time.OffsetTime;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import javax.sql.DataSource;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
+import org.apache.camel.component.jdbc.JdbcConstants;
+import org.apache.camel.support.SynchronizationAdapter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,12 +57,16 @@ import org.slf4j.LoggerFactory;
  * the checkpoint, so an interrupted run resumes after the last row it wrote. Values are read with their full type
  * (time zones, nanoseconds, UUIDs) and names are quoted, so keyword column names work.
  */
-public class JdbcSource extends SyncSource {
+public class JdbcSource extends SyncSource implements ReadDataSource {
     private static final Logger LOG = LoggerFactory.getLogger(JdbcSource.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     static final String PASS_FULL = "full";
     static final String PASS_NULLS = "nulls";
     static final String PASS_CHANGES = "changes";
+    /** Exchange property: the run's read ({@link Read}). */
+    static final String READ = "syncwardenJdbcRead";
+    /** Exchange property the route's loop runs on: another pass is to be read. */
+    static final String READING = "syncwardenReading";
 
     private String jdbcUrl;
     private String username;
@@ -68,7 +76,10 @@ public class JdbcSource extends SyncSource {
     private String mode = "full";
     private String watermarkColumn;
     private String watermarkLookback = "PT10M";
-    private int fetchSize = 1000;
+    /** The replica's pool, set by the plan step; camel-jdbc takes its connections through {@link #getConnection()}. */
+    private volatile DataSource pool;
+    /** The connection of the pass being streamed (one run at a time per source: the source lock). */
+    private volatile Connection streamConnection;
 
     /** Where a read stands: the pass, the last committed position in it, and the highest watermark written so far. */
     record Position(String pass, Object[] at, Object high) {
@@ -117,8 +128,22 @@ public class JdbcSource extends SyncSource {
         return "jdbc";
     }
 
+    /**
+     * Plans the run's read (the route's {@code plan} step): the checkpoint, the source's shape, the target table, a
+     * batch writer on a target connection, and the first pass's query. The route then runs the query through its
+     * {@code jdbc} step and hands the streamed rows to {@link #write}, pass after pass.
+     */
+    public void plan(Exchange exchange) throws Exception {
+        sync(exchange);
+    }
+
     @Override
     protected void read(RunContext run, SyncRuns runs, Exchange exchange) throws Exception {
+        Read previous = exchange.getProperty(READ, Read.class);
+        if (previous != null) {
+            previous.close(); // a retried attempt plans again from what is committed
+        }
+        exchange.setProperty(READING, false);
         String id = sourceId();
         String url = required("jdbcUrl", jdbcUrl, id);
         boolean incremental = "incremental".equalsIgnoreCase(mode);
@@ -131,59 +156,218 @@ public class JdbcSource extends SyncSource {
         run.mode(incremental ? "incremental" : "full");
 
         var db = runs.database();
-        try (Connection tc = db.dataSource().getConnection();
-             Connection sc = exchange.getContext().getRegistry().findSingleByType(SourcePools.class).get(id, url, username, password).getConnection()) {
+        pool = exchange.getContext().getRegistry().findSingleByType(SourcePools.class).get(id, url, username, password);
+        Connection tc = db.dataSource().getConnection();
+        try {
             tc.setAutoCommit(false);
-            sc.setAutoCommit(false); // PostgreSQL streams with a cursor only outside autocommit
             Checkpoints.Checkpoint cp = Checkpoints.load(tc, id);
             tc.commit();
-            Shape shape = shape(sc, keys, watermark);
+            Shape shape;
+            try (Connection sc = pool.getConnection()) {
+                shape = shape(sc, keys, watermark);
+            }
             Position start = startPosition(cp, run, incremental, shape);
             TargetTable tt = TargetTable.ensure(tc, db, target, shape.offered, keys);
             long done = cp != null && Checkpoints.IN_PROGRESS.equals(cp.phase()) ? cp.rowsDone() : 0;
-            Object[] high = {start.high()};
-            String[] pass = {start.pass()};
-            BatchWriter.CheckpointSink sink = last -> {
-                int[] idx = shape.order(pass[0]);
-                Object[] at = new Object[idx.length];
-                for (int i = 0; i < idx.length; i++) {
-                    at[i] = last == null ? null : last[idx[i]];
-                    if (at[i] == null) {
-                        return null; // no position to resume after (a rejected row without its key): the last one stays
+            Read read = new Read(run, runs, tc, shape, start, incremental);
+            read.writer = new BatchWriter(tc, db.dialect(), tt, shape.columns, keys, batchSize(), run, runs, read::cursor, done)
+                    .duplicates(read.duplicates);
+            tc = null; // the read owns it now
+            exchange.setProperty(READ, read);
+            if (previous == null) {
+                exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+                    @Override
+                    public void onDone(Exchange done) {
+                        Read last = done.getProperty(READ, Read.class);
+                        if (last != null) {
+                            last.close();
+                        }
                     }
-                }
-                if (PASS_CHANGES.equals(pass[0])) {
-                    high[0] = later(high[0], last[shape.watermarkIdx]);
-                }
-                return new Position(pass[0], at, high[0]).encode();
-            };
-            KeyTracker.Mode duplicates = shape.uniqueKey ? KeyTracker.Mode.NONE
-                    : incremental ? KeyTracker.Mode.ALL : KeyTracker.Mode.ADJACENT;
-            try (BatchWriter writer = new BatchWriter(tc, db.dialect(), tt, shape.columns, keys, batchSize(), run, runs, sink, done)
-                    .duplicates(duplicates)) {
-                long[] position = {run.read() + run.skipped()};
-                if (!incremental) {
-                    stream(sc, shape, start.at(), null, false, shape.keyIdx, writer, position);
-                } else {
-                    if (PASS_NULLS.equals(start.pass()) && shape.watermarkNullable) {
-                        stream(sc, shape, start.at(), null, true, shape.keyIdx, writer, position);
-                        writer.finish(); // the NULL pass's last batch commits with its own position
-                        // a row given its first watermark while the NULL pass ran is read again, newer: not a duplicate
-                        writer.duplicates(duplicates);
-                    }
-                    pass[0] = PASS_CHANGES;
-                    Object[] at = PASS_CHANGES.equals(start.pass()) ? start.at() : null;
-                    Object from = at == null ? lookback(start.high()) : null;
-                    stream(sc, shape, at, from, false, shape.changesIdx, writer, position);
-                }
-                writer.finish();
+                });
             }
-            sc.rollback();
+            read.first(exchange);
+        } finally {
+            if (tc != null) {
+                tc.close();
+            }
+        }
+    }
+
+    /**
+     * Writes the rows the {@code jdbc} step streamed (one pass), then sets up the next pass or ends the read. A
+     * redelivered {@code write} finds its stream already taken from (rows of the failed batch went with it): it
+     * plans again from the last committed batch and the route's loop reads from there.
+     */
+    public void write(Exchange exchange) throws Exception {
+        Read read = exchange.getProperty(READ, Read.class);
+        if (read == null) {
+            throw new IllegalStateException("Source " + sourceId() + ": write runs after plan and the jdbc step");
+        }
+        if (read.streamTaken) {
+            read.closeStream();
+            sync(exchange);
+            return;
+        }
+        read.streamTaken = true;
+        Iterator<?> rows = exchange.getMessage().getBody(Iterator.class);
+        if (rows == null) {
+            throw new IllegalStateException("Source " + sourceId() + ": the jdbc step gave no result rows (outputType=StreamList)");
+        }
+        int n = read.shape.columns.size();
+        try {
+            while (rows.hasNext()) {
+                Map<?, ?> values = (Map<?, ?>) rows.next();
+                if (values.size() != n) {
+                    throw new NonRecoverableSyncException("Source " + sourceId() + ": the replica returned " + values.size()
+                            + " columns, " + n + " expected (" + read.shape.columns + "); has the table changed during the run?");
+                }
+                Object[] row = new Object[n];
+                int i = 0;
+                for (Object v : values.values()) {
+                    row[i++] = v instanceof java.sql.Clob clob ? clob.getSubString(1, (int) clob.length()) : v;
+                }
+                read.writer.add(row, ++read.position);
+            }
+        } finally {
+            read.closeStream();
+        }
+        read.next(exchange);
+    }
+
+    /** camel-jdbc's connection for the current pass: autocommit off (PostgreSQL streams with a cursor only so). */
+    @Override
+    public Connection getConnection() throws SQLException {
+        DataSource p = pool;
+        if (p == null) {
+            throw new SQLException("Source " + sourceId() + ": the jdbc step runs after the plan step");
+        }
+        Connection c = p.getConnection();
+        try {
+            c.setAutoCommit(false);
+        } catch (SQLException e) {
+            c.close();
+            throw e;
+        }
+        Connection typed = TypedResults.wrap(c);
+        streamConnection = typed;
+        return typed;
+    }
+
+    /** One run's read: the passes still to do, where each stands, and the writer they feed. */
+    private final class Read {
+        final RunContext run;
+        final SyncRuns runs;
+        final Connection tc;
+        final Shape shape;
+        final Position start;
+        final boolean incremental;
+        final KeyTracker.Mode duplicates;
+        BatchWriter writer;
+        Object high;
+        String pass;
+        long position;
+        boolean streamTaken;
+
+        Read(RunContext run, SyncRuns runs, Connection tc, Shape shape, Position start, boolean incremental) {
+            this.run = run;
+            this.runs = runs;
+            this.tc = tc;
+            this.shape = shape;
+            this.start = start;
+            this.incremental = incremental;
+            this.high = start.high();
+            this.position = run.read() + run.skipped();
+            this.duplicates = shape.uniqueKey ? KeyTracker.Mode.NONE : incremental ? KeyTracker.Mode.ALL : KeyTracker.Mode.ADJACENT;
+        }
+
+        /** The checkpoint of a committed batch: its pass, its last row's place in the pass's order, the highest watermark. */
+        String cursor(Object[] last) {
+            int[] idx = shape.order(pass);
+            Object[] at = new Object[idx.length];
+            for (int i = 0; i < idx.length; i++) {
+                at[i] = last == null ? null : last[idx[i]];
+                if (at[i] == null) {
+                    return null; // no position to resume after (a rejected row without its key): the last one stays
+                }
+            }
+            if (PASS_CHANGES.equals(pass)) {
+                high = later(high, last[shape.watermarkIdx]);
+            }
+            return new Position(pass, at, high).encode();
+        }
+
+        void first(Exchange exchange) throws SQLException {
+            if (!incremental) {
+                query(exchange, PASS_FULL, start.at(), null);
+            } else if (PASS_NULLS.equals(start.pass()) && shape.watermarkNullable) {
+                query(exchange, PASS_NULLS, start.at(), null);
+            } else {
+                Object[] at = PASS_CHANGES.equals(start.pass()) ? start.at() : null;
+                query(exchange, PASS_CHANGES, at, at == null ? lookback(start.high()) : null);
+            }
+        }
+
+        /** After a pass: the changes pass follows the NULL pass; after the last one the read completes. */
+        void next(Exchange exchange) throws SQLException {
+            if (PASS_NULLS.equals(pass)) {
+                writer.finish(); // the NULL pass's last batch commits with its own position
+                // a row given its first watermark while the NULL pass ran is read again, newer: not a duplicate
+                writer.duplicates(duplicates);
+                query(exchange, PASS_CHANGES, null, lookback(start.high()));
+                return;
+            }
+            writer.finish();
             runs.checkLease(tc, run); // a run that lost its source must not overwrite the new owner's checkpoint
-            Checkpoints.save(tc, run, incremental ? new Position(PASS_NULLS, null, high[0]).encode() : null, Checkpoints.COMPLETE, 0);
+            Checkpoints.save(tc, run, incremental ? new Position(PASS_NULLS, null, high).encode() : null, Checkpoints.COMPLETE, 0);
             tc.commit();
             if (!incremental && run.read() == 0 && run.resumedFrom() == null) {
                 run.markEmpty();
+            }
+            exchange.setProperty(READING, false);
+            close();
+        }
+
+        /** Sets the exchange up for the jdbc step: the pass's SELECT as the body, its values as named parameters. */
+        private void query(Exchange exchange, String pass, Object[] at, Object from) {
+            this.pass = pass;
+            Map<String, Object> params = new LinkedHashMap<>();
+            String sql = select(shape, at, from, PASS_NULLS.equals(pass), shape.order(pass), params);
+            exchange.getMessage().setBody(sql);
+            exchange.getMessage().setHeader(JdbcConstants.JDBC_PARAMETERS, params);
+            exchange.setProperty(READING, true);
+            streamTaken = false;
+        }
+
+        void closeStream() {
+            Connection c = streamConnection;
+            streamConnection = null;
+            if (c != null) {
+                try {
+                    c.close(); // rolls the read transaction back and frees the pooled connection (and its cursor)
+                } catch (SQLException e) {
+                    LOG.debug("Source {}: closing the read connection: {}", sourceId(), e.getMessage());
+                }
+            }
+        }
+
+        void close() {
+            closeStream();
+            try {
+                if (writer != null) {
+                    BatchWriter w = writer;
+                    writer = null;
+                    w.close();
+                }
+            } catch (Exception e) {
+                LOG.debug("Source {}: closing the writer: {}", sourceId(), e.getMessage());
+            }
+            try {
+                if (!tc.isClosed()) {
+                    tc.rollback();
+                    tc.close();
+                }
+            } catch (SQLException e) {
+                LOG.debug("Source {}: closing the target connection: {}", sourceId(), e.getMessage());
             }
         }
     }
@@ -213,59 +397,40 @@ public class JdbcSource extends SyncSource {
         return p;
     }
 
-    /** Streams one pass into the writer: rows after {@code at} in {@code order}, or the NULL-watermark rows. */
-    private void stream(Connection sc, Shape shape, Object[] at, Object from, boolean nullWatermark, int[] order,
-                        BatchWriter writer, long[] position) throws SQLException {
+    /**
+     * One pass's SELECT: rows after {@code at} in {@code order} (from {@code from} on the watermark when there is no
+     * position yet), or the NULL-watermark rows; its values go into {@code params} as named parameters ({@code :?pN}).
+     */
+    static String select(Shape shape, Object[] at, Object from, boolean nullWatermark, int[] order, Map<String, Object> params) {
         List<String> where = new ArrayList<>();
-        List<Object> params = new ArrayList<>();
         if (shape.watermarkIdx >= 0) {
             String wm = shape.quoted(shape.watermarkIdx);
             if (nullWatermark) {
                 where.add(wm + " IS NULL");
             } else if (at == null) {
-                where.add(from != null ? wm + " >= ?" : wm + " IS NOT NULL");
-                if (from != null) {
-                    params.add(from);
-                }
+                where.add(from != null ? wm + " >= " + param(params, from) : wm + " IS NOT NULL");
             }
         }
         if (at != null) {
-            where.add(keyset(shape.quotedAll(order)));
-            for (int i = 0; i < at.length; i++) {
-                for (int j = 0; j <= i; j++) {
-                    params.add(at[j]);
-                }
-            }
+            where.add(keyset(shape.quotedAll(order), i -> param(params, at[i])));
         }
-        String sql = "SELECT * FROM " + shape.from + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
+        return "SELECT * FROM " + shape.from + (where.isEmpty() ? "" : " WHERE " + String.join(" AND ", where))
                 + " ORDER BY " + String.join(", ", shape.quotedAll(order));
-        int n = shape.columns.size();
-        try (PreparedStatement ps = sc.prepareStatement(sql, ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY)) {
-            ps.setFetchSize(fetchSize);
-            for (int i = 0; i < params.size(); i++) {
-                ps.setObject(i + 1, params.get(i));
-            }
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    Object[] row = new Object[n];
-                    for (int i = 0; i < n; i++) {
-                        row[i] = shape.value(rs, i);
-                    }
-                    writer.add(row, ++position[0]);
-                }
-            }
-        }
+    }
+
+    private static String param(Map<String, Object> params, Object value) {
+        String name = "p" + params.size();
+        params.put(name, value);
+        return ":?" + name;
     }
 
     /** What the source offers: columns with their types, how to name and order them, and whether its key is unique. */
-    private final class Shape {
+    private static final class Shape {
         final String from;
         final String quote;
         final List<String> columns = new ArrayList<>();
         final List<String> labels = new ArrayList<>();
         final List<TargetTable.Column> offered = new ArrayList<>();
-        int[] types;
-        String[] typeNames;
         int[] keyIdx;
         int[] changesIdx;
         int watermarkIdx = -1;
@@ -293,31 +458,6 @@ public class JdbcSource extends SyncSource {
             return out;
         }
 
-        /** The value with its full type: local times and timestamps without the JVM's zone, offsets kept, text for JSON. */
-        Object value(ResultSet rs, int i) throws SQLException {
-            int c = i + 1;
-            String name = typeNames[i];
-            switch (types[i]) {
-                case Types.TIMESTAMP:
-                    return "timestamptz".equals(name) ? rs.getObject(c, OffsetDateTime.class) : rs.getObject(c, LocalDateTime.class);
-                case Types.TIMESTAMP_WITH_TIMEZONE:
-                    return rs.getObject(c, OffsetDateTime.class);
-                case Types.TIME:
-                    return "timetz".equals(name) ? rs.getObject(c, OffsetTime.class) : rs.getObject(c, LocalTime.class);
-                case Types.TIME_WITH_TIMEZONE:
-                    return rs.getObject(c, OffsetTime.class);
-                case Types.DATE:
-                    return rs.getObject(c, LocalDate.class);
-                case Types.CLOB, Types.NCLOB:
-                    return rs.getString(c);
-                case Types.BLOB:
-                    return rs.getBytes(c);
-                default:
-                    Object v = rs.getObject(c);
-                    // driver-specific holders (PostgreSQL json, enums, intervals) travel as their text
-                    return v == null || v.getClass().getName().startsWith("java.") || v instanceof byte[] ? v : rs.getString(c);
-            }
-        }
     }
 
     private Shape shape(Connection sc, List<String> keys, String watermark) throws SQLException {
@@ -331,8 +471,6 @@ public class JdbcSource extends SyncSource {
              ResultSet rs = ps.executeQuery()) {
             ResultSetMetaData rmd = rs.getMetaData();
             int n = rmd.getColumnCount();
-            s.types = new int[n];
-            s.typeNames = new String[n];
             for (int i = 1; i <= n; i++) {
                 String label = rmd.getColumnLabel(i);
                 String col = label.toLowerCase(Locale.ROOT);
@@ -341,8 +479,6 @@ public class JdbcSource extends SyncSource {
                 }
                 s.columns.add(col);
                 s.labels.add(label);
-                s.types[i - 1] = rmd.getColumnType(i);
-                s.typeNames[i - 1] = rmd.getColumnTypeName(i) == null ? null : rmd.getColumnTypeName(i).toLowerCase(Locale.ROOT);
                 s.offered.add(new TargetTable.Column(col, rmd.getColumnType(i), rmd.getColumnTypeName(i), rmd.getPrecision(i), rmd.getScale(i)));
                 if (col.equals(watermark)) {
                     s.watermarkNullable = rmd.isNullable(i) != ResultSetMetaData.columnNoNulls;
@@ -546,13 +682,18 @@ public class JdbcSource extends SyncSource {
 
     /** (c1 > ?) OR (c1 = ? AND c2 > ?) OR ...: strictly after the cursor in (c1, c2, ...) order, on any database. */
     static String keyset(List<String> order) {
+        return keyset(order, i -> "?");
+    }
+
+    /** The same, with {@code value.apply(i)} standing for the cursor's i-th value (a placeholder, each use its own). */
+    static String keyset(List<String> order, java.util.function.IntFunction<String> value) {
         List<String> terms = new ArrayList<>();
         for (int i = 0; i < order.size(); i++) {
             StringBuilder t = new StringBuilder("(");
             for (int j = 0; j < i; j++) {
-                t.append(order.get(j)).append(" = ? AND ");
+                t.append(order.get(j)).append(" = ").append(value.apply(j)).append(" AND ");
             }
-            terms.add(t.append(order.get(i)).append(" > ?)").toString());
+            terms.add(t.append(order.get(i)).append(" > ").append(value.apply(i)).append(')').toString());
         }
         return "(" + String.join(" OR ", terms) + ")";
     }
@@ -565,5 +706,4 @@ public class JdbcSource extends SyncSource {
     public void setMode(String mode) { this.mode = mode; }
     public void setWatermarkColumn(String watermarkColumn) { this.watermarkColumn = watermarkColumn; }
     public void setWatermarkLookback(String watermarkLookback) { this.watermarkLookback = watermarkLookback; }
-    public void setFetchSize(int fetchSize) { this.fetchSize = fetchSize; }
 }

@@ -646,7 +646,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         }
     }
 
-    private CompletableFuture<SyncTrigger.Result> fireInBackground(String source) {
+    CompletableFuture<SyncTrigger.Result> fireInBackground(String source) {
         return CompletableFuture.supplyAsync(() -> {
             try {
                 return fire(source);

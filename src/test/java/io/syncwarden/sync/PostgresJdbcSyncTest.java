@@ -5,6 +5,14 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import org.apache.camel.component.jdbc.JdbcEndpoint;
+import org.apache.camel.component.jdbc.JdbcOutputType;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /** jdbc source scenarios, PostgreSQL replica into PostgreSQL target (real PostgreSQL binaries). */
 class PostgresJdbcSyncTest extends JdbcSyncScenarios {
@@ -121,5 +129,33 @@ class PostgresJdbcSyncTest extends JdbcSyncScenarios {
         try (Connection t = target(); Statement s = t.createStatement()) {
             s.execute("DROP TRIGGER IF EXISTS checkpoint_fault ON syncwarden.sync_checkpoint");
         }
+    }
+
+    @Test
+    void should_read_the_replica_through_camel_jdbc_with_a_cursor_and_write_batches_while_it_is_still_reading() throws Exception {
+        try (Connection r = replica(); Statement s = r.createStatement()) {
+            // read in key order straight off the primary key index: rows leave PostgreSQL as the scan reaches them
+            s.execute("ALTER DATABASE \"" + r.getCatalog() + "\" SET enable_sort = off");
+            blockReadsFrom(r, 151); // the fourth fetch of 50
+        }
+        CompletableFuture<SyncTrigger.Result> running = fireInBackground("it-full");
+
+        // two batches of 50 are in the target while the replica still waits at row 151: the result is fetched 50 rows
+        // at a time through a cursor (a result read whole would hold every row back until the scan ended)
+        await("batches written while the replica reads").atMost(Duration.ofSeconds(30))
+                .until(() -> count("SELECT COUNT(*) FROM leads_full") == 100);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE status = 'running'")).isEqualTo(1);
+        unblock();
+        assertThat(running.get().status()).isEqualTo("success");
+        assertThat(count("SELECT COUNT(*) FROM leads_full")).isEqualTo(ROWS);
+
+        assertThat(context.getEndpoints()).filteredOn(JdbcEndpoint.class::isInstance).map(JdbcEndpoint.class::cast)
+                .filteredOn(e -> e.getDataSourceName() != null)
+                .anySatisfy(e -> {
+                    assertThat(e.getOutputType()).isEqualTo(JdbcOutputType.StreamList);
+                    assertThat(e.isResetAutoCommit()).as("a commit after the query would close the cursor").isFalse();
+                    assertThat(e.isUseHeadersAsParameters()).isTrue();
+                    assertThat(e.getParameters()).containsEntry("fetchSize", "50");
+                });
     }
 }
