@@ -3,6 +3,7 @@ package io.syncwarden.source;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.syncwarden.sync.BatchWriter;
 import io.syncwarden.sync.Checkpoints;
 import io.syncwarden.sync.NonRecoverableSyncException;
@@ -32,19 +33,28 @@ import org.apache.camel.ProducerTemplate;
 import org.apache.camel.StreamCache;
 
 /**
- * The {@code calcom-bookings} kind: Cal.com API v2 {@code GET /v2/bookings} ({@code cal-api-version: 2024-08-13}),
- * sorted by {@code updatedAt} ascending and paged until {@code pagination.hasNextPage} is false. The route loops
- * {@link #request} - camel-http - {@link #sync} per page; each page is committed with its checkpoint.
+ * The {@code calcom-bookings} kind: Cal.com API v2 {@code GET /v2/bookings}, in either of two API versions chosen by
+ * the {@code apiVersion} parameter. The route loops {@link #request} - camel-http - {@link #sync} per page; each page
+ * is committed with its checkpoint. A run has two passes: bookings changed since the updatedAt watermark, then
+ * bookings created since the createdAt watermark (a booking never changed may have no updatedAt, which an
+ * afterUpdatedAt filter cannot return). The first run reads everything in one pass.
  *
- * <p>Paging is keyset paging on the watermark: each page asks {@code afterUpdatedAt=<newest updatedAt committed> - 1 ms}
- * (so bookings sharing that instant are not lost whether the API compares with &gt; or &gt;=; re-reading them is a
- * harmless unchanged upsert), with {@code skip} used only to step through a page-sized run of identical
- * {@code updatedAt}. Unlike plain skip paging, a booking changed while the run pages moves behind the anchor
- * instead of shifting unread bookings out of reach, so nothing is skipped; an interrupted run resumes at the last
- * committed watermark, and the next run starts there.
+ * <p><b>{@code 2024-08-13}</b> (offset paging, {@code pagination.hasNextPage}): each pass reads in its watermark's
+ * ascending order and pages by keyset on the watermark: each page asks {@code afterUpdatedAt=<newest updatedAt
+ * committed> - 1 ms} (so bookings sharing that instant are not lost whether the API compares with &gt; or &gt;=;
+ * re-reading them is a harmless unchanged upsert), with {@code skip} used only to step through a page-sized run of
+ * identical {@code updatedAt}. A booking changed while the run pages moves behind the anchor instead of shifting
+ * unread bookings out of reach, so nothing is skipped. Checkpoint: {@code pass|updated|created|tieSkip|runUpdated|runCreated}.
  *
- * <p>The checkpoint cursor is {@code pass|updated|created|tieSkip|runUpdated|runCreated}: the pass (U: changes, C: new
- * bookings), both watermarks, the skip under the current one, and the watermarks the run began at.
+ * <p><b>{@code 2026-05-01}</b> (cursor paging, {@code cursor} / {@code pagination.nextCursor} / {@code pagination.hasMore},
+ * {@code limit} up to 100, at most one {@code status}): the order is Cal.com's own (by booking uuid, derived from the
+ * status), not a watermark's, so a pass keeps its filter ({@code afterUpdatedAt} / {@code afterCreatedAt}) for the
+ * whole walk and follows the cursors to the last page; each committed page checkpoints the next cursor, and an
+ * interrupted run resumes there. Because a booking changed during the walk may sit behind the cursor, the next run's
+ * watermarks are the walk's start less the clock-skew allowance (then less the lookback): everything changed after
+ * that is read again, everything before it was in the walk. A cursor inherited from an earlier run is tried once:
+ * the checkpoint forgets it first, so a cursor Cal.com no longer accepts costs one failed run, then the pass walks
+ * again from its first page. Checkpoint: JSON with the version, pass, anchors, next cursor and walk start.
  */
 public class CalcomBookingsSource extends SyncSource {
     public static final String PAGING = "syncwardenPaging";
@@ -63,7 +73,11 @@ public class CalcomBookingsSource extends SyncSource {
 
     private String apiKey;
     private String baseUrl = "https://api.cal.com";
-    private String apiVersion = "2024-08-13";
+    static final String V2024 = "2024-08-13";
+    static final String V2026 = "2026-05-01";
+    /** The values of Cal.com's {@code status} filter. */
+    static final List<String> STATUSES = List.of("upcoming", "recurring", "past", "cancelled", "unconfirmed");
+    private String apiVersion = V2024;
     private int take = 100;
     private Duration lookback = Duration.ofMinutes(10);
     private String status = "";
@@ -86,6 +100,10 @@ public class CalcomBookingsSource extends SyncSource {
         final String runUpdated;
         final String runCreated;
         int pages;
+        /** 2026-05-01: the cursor of the next page (null: the pass's first page). */
+        String pageCursor;
+        /** 2026-05-01: when the run's walk began; the next run's watermarks are taken from it. */
+        String walkStart;
 
         Paging(char pass, String updated, String created, long tieSkip, String runUpdated, String runCreated) {
             this.pass = pass;
@@ -122,7 +140,35 @@ public class CalcomBookingsSource extends SyncSource {
             return s.isEmpty() ? null : s;
         }
 
+        /** The 2026-05-01 checkpoint: JSON, so an opaque Cal.com cursor travels as it is. */
+        String json() {
+            ObjectNode n = JSON.createObjectNode();
+            n.put("v", V2026);
+            n.put("pass", String.valueOf(pass));
+            n.put("updated", updated);
+            n.put("created", created);
+            n.put("runUpdated", runUpdated);
+            n.put("runCreated", runCreated);
+            n.put("cursor", pageCursor);
+            n.put("walkStart", walkStart);
+            return n.toString();
+        }
+
+        /** Either checkpoint format: JSON (2026-05-01) or {@code pass|updated|created|skip|runUpdated|runCreated}. */
         static Paging decode(String cursor) {
+            if (cursor.startsWith("{")) {
+                try {
+                    JsonNode n = JSON.readTree(cursor);
+                    Paging p = new Paging(n.path("pass").asText("C").charAt(0), text(n, "updated"), text(n, "created"), 0,
+                            text(n, "runUpdated"), text(n, "runCreated"));
+                    p.pageCursor = text(n, "cursor");
+                    p.walkStart = text(n, "walkStart");
+                    return p;
+                } catch (JsonProcessingException | RuntimeException e) {
+                    throw new NonRecoverableSyncException("Checkpoint '" + cursor + "' is not readable (" + e.getMessage()
+                            + "); delete the source's sync_checkpoint row to start over");
+                }
+            }
             String[] p = cursor.split("\\|", -1);
             if (p.length != 6 || p[0].length() != 1) {
                 throw new NonRecoverableSyncException("Checkpoint '" + cursor + "' is not pass|updated|created|skip|runUpdated|"
@@ -145,23 +191,66 @@ public class CalcomBookingsSource extends SyncSource {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         run.mode("incremental");
         required("apiKey", apiKey, sourceId());
+        checkStatusAndLimit();
         Paging paging;
-        try (Connection c = runs(exchange).database().dataSource().getConnection()) {
+        SyncRuns runs = runs(exchange);
+        try (Connection c = runs.database().dataSource().getConnection()) {
+            c.setAutoCommit(false);
             Checkpoints.Checkpoint cp = Checkpoints.load(c, sourceId());
+            c.commit();
             if (cp == null || cp.cursor() == null) {
                 paging = Paging.from(null, null);
             } else if (Checkpoints.IN_PROGRESS.equals(cp.phase())) {
                 paging = Paging.decode(cp.cursor());
-                if (cp.runId() != null && cp.runId() != run.runId()) {
+                if (cursorPaging() != cp.cursor().startsWith("{")) {
+                    // the apiVersion changed mid-run: its position means nothing to this version; re-read its window
+                    paging = Paging.from(paging.runUpdated, paging.runCreated);
+                } else if (cp.runId() != null && cp.runId() != run.runId()) {
                     run.resumedFrom(cp.cursor());
+                    if (paging.pageCursor != null) {
+                        // tried once: should Cal.com refuse it, the next run walks this pass again from its first page
+                        Paging forget = Paging.decode(cp.cursor());
+                        forget.pageCursor = null;
+                        runs.checkLease(c, run);
+                        Checkpoints.save(c, run, forget.json(), Checkpoints.IN_PROGRESS, cp.rowsDone());
+                        c.commit();
+                    }
                 }
             } else {
                 Paging done = Paging.decode(cp.cursor());
                 paging = Paging.from(minus(done.updated, lookback), minus(done.created, lookback));
             }
         }
+        if (cursorPaging() && paging.walkStart == null) {
+            paging.walkStart = Instant.now().toString();
+        }
         exchange.setProperty(PAGING, paging);
         exchange.setProperty(MORE_PAGES, true);
+    }
+
+    private boolean cursorPaging() {
+        return V2026.equals(apiVersion);
+    }
+
+    /** The status filter and page size each version accepts, checked before any request. */
+    private void checkStatusAndLimit() {
+        List<String> statuses = status == null || status.isBlank() ? List.of()
+                : java.util.Arrays.stream(status.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
+        for (String st : statuses) {
+            if (!STATUSES.contains(st)) {
+                throw new NonRecoverableSyncException("Source " + sourceId() + ": status '" + st + "' is not a Cal.com "
+                        + "booking status filter (" + String.join(", ", STATUSES) + ")");
+            }
+        }
+        if (cursorPaging() && statuses.size() > 1) {
+            throw new NonRecoverableSyncException("Source " + sourceId() + ": cal-api-version " + V2026 + " takes at most "
+                    + "one status per request (Cal.com answers 400 to '" + status.trim() + "'); give one status, none to read "
+                    + "every booking, or apiVersion " + V2024);
+        }
+        if (cursorPaging() && take > 100) {
+            throw new NonRecoverableSyncException("Source " + sourceId() + ": cal-api-version " + V2026 + " pages at most 100 "
+                    + "bookings (limit); take is " + take);
+        }
     }
 
     private static String minus(String instant, Duration window) {
@@ -185,6 +274,10 @@ public class CalcomBookingsSource extends SyncSource {
     }
 
     String query(Paging paging) {
+        return cursorPaging() ? cursorQuery(paging) : offsetQuery(paging);
+    }
+
+    private String offsetQuery(Paging paging) {
         StringBuilder q = new StringBuilder();
         String watermark = paging.pass == 'U' ? paging.updated : paging.created;
         if (watermark != null) {
@@ -197,6 +290,24 @@ public class CalcomBookingsSource extends SyncSource {
         }
         return q.append(paging.pass == 'U' ? "sortUpdatedAt=asc" : "sortCreated=asc").append("&take=").append(take)
                 .append("&skip=").append(paging.tieSkip).toString();
+    }
+
+    /** 2026-05-01: the pass's fixed filter, the status, the page size and the cursor of the next page. */
+    private String cursorQuery(Paging paging) {
+        StringBuilder q = new StringBuilder();
+        String anchor = paging.pass == 'U' ? paging.runUpdated : paging.runCreated;
+        if (anchor != null) {
+            q.append(paging.pass == 'U' ? "afterUpdatedAt=" : "afterCreatedAt=")
+                    .append(URLEncoder.encode(instant(anchor).minusMillis(1).toString(), StandardCharsets.UTF_8)).append('&');
+        }
+        if (status != null && !status.isBlank()) {
+            q.append("status=").append(URLEncoder.encode(status.trim(), StandardCharsets.UTF_8)).append('&');
+        }
+        q.append("limit=").append(take);
+        if (paging.pageCursor != null) {
+            q.append("&cursor=").append(URLEncoder.encode(paging.pageCursor, StandardCharsets.UTF_8));
+        }
+        return q.toString();
     }
 
     /**
@@ -212,10 +323,36 @@ public class CalcomBookingsSource extends SyncSource {
             throw new NonRecoverableSyncException("Cal.com answered without a 'data' array (status '"
                     + page.path("status").asText("") + "'): not a bookings page");
         }
-        JsonNode hasNext = page.path("pagination").path("hasNextPage");
-        if (!hasNext.isBoolean()) {
-            throw new NonRecoverableSyncException("Cal.com answered without pagination.hasNextPage: not the "
-                    + "2024-08-13 bookings shape (check the cal-api-version)");
+        JsonNode pagination = page.path("pagination");
+        boolean hasMore;
+        String nextCursor = null;
+        if (cursorPaging()) {
+            if (!pagination.path("hasMore").isBoolean()) {
+                throw new NonRecoverableSyncException(pagination.has("hasNextPage")
+                        ? "Cal.com answered cal-api-version " + V2026 + " with offset paging (pagination.hasNextPage): this "
+                        + "instance does not serve that version of the bookings list yet; set apiVersion to " + V2024
+                        : "Cal.com answered without pagination.hasMore: not the " + V2026 + " bookings shape");
+            }
+            hasMore = pagination.get("hasMore").asBoolean();
+            nextCursor = pagination.path("nextCursor").isTextual() ? pagination.get("nextCursor").asText() : null;
+            if (hasMore && (nextCursor == null || nextCursor.isBlank())) {
+                throw new NonRecoverableSyncException("Cal.com answered hasMore=true without a nextCursor: the next page "
+                        + "cannot be asked for");
+            }
+            if (hasMore && nextCursor.equals(paging.pageCursor)) {
+                throw new NonRecoverableSyncException("Cal.com answered the cursor it was asked with as the next one: "
+                        + "paging would not advance");
+            }
+        } else {
+            JsonNode hasNext = pagination.path("hasNextPage");
+            if (!hasNext.isBoolean()) {
+                throw new NonRecoverableSyncException(pagination.has("hasMore")
+                        ? "Cal.com answered cal-api-version " + V2024 + " with cursor paging (pagination.hasMore): check the "
+                        + "apiVersion parameter (" + V2026 + " pages with cursors)"
+                        : "Cal.com answered without pagination.hasNextPage: not the " + V2024 + " bookings shape (check the "
+                        + "cal-api-version)");
+            }
+            hasMore = hasNext.asBoolean();
         }
         var db = runs.database();
         String updated = paging.updated;
@@ -244,11 +381,12 @@ public class CalcomBookingsSource extends SyncSource {
                         writer.rejectRead(seen, position, e.getMessage());
                         continue;
                     }
-                    // a watermark moves only in the pass that reads in its order (and in the first run, which reads all)
-                    if (paging.pass == 'U' || paging.fullRead()) {
+                    // a watermark moves only in the pass that reads in its order (and in the first run, which reads all);
+                    // 2026-05-01 reads in Cal.com's order: its next watermarks come from the walk's start instead
+                    if (paging.pass == 'U' || paging.fullRead() || cursorPaging()) {
                         updated = later(updated, booking.path("updatedAt").asText(null));
                     }
-                    if (paging.pass == 'C') {
+                    if (paging.pass == 'C' || cursorPaging()) {
                         created = later(created, booking.path("createdAt").asText(null));
                     }
                     writer.add(row, position);
@@ -257,20 +395,24 @@ public class CalcomBookingsSource extends SyncSource {
                 String before = paging.pass == 'U' ? paging.updated : paging.created;
                 String after = paging.pass == 'U' ? updated : created;
                 boolean progressed = after != null && (before == null || instant(after).isAfter(instant(before)));
-                boolean passDone = !hasNext.asBoolean() || data.isEmpty();
+                boolean passDone = !hasMore || (data.isEmpty() && !cursorPaging());
                 char pass = passDone && paging.pass == 'U' ? 'C' : paging.pass;
-                long tieSkip = passDone || progressed ? 0 : paging.tieSkip + data.size();
-                next[0] = Paging.cursor(pass, updated, created, tieSkip, paging.runUpdated, paging.runCreated);
+                long tieSkip = passDone || progressed || cursorPaging() ? 0 : paging.tieSkip + data.size();
+                Paging state = new Paging(pass, updated, created, tieSkip, paging.runUpdated, paging.runCreated);
+                state.pageCursor = passDone ? null : nextCursor;
+                state.walkStart = paging.walkStart;
+                next[0] = cursorPaging() ? state.json() : state.cursor();
                 writer.progress("page " + (paging.pages + 1) + ": " + next[0]);
                 writer.finish();
                 // only now, after the commit: a retried page must start from the same state
-                boolean more = !passDone || paging.pass == 'U'; // after the updatedAt pass comes the createdAt pass
+                boolean morePages = !passDone || paging.pass == 'U'; // after the updatedAt pass comes the createdAt pass
                 paging.updated = updated;
                 paging.created = created;
                 paging.pass = pass;
                 paging.tieSkip = tieSkip;
+                paging.pageCursor = state.pageCursor;
                 paging.pages++;
-                exchange.setProperty(MORE_PAGES, more);
+                exchange.setProperty(MORE_PAGES, morePages);
             }
         }
         boolean more = exchange.getProperty(MORE_PAGES, Boolean.class);
@@ -311,6 +453,17 @@ public class CalcomBookingsSource extends SyncSource {
                         writeBackMatch, "attendee_email", writeBackUpdate, writeBackAppend).write(exchange.getContext(), latest);
                 clearWriteBacks(runs, run, owed);
             }
+        }
+        if (cursorPaging()) {
+            // read in Cal.com's order, not the watermarks': everything changed or created since the walk began (less
+            // the clock-skew allowance) is read again next run, everything before it was in this walk
+            String since = instant(paging.walkStart).minus(CLOCK_SKEW).toString();
+            Paging done = new Paging('U', since, since, 0, since, since);
+            saveComplete(runs, run, done.json());
+            if (run.read() == 0 && run.resumedFrom() == null && paging.fullRead()) {
+                run.markEmpty();
+            }
+            return;
         }
         String updated = paging.updated;
         if (paging.fullRead()) {
@@ -512,7 +665,7 @@ public class CalcomBookingsSource extends SyncSource {
         List<Map<String, Object>> out = new ArrayList<>();
         try (ProducerTemplate template = context.createProducerTemplate()) {
             Exchange answer = template.request(baseUrl + "/v2/bookings?throwExceptionOnFailure=true", e -> {
-                request(e, filter + "&sortUpdatedAt=desc&take=" + LOOKUP_LIMIT);
+                request(e, filter + (cursorPaging() ? "&limit=" + LOOKUP_LIMIT : "&sortUpdatedAt=desc&take=" + LOOKUP_LIMIT));
             });
             if (answer.getException() != null) {
                 throw answer.getException();
@@ -554,11 +707,12 @@ public class CalcomBookingsSource extends SyncSource {
         this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
     }
     public void setApiVersion(String apiVersion) {
-        if (!"2024-08-13".equals(apiVersion)) {
-            throw new IllegalArgumentException("cal-api-version " + apiVersion + " is not supported: the bookings reader "
-                    + "pages the 2024-08-13 shape (offset paging); later versions page with cursors");
+        String v = apiVersion == null ? "" : apiVersion.trim();
+        if (!V2024.equals(v) && !V2026.equals(v)) {
+            throw new IllegalArgumentException("cal-api-version '" + apiVersion + "' is not supported for the bookings list: "
+                    + V2024 + " (offset paging) or " + V2026 + " (cursor paging)");
         }
-        this.apiVersion = apiVersion;
+        this.apiVersion = v;
     }
     public void setTake(int take) {
         if (take < 1 || take > 250) {
