@@ -12,7 +12,10 @@ public final class Syncwarden {
     }
 
     public static void main(String[] args) throws Exception {
-        Main main = new Main(Syncwarden.class);
+        // the configuration class is named, not found by scanning the package: scanning the jar's classes cost about
+        // half a second of every start
+        Main main = new Main();
+        main.configure().addConfiguration(SyncwardenConfiguration.class);
         main.setDefaultPropertyPlaceholderLocation("file:" + configFile() + ";optional=true");
         main.run(args);
     }
