@@ -113,7 +113,7 @@ public final class ErrorClass {
     }
 
     /** The SQLState that says most: a batch error's own, else that of the error it wraps (pgjdbc's next exception). */
-    static String sqlState(SQLException e) {
+    public static String sqlState(SQLException e) {
         String state = e.getSQLState();
         if ((state == null || e instanceof BatchUpdateException) && e.getNextException() != null
                 && e.getNextException().getSQLState() != null) {

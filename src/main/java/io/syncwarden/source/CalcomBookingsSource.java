@@ -104,6 +104,11 @@ public class CalcomBookingsSource extends SyncSource {
         String pageCursor;
         /** 2026-05-01: when the run's walk began; the next run's watermarks are taken from it. */
         String walkStart;
+        /** 2026-05-01: the cursor came from an earlier run's checkpoint and has not answered yet. */
+        boolean inherited;
+        /** 2026-05-01: the cursors this pass was given, to stop a walk that would go round in circles. */
+        final java.util.Set<String> seen = new java.util.HashSet<>();
+        int emptyPages;
 
         Paging(char pass, String updated, String created, long tieSkip, String runUpdated, String runCreated) {
             this.pass = pass;
@@ -209,6 +214,7 @@ public class CalcomBookingsSource extends SyncSource {
                     run.resumedFrom(cp.cursor());
                     if (paging.pageCursor != null) {
                         // tried once: should Cal.com refuse it, the next run walks this pass again from its first page
+                        paging.inherited = true;
                         Paging forget = Paging.decode(cp.cursor());
                         forget.pageCursor = null;
                         runs.checkLease(c, run);
@@ -233,9 +239,13 @@ public class CalcomBookingsSource extends SyncSource {
     }
 
     /** The status filter and page size each version accepts, checked before any request. */
-    private void checkStatusAndLimit() {
-        List<String> statuses = status == null || status.isBlank() ? List.of()
+    private List<String> statuses() {
+        return status == null || status.isBlank() ? List.of()
                 : java.util.Arrays.stream(status.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
+    }
+
+    private void checkStatusAndLimit() {
+        List<String> statuses = statuses();
         for (String st : statuses) {
             if (!STATUSES.contains(st)) {
                 throw new NonRecoverableSyncException("Source " + sourceId() + ": status '" + st + "' is not a Cal.com "
@@ -285,8 +295,8 @@ public class CalcomBookingsSource extends SyncSource {
             q.append(paging.pass == 'U' ? "afterUpdatedAt=" : "afterCreatedAt=")
                     .append(URLEncoder.encode(anchor, StandardCharsets.UTF_8)).append('&');
         }
-        if (status != null && !status.isBlank()) {
-            q.append("status=").append(URLEncoder.encode(status.trim(), StandardCharsets.UTF_8)).append('&');
+        if (!statuses().isEmpty()) {
+            q.append("status=").append(URLEncoder.encode(String.join(",", statuses()), StandardCharsets.UTF_8)).append('&');
         }
         return q.append(paging.pass == 'U' ? "sortUpdatedAt=asc" : "sortCreated=asc").append("&take=").append(take)
                 .append("&skip=").append(paging.tieSkip).toString();
@@ -300,8 +310,8 @@ public class CalcomBookingsSource extends SyncSource {
             q.append(paging.pass == 'U' ? "afterUpdatedAt=" : "afterCreatedAt=")
                     .append(URLEncoder.encode(instant(anchor).minusMillis(1).toString(), StandardCharsets.UTF_8)).append('&');
         }
-        if (status != null && !status.isBlank()) {
-            q.append("status=").append(URLEncoder.encode(status.trim(), StandardCharsets.UTF_8)).append('&');
+        if (!statuses().isEmpty()) {
+            q.append("status=").append(URLEncoder.encode(String.join(",", statuses()), StandardCharsets.UTF_8)).append('&');
         }
         q.append("limit=").append(take);
         if (paging.pageCursor != null) {
@@ -339,9 +349,27 @@ public class CalcomBookingsSource extends SyncSource {
                 throw new NonRecoverableSyncException("Cal.com answered hasMore=true without a nextCursor: the next page "
                         + "cannot be asked for");
             }
-            if (hasMore && nextCursor.equals(paging.pageCursor)) {
-                throw new NonRecoverableSyncException("Cal.com answered the cursor it was asked with as the next one: "
-                        + "paging would not advance");
+            if (hasMore && (nextCursor.equals(paging.pageCursor) || paging.seen.contains(nextCursor))) {
+                throw new NonRecoverableSyncException("Cal.com answered a cursor this pass was already given: paging "
+                        + "would go round in circles");
+            }
+            paging.emptyPages = data.isArray() && data.isEmpty() && hasMore ? paging.emptyPages + 1 : 0;
+            if (paging.emptyPages >= 10) {
+                throw new NonRecoverableSyncException("Cal.com answered 10 empty pages in a row, each saying there is more");
+            }
+            if (paging.inherited && !hasMore && data.isArray() && data.isEmpty()) {
+                // an inherited cursor that leads nowhere may be one Cal.com no longer knows: walk the pass from its start
+                LOG.warn("Sync {}: the cursor inherited from an earlier run gave nothing; reading pass {} from its first page",
+                        sourceId(), paging.pass);
+                paging.inherited = false;
+                paging.pageCursor = null;
+                paging.seen.clear();
+                exchange.setProperty(MORE_PAGES, true);
+                return;
+            }
+            paging.inherited = false;
+            if (hasMore) {
+                paging.seen.add(nextCursor);
             }
         } else {
             JsonNode hasNext = pagination.path("hasNextPage");
@@ -402,6 +430,10 @@ public class CalcomBookingsSource extends SyncSource {
                 state.pageCursor = passDone ? null : nextCursor;
                 state.walkStart = paging.walkStart;
                 next[0] = cursorPaging() ? state.json() : state.cursor();
+                if (next[0].length() > 4000) {
+                    throw new NonRecoverableSyncException("Cal.com's cursor (" + (nextCursor == null ? 0 : nextCursor.length())
+                            + " characters) does not fit a checkpoint (4000)");
+                }
                 writer.progress("page " + (paging.pages + 1) + ": " + next[0]);
                 writer.finish();
                 // only now, after the commit: a retried page must start from the same state
@@ -411,6 +443,9 @@ public class CalcomBookingsSource extends SyncSource {
                 paging.pass = pass;
                 paging.tieSkip = tieSkip;
                 paging.pageCursor = state.pageCursor;
+                if (passDone) {
+                    paging.seen.clear();
+                }
                 paging.pages++;
                 exchange.setProperty(MORE_PAGES, morePages);
             }
@@ -656,7 +691,8 @@ public class CalcomBookingsSource extends SyncSource {
 
     /**
      * Asks Cal.com for the bookings of an attendee: {@code attendeeEmail} when the text is an e-mail address, else
-     * {@code attendeeName}; the newest 100 (by updatedAt).
+     * {@code attendeeName}; the newest 100 (2024-08-13: by updatedAt; 2026-05-01: the first page in Cal.com's own
+     * order, newest bookings first when no status is given).
      */
     @Override
     public List<Map<String, Object>> find(CamelContext context, String nameOrEmail) throws Exception {

@@ -201,7 +201,7 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
     public void write(Exchange exchange) throws Exception {
         Read read = exchange.getProperty(READ, Read.class);
         if (read == null) {
-            throw new IllegalStateException("Source " + sourceId() + ": write runs after plan and the jdbc step");
+            throw new NonRecoverableSyncException("Source " + sourceId() + ": the write step runs after plan and the jdbc step");
         }
         if (read.streamTaken) {
             read.closeStream();
@@ -209,29 +209,34 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
             return;
         }
         read.streamTaken = true;
+        read.stream = streamConnection;
         Iterator<?> rows = exchange.getMessage().getBody(Iterator.class);
         if (rows == null) {
-            throw new IllegalStateException("Source " + sourceId() + ": the jdbc step gave no result rows (outputType=StreamList)");
+            throw new NonRecoverableSyncException("Source " + sourceId() + ": the jdbc step gave no result rows "
+                    + "(it needs outputType=StreamList)");
         }
-        int n = read.shape.columns.size();
         try {
+            boolean first = true;
             while (rows.hasNext()) {
                 Map<?, ?> values = (Map<?, ?>) rows.next();
-                if (values.size() != n) {
-                    throw new NonRecoverableSyncException("Source " + sourceId() + ": the replica returned " + values.size()
-                            + " columns, " + n + " expected (" + read.shape.columns + "); has the table changed during the run?");
+                if (first) {
+                    read.checkColumns(values.keySet());
+                    first = false;
                 }
-                Object[] row = new Object[n];
+                Object[] row = new Object[values.size()];
                 int i = 0;
                 for (Object v : values.values()) {
-                    row[i++] = v instanceof java.sql.Clob clob ? clob.getSubString(1, (int) clob.length()) : v;
+                    row[i++] = v;
                 }
                 read.writer.add(row, ++read.position);
             }
-        } finally {
             read.closeStream();
+            read.next(exchange);
+        } catch (Exception e) {
+            read.closeStream();
+            read.rollbackTarget(); // no lock held in the target while the error handler waits to retry
+            throw e;
         }
-        read.next(exchange);
     }
 
     /** camel-jdbc's connection for the current pass: autocommit off (PostgreSQL streams with a cursor only so). */
@@ -267,6 +272,8 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         String pass;
         long position;
         boolean streamTaken;
+        /** The replica connection of the pass being written (camel-jdbc's, handed out by {@link #getConnection()}). */
+        Connection stream;
 
         Read(RunContext run, SyncRuns runs, Connection tc, Shape shape, Position start, boolean incremental) {
             this.run = run;
@@ -338,15 +345,39 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
             streamTaken = false;
         }
 
+        /** The streamed columns must be the planned ones, in order: a table changed between plan and read is refused. */
+        void checkColumns(java.util.Collection<?> streamed) {
+            List<String> got = streamed.stream().map(o -> String.valueOf(o).toLowerCase(Locale.ROOT)).toList();
+            if (!got.equals(shape.columns)) {
+                throw new NonRecoverableSyncException("Source " + sourceId() + ": the replica returned columns " + got
+                        + ", planned " + shape.columns + "; has the table changed during the run?");
+            }
+        }
+
+        /** Closes this pass's replica connection (rolling its read transaction back and freeing its cursor). */
         void closeStream() {
-            Connection c = streamConnection;
-            streamConnection = null;
-            if (c != null) {
-                try {
-                    c.close(); // rolls the read transaction back and frees the pooled connection (and its cursor)
-                } catch (SQLException e) {
-                    LOG.debug("Source {}: closing the read connection: {}", sourceId(), e.getMessage());
+            Connection c = stream;
+            stream = null;
+            if (c == null) {
+                return;
+            }
+            if (streamConnection == c) {
+                streamConnection = null;
+            }
+            try {
+                c.close();
+            } catch (SQLException e) {
+                LOG.debug("Source {}: closing the read connection: {}", sourceId(), e.getMessage());
+            }
+        }
+
+        void rollbackTarget() {
+            try {
+                if (!tc.isClosed()) {
+                    tc.rollback();
                 }
+            } catch (SQLException e) {
+                LOG.debug("Source {}: rolling the target back: {}", sourceId(), e.getMessage());
             }
         }
 
@@ -467,21 +498,30 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         String schema = sc.getSchema();
         String storedTable = isQuery ? null : stored(md, schema, TargetTable.identifier("Source table", required("table", table, sourceId())));
         Shape s = new Shape(isQuery ? "(" + query.trim() + ") src" : Identifiers.quote(storedTable, quote), quote);
-        try (PreparedStatement ps = sc.prepareStatement("SELECT * FROM " + s.from + " WHERE 1 = 0");
-             ResultSet rs = ps.executeQuery()) {
-            ResultSetMetaData rmd = rs.getMetaData();
-            int n = rmd.getColumnCount();
-            for (int i = 1; i <= n; i++) {
-                String label = rmd.getColumnLabel(i);
-                String col = label.toLowerCase(Locale.ROOT);
-                if (s.columns.contains(col)) {
-                    throw new NonRecoverableSyncException("Source " + sourceId() + ": the result has two columns named " + col);
-                }
-                s.columns.add(col);
-                s.labels.add(label);
-                s.offered.add(new TargetTable.Column(col, rmd.getColumnType(i), rmd.getColumnTypeName(i), rmd.getPrecision(i), rmd.getScale(i)));
-                if (col.equals(watermark)) {
-                    s.watermarkNullable = rmd.isNullable(i) != ResultSetMetaData.columnNoNulls;
+        if (isQuery && query.contains(":?")) {
+            throw new NonRecoverableSyncException("Source " + sourceId() + ": the query contains ':?', which camel-jdbc "
+                    + "reads as a named parameter; write it another way");
+        }
+        try (PreparedStatement ps = sc.prepareStatement("SELECT * FROM " + s.from + " WHERE 1 = 0")) {
+            if (isQuery && ps.getParameterMetaData().getParameterCount() > 0) {
+                throw new NonRecoverableSyncException("Source " + sourceId() + ": the query has ? placeholders; give the "
+                        + "values in the query itself");
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                ResultSetMetaData rmd = rs.getMetaData();
+                int n = rmd.getColumnCount();
+                for (int i = 1; i <= n; i++) {
+                    String label = rmd.getColumnLabel(i);
+                    String col = label.toLowerCase(Locale.ROOT);
+                    if (s.columns.contains(col)) {
+                        throw new NonRecoverableSyncException("Source " + sourceId() + ": the result has two columns named " + col);
+                    }
+                    s.columns.add(col);
+                    s.labels.add(label);
+                    s.offered.add(new TargetTable.Column(col, rmd.getColumnType(i), rmd.getColumnTypeName(i), rmd.getPrecision(i), rmd.getScale(i)));
+                    if (col.equals(watermark)) {
+                        s.watermarkNullable = rmd.isNullable(i) != ResultSetMetaData.columnNoNulls;
+                    }
                 }
             }
         }

@@ -20,7 +20,6 @@ import org.apache.camel.support.service.ServiceSupport;
  */
 public class SourcePools extends ServiceSupport {
     private static final int POOL_SIZE = 2;
-    private static final int H2_CACHE_KB = 8192;
     public static final long CONNECT_TIMEOUT_MS = SECONDS.toMillis(10);
     public static final long SOCKET_TIMEOUT_MS = MINUTES.toMillis(5);
     private final Map<String, HikariDataSource> pools = new ConcurrentHashMap<>();
@@ -40,8 +39,7 @@ public class SourcePools extends ServiceSupport {
         return pools.computeIfAbsent(url + "\u0000" + user, k -> {
             HikariConfig config = new HikariConfig();
             config.setPoolName("source-" + sourceId);
-            // an embedded H2 replica's page cache lives in this heap too: bounded like the target's
-            config.setJdbcUrl(url.startsWith("jdbc:h2:") ? TargetDatabase.h2CacheBounded(TargetDatabase.h2KeptOpenOnExit(url), H2_CACHE_KB) : url);
+            config.setJdbcUrl(url.startsWith("jdbc:h2:") ? TargetDatabase.h2KeptOpenOnExit(url) : url);
             config.setUsername(user);
             config.setPassword(password);
             config.setMaximumPoolSize(POOL_SIZE);

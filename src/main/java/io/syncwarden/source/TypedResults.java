@@ -105,6 +105,11 @@ final class TypedResults {
 
         @Override
         public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+            if (args != null && args.length == 1 && method.getName().equals("getClob")) {
+                // read now, while the row is current (camel-jdbc reads a row ahead, and closes the result at its end)
+                java.sql.Clob clob = (java.sql.Clob) call(delegate, method, args);
+                return clob == null ? null : new javax.sql.rowset.serial.SerialClob(clob.getSubString(1, (int) clob.length()).toCharArray());
+            }
             if (args != null && args.length == 1 && method.getName().equals("getObject")) {
                 int c = args[0] instanceof Integer i ? i : delegate.findColumn((String) args[0]);
                 if (types == null) {

@@ -207,11 +207,14 @@ public final class TargetDatabase implements AutoCloseable {
     }
 
     /**
-     * H2 keeps a page cache of 64 MiB per database by default, inside the service's heap; {@code cacheKb} bounds it
-     * unless the URL sets CACHE_SIZE itself (0 keeps H2's default).
+     * H2 keeps a page cache of 64 MiB per database by default, inside the heap of the JVM that opens it; {@code cacheKb}
+     * bounds it for a database this JVM opens itself (not a server's: {@code tcp:}/{@code ssl:}), unless the URL sets
+     * CACHE_SIZE itself (0 keeps H2's default). H2 stores the setting in the database file.
      */
     public static String h2CacheBounded(String url, int cacheKb) {
-        return cacheKb <= 0 || url.toUpperCase(java.util.Locale.ROOT).contains("CACHE_SIZE=") ? url : url + ";CACHE_SIZE=" + cacheKb;
+        String u = url.toUpperCase(java.util.Locale.ROOT);
+        boolean server = u.startsWith("JDBC:H2:TCP:") || u.startsWith("JDBC:H2:SSL:");
+        return cacheKb <= 0 || server || u.contains("CACHE_SIZE=") ? url : url + ";CACHE_SIZE=" + cacheKb;
     }
 
     /** A JDBC URL fit for logs: any password parameter in it is masked. */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.syncwarden.heal.ErrorClass;
 import io.syncwarden.store.Dialect;
 import io.syncwarden.store.Identifiers;
+import io.syncwarden.store.TargetDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -34,6 +35,7 @@ import java.util.stream.Collectors;
  * attempt: nothing is recorded as a bad row and the checkpoint does not move.
  */
 public final class BatchWriter implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BatchWriter.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
@@ -132,7 +134,7 @@ public final class BatchWriter implements AutoCloseable {
         this.rows = new ArrayList<>(this.batchSize);
         this.positions = new long[this.batchSize];
         if (dialect == Dialect.POSTGRESQL) {
-            this.copy = new PgCopyApplier(c, table.name, stored, storedKeys, syncedAt);
+            this.copy = copyApplier(c, table.name, stored, storedKeys, syncedAt);
         } else {
             this.copy = null;
             try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT 1 FROM " + table.name + " FETCH FIRST 1 ROWS ONLY")) {
@@ -304,7 +306,9 @@ public final class BatchWriter implements AutoCloseable {
                 } catch (SQLException batchFailure) {
                     rollbackQuietly();
                     clearBatches();
-                    if (!ErrorClass.isRowError(batchFailure)) {
+                    // 21000: two rows of the batch are one row to the target (keys equal to it, not to Java, such as
+                    // 100 and 100.0): the set-based apply refuses; one row at a time, the later one wins
+                    if (!ErrorClass.isRowError(batchFailure) && !"21000".equals(ErrorClass.sqlState(batchFailure))) {
                         throw batchFailure;
                     }
                     pending.inserted = pending.updated = pending.unchanged = 0;
@@ -377,6 +381,30 @@ public final class BatchWriter implements AutoCloseable {
         pending.inserted += n - existing;
         pending.updated += existing - (n - affected);
         pending.unchanged += n - affected;
+    }
+
+    private static volatile boolean copyRefusedLogged;
+
+    /**
+     * PostgreSQL's COPY path, or null (batched upserts) where the session cannot have a temporary staging table: no
+     * TEMP privilege, a read-only or proxy-limited session, a PostgreSQL look-alike without COPY.
+     */
+    private PgCopyApplier copyApplier(Connection c, String name, List<String> stored, List<String> storedKeys, String syncedAt)
+            throws SQLException {
+        try {
+            return new PgCopyApplier(c, name, stored, Arrays.asList(typeName), storedKeys, syncedAt);
+        } catch (SQLException e) {
+            rollbackQuietly();
+            if (TargetDatabase.isConnectionLost(e)) {
+                throw e;
+            }
+            if (!copyRefusedLogged) {
+                copyRefusedLogged = true;
+                LOG.warn("PostgreSQL target: no COPY into a temporary staging table ({}, SQLState {}); batches are written "
+                        + "with batched upserts instead", firstLine(e), e.getSQLState());
+            }
+            return null;
+        }
     }
 
     private void rowByRow(boolean[] written) throws SQLException {

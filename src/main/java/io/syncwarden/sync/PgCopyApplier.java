@@ -1,8 +1,6 @@
 package io.syncwarden.sync;
 
 import io.syncwarden.store.Identifiers;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -15,41 +13,67 @@ import java.util.List;
 import java.util.UUID;
 import java.util.stream.Collectors;
 import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
 import org.postgresql.copy.CopyManager;
 
 /**
  * PostgreSQL's fast path for a batch: the rows are streamed with {@code COPY} into a session-local staging table and
  * applied with one statement, {@code INSERT .. SELECT .. ON CONFLICT .. DO UPDATE .. WHERE (..) IS DISTINCT FROM (..)
  * RETURNING (xmax = 0)}, which writes only rows that changed and says of each written row whether it was inserted
- * ({@code xmax = 0}) or updated; unchanged rows are the rest of the batch. No probe, no statement per row. The staging
- * table empties itself at every commit ({@code ON COMMIT DELETE ROWS}) and is dropped with the writer.
+ * ({@code xmax = 0}) or updated; unchanged rows are the rest of the batch. No probe, no statement per row.
+ *
+ * <p>The staging table is temporary, empties itself at every commit ({@code ON COMMIT DELETE ROWS}) and is made, if
+ * missing, in each batch's own transaction ({@code CREATE TEMP TABLE IF NOT EXISTS}): a pooled connection keeps it for
+ * the next writer (no catalog churn per page), and behind a transaction-pooling proxy, where the next transaction may
+ * run on another server session, that session gets its own. Its name carries a hash of the target's columns and
+ * types, so a changed table gets a fresh one. The COPY stream is written in chunks of about 64 KiB, so a batch of
+ * wide rows is not held several times over in memory.
  */
 final class PgCopyApplier implements AutoCloseable {
     /** What one batch did: inserted, updated, and which batch rows (by index) were written, when asked for. */
     record Applied(int inserted, int updated, boolean[] written) {
     }
 
+    private static final String ORD = "syncwarden_ord_";
+    private static final int CHUNK = 64 * 1024;
     private final Connection c;
     private final CopyManager copy;
-    private final String stage;
+    private final String createStage;
     private final String copySql;
     private final PreparedStatement apply;
     private final PreparedStatement applyWithOrdinals;
     private final int columns;
+    /** Per column: a {@code timestamp} (no zone) column, where an offset time is written in the session's zone. */
+    private final boolean[] localTimestamp;
+    /** Per column: a {@code bytea} column, where text is written as its UTF-8 bytes. */
+    private final boolean[] binary;
+    private final StringBuilder text = new StringBuilder(CHUNK + 4096);
 
-    PgCopyApplier(Connection c, String table, List<String> storedColumns, List<String> storedKeys, String syncedAt)
-            throws SQLException {
+    /**
+     * Makes the staging table once to find out whether this session can (temporary tables allowed, COPY supported);
+     * throws when it cannot, and the caller writes with batched statements instead.
+     */
+    PgCopyApplier(Connection c, String table, List<String> storedColumns, List<String> typeNames, List<String> storedKeys,
+                  String syncedAt) throws SQLException {
         this.c = c;
         this.copy = c.unwrap(PGConnection.class).getCopyAPI();
         this.columns = storedColumns.size();
-        this.stage = "sw_stage_" + Integer.toHexString(System.identityHashCode(this));
+        this.localTimestamp = new boolean[columns];
+        this.binary = new boolean[columns];
+        for (int i = 0; i < columns; i++) {
+            String t = typeNames.get(i) == null ? "" : typeNames.get(i).toLowerCase(java.util.Locale.ROOT);
+            localTimestamp[i] = t.equals("timestamp");
+            binary[i] = t.equals("bytea");
+        }
+        String stage = "syncwarden_stage_" + Integer.toHexString((table + storedColumns + typeNames).hashCode());
         String cols = storedColumns.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
+        this.createStage = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " + cols + ", 0 AS " + ORD
+                + " FROM " + table + " WITH NO DATA";
         try (Statement s = c.createStatement()) {
-            s.execute("CREATE TEMP TABLE " + stage + " ON COMMIT DELETE ROWS AS SELECT " + cols + ", 0 AS sw_ord FROM " + table
-                    + " WITH NO DATA");
+            s.execute(createStage);
         }
         c.commit();
-        this.copySql = "COPY " + stage + " (" + cols + ", sw_ord) FROM STDIN";
+        this.copySql = "COPY " + stage + " (" + cols + ", " + ORD + ") FROM STDIN";
         List<String> values = storedColumns.stream().filter(col -> !storedKeys.contains(col)).toList();
         String synced = syncedAt == null ? null : Identifiers.quote(syncedAt);
         StringBuilder upsert = new StringBuilder("INSERT INTO ").append(table).append(" AS t (").append(cols)
@@ -73,25 +97,39 @@ final class PgCopyApplier implements AutoCloseable {
         this.apply = c.prepareStatement(upsert + " RETURNING (xmax = 0)");
         String join = storedKeys.stream().map(k -> "s." + Identifiers.quote(k) + " = w." + Identifiers.quote(k))
                 .collect(Collectors.joining(" AND "));
-        this.applyWithOrdinals = c.prepareStatement("WITH w AS (" + upsert + " RETURNING (xmax = 0) AS ins, " + keys
-                + ") SELECT s.sw_ord, w.ins FROM w JOIN " + stage + " s ON " + join);
+        this.applyWithOrdinals = c.prepareStatement("WITH w AS (" + upsert + " RETURNING (xmax = 0) AS syncwarden_ins_, " + keys
+                + ") SELECT s." + ORD + ", w.syncwarden_ins_ FROM w JOIN " + stage + " s ON " + join);
     }
 
     /** Copies the rows into the staging table and applies them, in the caller's transaction. */
     Applied apply(List<Object[]> rows, boolean whichRows) throws SQLException {
-        StringBuilder text = new StringBuilder(rows.size() * 96);
-        for (int r = 0; r < rows.size(); r++) {
-            Object[] row = rows.get(r);
-            for (int i = 0; i < columns; i++) {
-                append(text, row[i]);
-                text.append('\t');
-            }
-            text.append(r).append('\n');
+        try (Statement s = c.createStatement()) {
+            s.execute(createStage); // a no-op where this session has it already
         }
+        CopyIn in = copy.copyIn(copySql);
         try {
-            copy.copyIn(copySql, new ByteArrayInputStream(text.toString().getBytes(StandardCharsets.UTF_8)));
-        } catch (IOException e) {
-            throw new SQLException("COPY into the staging table failed: " + e.getMessage(), "08006", e);
+            text.setLength(0);
+            for (int r = 0; r < rows.size(); r++) {
+                Object[] row = rows.get(r);
+                for (int i = 0; i < columns; i++) {
+                    append(text, value(row[i], i));
+                    text.append('\t');
+                }
+                text.append(r).append('\n');
+                if (text.length() >= CHUNK) {
+                    send(in);
+                }
+            }
+            send(in);
+            in.endCopy();
+        } finally {
+            if (in.isActive()) {
+                in.cancelCopy();
+            }
+            if (text.capacity() > 4 * CHUNK) {
+                text.setLength(0);
+                text.trimToSize(); // one huge row does not keep its buffer for the writer's life
+            }
         }
         int inserted = 0;
         int updated = 0;
@@ -110,6 +148,28 @@ final class PgCopyApplier implements AutoCloseable {
             }
         }
         return new Applied(inserted, updated, written);
+    }
+
+    private void send(CopyIn in) throws SQLException {
+        if (text.length() > 0) {
+            byte[] bytes = text.toString().getBytes(StandardCharsets.UTF_8);
+            in.writeToCopy(bytes, 0, bytes.length);
+            text.setLength(0);
+        }
+    }
+
+    /**
+     * A value as the column takes it, as a bound parameter would have been: an offset time into a {@code timestamp}
+     * column in the session's (the JVM's) zone, text into {@code bytea} as its UTF-8 bytes.
+     */
+    private Object value(Object v, int i) {
+        if (v instanceof java.time.OffsetDateTime t && localTimestamp[i]) {
+            return t.atZoneSameInstant(java.time.ZoneId.systemDefault()).toLocalDateTime();
+        }
+        if (v instanceof String t && binary[i]) {
+            return t.getBytes(StandardCharsets.UTF_8);
+        }
+        return v;
     }
 
     /** A value in COPY's text format: {@code \N} for NULL, backslash escapes for the separators. */
@@ -159,19 +219,14 @@ final class PgCopyApplier implements AutoCloseable {
         }
     }
 
-    /** Drops the staging table (quietly: after a lost connection it is gone with its session anyway). */
+    /** Closes the statements; the staging table stays with the session (empty: it empties at every commit). */
     @Override
     public void close() {
         try {
             apply.close();
             applyWithOrdinals.close();
-            c.rollback();
-            try (Statement s = c.createStatement()) {
-                s.execute("DROP TABLE IF EXISTS " + stage);
-            }
-            c.commit();
         } catch (SQLException ignored) {
-            // the session is gone, and its temporary table with it
+            // the session is gone
         }
     }
 }

@@ -360,28 +360,34 @@ public class SyncRuns {
         ps.setString(from + 8, truncate(progress != null ? progress : run.progress(), 4000));
     }
 
-    /** Lease, run counts and checkpoint in one round trip: each step happens only if the one before found its row. */
+    /**
+     * Run counts, lease and checkpoint in one round trip: each step happens only if the one before found its row. The
+     * run row is locked before the lock row, the order closing a run takes them in, so a shutdown closing this run
+     * while its batch commits waits instead of deadlocking.
+     */
     private void commitBatchInOneStatement(Connection c, RunContext run, RunContext.Counts batch, String progress, String cursor,
                                            long rowsDone, Instant now) throws SQLException {
-        String sql = "WITH l AS (UPDATE source_lock SET heartbeat_at = ?, lease_until = ? WHERE source_id = ? AND run_id = ? "
-                + "RETURNING run_id), r AS (" + RUN_COUNTS + " WHERE run_id = (SELECT run_id FROM l) AND status = 'running' "
-                + "RETURNING run_id) "
-                + (cursor == null ? "SELECT run_id FROM r"
+        String sql = "WITH r AS (" + RUN_COUNTS + " WHERE run_id = ? AND status = 'running' AND EXISTS (SELECT 1 FROM source_lock "
+                + "WHERE source_id = ? AND run_id = ?) RETURNING run_id), l AS (UPDATE source_lock SET heartbeat_at = ?, "
+                + "lease_until = ? WHERE source_id = ? AND run_id = (SELECT run_id FROM r) RETURNING run_id) "
+                + (cursor == null ? "SELECT run_id FROM l"
                 : "INSERT INTO sync_checkpoint (source_id, cursor_value, phase, run_id, rows_done, updated_at) "
-                + "SELECT ?, ?, 'in_progress', run_id, ?, ? FROM r ON CONFLICT (source_id) DO UPDATE SET cursor_value = "
+                + "SELECT ?, ?, 'in_progress', run_id, ?, ? FROM l ON CONFLICT (source_id) DO UPDATE SET cursor_value = "
                 + "EXCLUDED.cursor_value, phase = EXCLUDED.phase, run_id = EXCLUDED.run_id, rows_done = EXCLUDED.rows_done, "
                 + "updated_at = EXCLUDED.updated_at RETURNING run_id");
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setObject(1, utc(now));
-            ps.setObject(2, utc(now.plusMillis(settings.leaseMillis())));
-            ps.setString(3, run.sourceId());
-            ps.setLong(4, run.runId());
-            bindCounts(ps, 5, run, batch, progress);
+            bindCounts(ps, 1, run, batch, progress);
+            ps.setLong(10, run.runId());
+            ps.setString(11, run.sourceId());
+            ps.setLong(12, run.runId());
+            ps.setObject(13, utc(now));
+            ps.setObject(14, utc(now.plusMillis(settings.leaseMillis())));
+            ps.setString(15, run.sourceId());
             if (cursor != null) {
-                ps.setString(14, run.sourceId());
-                ps.setString(15, cursor);
-                ps.setLong(16, rowsDone);
-                ps.setObject(17, utc(now));
+                ps.setString(16, run.sourceId());
+                ps.setString(17, cursor);
+                ps.setLong(18, rowsDone);
+                ps.setObject(19, utc(now));
             }
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {

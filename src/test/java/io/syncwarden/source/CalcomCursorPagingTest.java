@@ -233,4 +233,41 @@ class CalcomCursorPagingTest extends UpstreamStubTestSupport {
                 .containsEntry("inserted", 0L);
         assertThat((String) run(result.runId()).get("error")).contains("hasMore=true without a nextCursor");
     }
+
+    @Test
+    void should_walk_the_pass_again_when_an_inherited_cursor_leads_nowhere() throws Exception {
+        String stale = "eyJ2IjoxLCJzb3J0VXVpZCI6IjAxOGVmZmZmLTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDAwMCJ9";
+        ObjectNode first = (ObjectNode) JSON.readTree(fixture("cursor_page1.json"));
+        ((ObjectNode) first.get("pagination")).put("nextCursor", stale);
+        upstream.stubFor(page(null).willReturn(json(200, first.toString())));
+        upstream.stubFor(page(stale).willReturn(json(503, "{\"status\":\"error\"}")));
+        fire("it-calcom-cursor");
+        upstream.resetAll();
+        serveAllPages();
+        // a cursor Cal.com no longer knows might be answered as an empty last page instead of a 400
+        upstream.stubFor(page(stale).willReturn(json(200, "{\"status\":\"success\",\"data\":[],"
+                + "\"pagination\":{\"nextCursor\":null,\"hasMore\":false}}")));
+
+        SyncTrigger.Result next = fire("it-calcom-cursor");
+
+        assertThat(run(next.runId())).containsEntry("status", "success").containsEntry("read", 8L);
+        assertThat(requests()).extracting(CalcomCursorPagingTest::cursorSent)
+                .containsExactly(stale, "-", cursorOf("cursor_page1.json"), cursorOf("cursor_page2.json"));
+    }
+
+    @Test
+    void should_stop_a_walk_that_goes_round_in_circles() throws Exception {
+        String afterPage1 = cursorOf("cursor_page1.json");
+        upstream.stubFor(page(null).willReturn(json(200, fixture("cursor_page1.json"))));
+        ObjectNode loop = (ObjectNode) JSON.readTree(fixture("cursor_page2.json"));
+        loop.set("pagination", JSON.readTree("{\"nextCursor\":\"" + afterPage1 + "\",\"hasMore\":true}"));
+        upstream.stubFor(page(afterPage1).willReturn(json(200, loop.toString())));
+
+        SyncTrigger.Result result = fire("it-calcom-cursor");
+
+        assertThat(run(result.runId())).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable")
+                .containsEntry("inserted", 3L);
+        assertThat((String) run(result.runId()).get("error")).contains("round in circles");
+        assertThat(requests()).hasSize(2);
+    }
 }

@@ -98,4 +98,21 @@ class H2JdbcSyncTest extends JdbcSyncScenarios {
                 .as("the source's route keeps its schedule").isTrue();
         assertThat(fire("it-full").status()).as("other sources still sync").isEqualTo("success");
     }
+
+    @Test
+    void should_copy_large_text_columns_read_as_clobs() throws Exception {
+        String big = "Zoë 李 ".repeat(5000);
+        try (Connection r = replica(); Statement s = r.createStatement()) {
+            s.execute("CREATE TABLE src_clob (id INT PRIMARY KEY, body CLOB)");
+            s.execute("INSERT INTO src_clob VALUES (1, 'short'), (2, NULL), (3, '" + big + "')");
+        }
+
+        SyncTrigger.Result result = fire("it-clob");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 3L);
+        try (Connection t = target()) {
+            // the last row's text is read after camel-jdbc has moved past it and closed the result
+            assertThat(query(t, "SELECT id, CAST(body AS VARCHAR) FROM clob_copy ORDER BY id")).containsExactly("1|short|", "2|null|", "3|" + big + "|");
+        }
+    }
 }

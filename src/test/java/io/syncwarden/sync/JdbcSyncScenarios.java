@@ -713,4 +713,13 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         unblock();
         assertThat(running.get().status()).isEqualTo("success");
     }
+
+    @Test
+    void should_refuse_a_query_with_placeholders_as_a_configuration_error() throws Exception {
+        SyncTrigger.Result result = fire("it-placeholder");
+
+        assertThat(run(result.runId())).containsEntry("status", "failed").containsEntry("error_class", "non_recoverable")
+                .containsEntry("attempts", 1);
+        assertThat((String) run(result.runId()).get("error")).contains("? placeholders");
+    }
 }
