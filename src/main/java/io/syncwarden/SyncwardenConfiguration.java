@@ -3,6 +3,9 @@ package io.syncwarden;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.syncwarden.demo.DemoReplica;
 import io.syncwarden.heal.AttemptFailed;
+import io.syncwarden.heal.Incidents;
+import io.syncwarden.heal.RetryQueue;
+import io.syncwarden.heal.SourcePause;
 import io.syncwarden.heal.UpstreamWait;
 import io.syncwarden.health.TargetDatabaseHealthCheck;
 import io.syncwarden.source.SheetsClientFactory;
@@ -15,6 +18,7 @@ import io.syncwarden.sync.SyncRuns;
 import io.syncwarden.sync.SyncSettings;
 import io.syncwarden.sync.SyncTrigger;
 import java.net.InetAddress;
+import java.time.Duration;
 import org.apache.camel.BindToRegistry;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
@@ -76,6 +80,25 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private long rateLimitWaitMs;
     @PropertyInject(value = "syncwarden.retry.max-rate-limit-wait-ms", defaultValue = "300000")
     private long maxRateLimitWaitMs;
+
+    @PropertyInject(value = "syncwarden.retry-queue.batch", defaultValue = "10")
+    private int retryBatch;
+    @PropertyInject(value = "syncwarden.retry-queue.initial-delay-ms", defaultValue = "300000")
+    private long retryInitialDelayMs;
+    @PropertyInject(value = "syncwarden.retry-queue.backoff-multiplier", defaultValue = "2")
+    private double retryMultiplier;
+    @PropertyInject(value = "syncwarden.retry-queue.max-delay-ms", defaultValue = "2400000")
+    private long retryMaxDelayMs;
+    @PropertyInject(value = "syncwarden.retry-queue.max-attempts", defaultValue = "3")
+    private int retryMaxAttempts;
+    @PropertyInject(value = "syncwarden.retry-queue.keep-days", defaultValue = "7")
+    private int retryKeepDays;
+    @PropertyInject(value = "syncwarden.retry-queue.busy-delay-ms", defaultValue = "60000")
+    private long retryBusyDelayMs;
+    @PropertyInject(value = "syncwarden.retry-queue.claim-timeout-ms", defaultValue = "600000")
+    private long retryClaimTimeoutMs;
+    @PropertyInject(value = "syncwarden.pause.after-non-recoverable", defaultValue = "3")
+    private int pauseAfterNonRecoverable;
 
     @PropertyInject(value = "syncwarden.upstream.connect-timeout-ms", defaultValue = "30000")
     private int upstreamConnectTimeoutMs;
@@ -140,6 +163,29 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @BindToRegistry("attemptFailed")
     public AttemptFailed attemptFailed(CamelContext context) throws Exception {
         return new AttemptFailed(syncRuns(context), upstreamWait());
+    }
+
+    private Incidents incidents;
+
+    @BindToRegistry("incidents")
+    public synchronized Incidents incidents() {
+        if (incidents == null) {
+            incidents = new Incidents(targetDatabase());
+        }
+        return incidents;
+    }
+
+    @BindToRegistry("retryQueue")
+    public RetryQueue retryQueue(CamelContext context) throws Exception {
+        return new RetryQueue(syncRuns(context), incidents(), new RetryQueue.Settings(retryBatch,
+                Duration.ofMillis(retryInitialDelayMs), retryMultiplier, Duration.ofMillis(retryMaxDelayMs), retryMaxAttempts,
+                Duration.ofDays(retryKeepDays), Duration.ofMillis(retryBusyDelayMs), Duration.ofMillis(retryClaimTimeoutMs)),
+                context);
+    }
+
+    @BindToRegistry("sourcePause")
+    public SourcePause sourcePause(CamelContext context) throws Exception {
+        return new SourcePause(syncRuns(context), incidents(), context, pauseAfterNonRecoverable);
     }
 
     @BindToRegistry("sheetsClientFactory")

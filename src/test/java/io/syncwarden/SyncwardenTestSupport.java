@@ -32,11 +32,18 @@ public abstract class SyncwardenTestSupport extends CamelMainTestSupport {
         p.put("syncwarden.db.password", password);
         p.put("syncwarden.retry.initial-delay-ms", "10");
         p.put("syncwarden.source.connect-timeout-ms", "1000");
+        // the retry queue ticks only when a test fires its route
+        p.put("syncwarden.retry-queue.cron", "0 0 0 1 1 ? 2099");
         return p;
     }
 
     /** Runs a source now, on the caller's thread, as a manual trigger. */
     protected SyncTrigger.Result fire(String source) throws Exception {
-        return context.getRegistry().lookupByNameAndType("syncTrigger", SyncTrigger.class).fire(source, "manual");
+        return fire(source, "manual");
+    }
+
+    /** Runs a source (or any Quartz-fed route, e.g. retry-queue) now, on the caller's thread, with the given trigger. */
+    protected SyncTrigger.Result fire(String route, String trigger) throws Exception {
+        return context.getRegistry().lookupByNameAndType("syncTrigger", SyncTrigger.class).fire(route, trigger);
     }
 }

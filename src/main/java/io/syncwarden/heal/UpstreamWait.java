@@ -1,5 +1,6 @@
 package io.syncwarden.heal;
 
+import java.time.Instant;
 import java.util.Locale;
 import java.util.Map;
 import org.apache.camel.Exchange;
@@ -13,7 +14,8 @@ import org.slf4j.LoggerFactory;
  * routes/error-handling.camel.yaml). An upstream that says how long to wait is obeyed instead of blind back-off:
  * Cal.com's {@code X-RateLimit-Reset-<Name>} (whole seconds; a value above 10^9 is read as an epoch second) and the
  * standard {@code Retry-After} (seconds) on 429 and 503. A 429 that names no wait waits {@code rateLimitDefaultMs}
- * (the limits refill per minute). The wait is capped at {@code maxWaitMs}. Other failures keep the exponential back-off.
+ * (the limits refill per minute). A wait longer than {@code maxWaitMs} is not held in-route: the run ends and the retry
+ * queue takes it up at the upstream's time ({@link RetryQueue#RETRY_AT}). Other failures keep the exponential back-off.
  */
 public final class UpstreamWait implements Processor {
     private static final Logger LOG = LoggerFactory.getLogger(UpstreamWait.class);
@@ -42,11 +44,20 @@ public final class UpstreamWait implements Processor {
             exchange.getIn().removeHeader(Exchange.REDELIVERY_DELAY);
             return;
         }
-        long capped = Math.min(wait, maxWaitMs);
+        if (wait > maxWaitMs) {
+            // longer than a run may hold its scheduler thread: end the run now and let the retry queue come back then
+            Instant at = Instant.now().plusMillis(wait);
+            exchange.setProperty(RetryQueue.RETRY_AT, at);
+            exchange.getExchangeExtension().setRedeliveryExhausted(true);
+            exchange.getIn().removeHeader(Exchange.REDELIVERY_DELAY);
+            LOG.warn("Sync {}: upstream asked to wait {} s, longer than the in-route limit of {} s: handed to the retry queue "
+                    + "for {}", exchange.getFromRouteId(), wait / 1000, maxWaitMs / 1000, at);
+            return;
+        }
         LOG.warn("Sync {}: upstream asked to wait (rate limit); next attempt in {} s",
-                exchange.getFromRouteId(), Math.round(capped / 1000.0));
+                exchange.getFromRouteId(), Math.round(wait / 1000.0));
         // the lease keeper renews the run's lock meanwhile, so the wait does not hand the source to another run
-        exchange.getIn().setHeader(Exchange.REDELIVERY_DELAY, capped);
+        exchange.getIn().setHeader(Exchange.REDELIVERY_DELAY, wait);
     }
 
     /** The wait the upstream asked for, in ms; null when it asked for none (then back-off applies). */

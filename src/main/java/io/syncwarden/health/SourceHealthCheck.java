@@ -45,8 +45,8 @@ public class SourceHealthCheck extends AbstractHealthCheck {
         builder.detail("source", sourceId);
         try (Connection c = runs.database().dataSource().getConnection()) {
             String status = "unknown";
-            try (PreparedStatement ps = c.prepareStatement("SELECT status, consecutive_failures, last_success_at, last_run_status "
-                    + "FROM source_health WHERE source_id = ?")) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT status, consecutive_failures, last_success_at, last_run_status, "
+                    + "paused, paused_reason FROM source_health WHERE source_id = ?")) {
                 ps.setString(1, sourceId);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
@@ -54,6 +54,13 @@ public class SourceHealthCheck extends AbstractHealthCheck {
                         builder.detail("source.consecutive_failures", rs.getInt(2))
                                 .detail("source.last_run_status", String.valueOf(rs.getString(4)))
                                 .detail("source.last_success_at", String.valueOf(rs.getObject(3, OffsetDateTime.class)));
+                        if (rs.getBoolean(5)) {
+                            // why, without the upstream's error text (health output carries none; the run record has it)
+                            String reason = String.valueOf(rs.getString(6));
+                            int last = reason.indexOf("; last:");
+                            status = "paused";
+                            builder.detail("source.paused", "paused: " + (last < 0 ? reason : reason.substring(0, last)));
+                        }
                     }
                 }
             }

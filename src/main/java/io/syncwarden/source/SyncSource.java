@@ -11,12 +11,15 @@ import java.util.Locale;
 import java.util.Map;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The steps every source kind's route calls: {@code begin} (lock and open the run), {@code sync} (read and write),
  * {@code complete} (close the run). Instances are created by route templates with the template's parameters.
  */
 public abstract class SyncSource {
+    private static final Logger LOG = LoggerFactory.getLogger(SyncSource.class);
     public static final String TRIGGER = "syncwardenTrigger";
 
     private String sourceId;
@@ -66,6 +69,16 @@ public abstract class SyncSource {
             return;
         }
         String trigger = exchange.getProperty(TRIGGER, "schedule", String.class);
+        if (!"manual".equals(trigger)) {
+            // a paused source waits for an operator: schedule, retry, watchdog and start-up triggers do not start it
+            String paused = runs(exchange).pausedReason(sourceId());
+            if (paused != null) {
+                exchange.setProperty(RunContext.REFUSED, true);
+                exchange.setProperty(RunContext.REFUSED_REASON, "paused: " + paused);
+                LOG.info("Sync {} ({}) not started: the source is paused ({}); resume it to run it again", sourceId(), trigger, paused);
+                return;
+            }
+        }
         RunContext run = runs(exchange).begin(sourceId(), kind(), trigger);
         exchange.setProperty(RunContext.REFUSED, run == null);
         if (run != null) {

@@ -10,6 +10,8 @@ import java.time.Instant;
 public final class RunContext {
     public static final String PROPERTY = "syncwardenRun";
     public static final String REFUSED = "syncwardenRefused";
+    /** Why a trigger did not start a run when it was not a running run holding the lock (e.g. {@code paused: ...}). */
+    public static final String REFUSED_REASON = "syncwardenRefusedReason";
 
     private final long runId;
     private final String sourceId;

@@ -46,6 +46,14 @@ public class SyncMetrics {
         }
     }
 
+    /** Counts one event of a source (a queued retry, a dead-letter write that failed, a pause...). */
+    public void count(String name, String description, String source) {
+        MeterRegistry r = registry.get();
+        if (r != null) {
+            Counter.builder(name).description(description).tag("source", source).register(r).increment();
+        }
+    }
+
     void unrecorded() {
         MeterRegistry r = registry.get();
         if (r != null) {

@@ -47,10 +47,25 @@ public class SyncRuns {
     private static final Logger LOG = LoggerFactory.getLogger(SyncRuns.class);
 
     /** A record that could not be written (target database down), kept until it can. */
-    private interface Pending {
+    /** A record that is written later when the target database cannot be reached now (kept in memory, in order). */
+    public interface Pending {
         void write(Connection c) throws SQLException;
 
         String what();
+    }
+
+    /**
+     * Told of every run close, inside the close's transaction (so a retry entry is settled, or an incident resolved,
+     * exactly when the run's record says it succeeded). Also called for closes written late.
+     */
+    public interface CloseListener {
+        void closed(Connection c, RunContext run, String status, String errorClass, Instant at) throws SQLException;
+    }
+
+    private final List<CloseListener> closeListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    public void addCloseListener(CloseListener listener) {
+        closeListeners.add(listener);
     }
 
     /** The last outcome of a source seen by this node, for health when the database cannot be asked. */
@@ -76,6 +91,10 @@ public class SyncRuns {
 
     public TargetDatabase database() {
         return db;
+    }
+
+    public SyncMetrics metrics() {
+        return metrics;
     }
 
     public SyncSettings settings() {
@@ -651,7 +670,10 @@ public class SyncRuns {
                     return false;
                 }
             }
-            updateHealth(c, run, status, failure, message, at);
+            updateHealth(c, run, status, failure, errorClass, message, at);
+            for (CloseListener listener : closeListeners) {
+                listener.closed(c, run, status, errorClass, at);
+            }
             try (PreparedStatement ps = c.prepareStatement("DELETE FROM source_lock WHERE source_id = ? AND run_id = ?")) {
                 ps.setString(1, run.sourceId());
                 ps.setLong(2, run.runId());
@@ -701,6 +723,11 @@ public class SyncRuns {
         }
     }
 
+    /** Keeps a record the target database cannot take now; {@link #writePending()} writes it when it answers again. */
+    public void defer(Pending record, SQLException cause) {
+        keep(record, cause);
+    }
+
     private void keep(Pending record, SQLException cause) {
         if (record instanceof Close close) {
             close.recorded = false;
@@ -741,7 +768,8 @@ public class SyncRuns {
     /** A late record (written when the database came back) must not override the health a later run left. */
     private static final String NEWER = " AND (last_run_id IS NULL OR last_run_id <= ?)";
 
-    private void updateHealth(Connection c, RunContext run, String status, boolean failure, String error, Instant now) throws SQLException {
+    private void updateHealth(Connection c, RunContext run, String status, boolean failure, String errorClass, String error,
+                              Instant now) throws SQLException {
         int failures = 0;
         try (PreparedStatement ps = c.prepareStatement("SELECT consecutive_failures FROM source_health WHERE source_id = ?")) {
             ps.setString(1, run.sourceId());
@@ -760,14 +788,19 @@ public class SyncRuns {
             }
         }
         boolean success = "success".equals(status) || "empty".equals(status);
+        boolean nonRecoverable = ErrorClass.NON_RECOVERABLE.equals(errorClass);
         String sql;
         if (success) {
             failures = 0;
-            sql = "UPDATE source_health SET status = 'healthy', consecutive_failures = 0, last_run_id = ?, last_run_status = ?, "
-                    + "last_success_at = ?, last_row_count = ?, last_error = NULL, updated_at = ? WHERE source_id = ?" + NEWER;
+            sql = "UPDATE source_health SET status = 'healthy', consecutive_failures = 0, consecutive_non_recoverable = 0, "
+                    + "last_run_id = ?, last_run_status = ?, last_success_at = ?, last_row_count = ?, last_error = NULL, updated_at = ? "
+                    + "WHERE source_id = ?" + NEWER;
         } else if (failure) {
             failures++;
-            sql = "UPDATE source_health SET status = ?, consecutive_failures = ?, last_run_id = ?, last_run_status = ?, "
+            // a non-recoverable failure makes the source unhealthy at once (retrying cannot help) and extends the streak
+            // that pauses it; any other failure ends that streak
+            sql = "UPDATE source_health SET status = ?, consecutive_failures = ?, consecutive_non_recoverable = "
+                    + (nonRecoverable ? "consecutive_non_recoverable + 1" : "0") + ", last_run_id = ?, last_run_status = ?, "
                     + "last_failure_at = ?, last_error = ?, updated_at = ? WHERE source_id = ?" + NEWER;
         } else {
             // interrupted by a stop: neither a success nor the source's failure
@@ -783,7 +816,7 @@ public class SyncRuns {
                 ps.setString(6, run.sourceId());
                 ps.setLong(7, run.runId());
             } else if (failure) {
-                ps.setString(1, failures >= settings.unhealthyAfterFailures() ? "unhealthy" : "degraded");
+                ps.setString(1, nonRecoverable || failures >= settings.unhealthyAfterFailures() ? "unhealthy" : "degraded");
                 ps.setInt(2, failures);
                 ps.setLong(3, run.runId());
                 ps.setString(4, status);
@@ -800,6 +833,38 @@ public class SyncRuns {
                 ps.setLong(5, run.runId());
             }
             ps.executeUpdate();
+        }
+    }
+
+    /** Why a source is paused, or null when it is not (automatic triggers do not start a paused source). */
+    public String pausedReason(String sourceId) throws SQLException {
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT paused, paused_reason FROM source_health WHERE source_id = ?")) {
+            ps.setString(1, sourceId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1) ? String.valueOf(rs.getString(2)) : null;
+            }
+        }
+    }
+
+    /**
+     * Pauses (reason not null) or resumes (reason null) a source; true when its state changed. Resuming also ends its
+     * streak of non-recoverable failures, so the next one does not pause it again at once.
+     */
+    public boolean setPaused(Connection c, String sourceId, String reason, Instant at) throws SQLException {
+        String sql = reason != null
+                ? "UPDATE source_health SET paused = TRUE, paused_reason = ?, paused_at = ?, updated_at = ? WHERE source_id = ? AND paused = FALSE"
+                : "UPDATE source_health SET paused = FALSE, paused_reason = NULL, paused_at = NULL, consecutive_non_recoverable = 0, "
+                + "updated_at = ? WHERE source_id = ? AND paused = TRUE";
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            int i = 1;
+            if (reason != null) {
+                ps.setString(i++, truncate(reason, 4000));
+                ps.setObject(i++, utc(at));
+            }
+            ps.setObject(i++, utc(at));
+            ps.setString(i, sourceId);
+            return ps.executeUpdate() == 1;
         }
     }
 
@@ -898,11 +963,11 @@ public class SyncRuns {
         return FailureText.describe(error);
     }
 
-    static OffsetDateTime utc(Instant instant) {
+    public static OffsetDateTime utc(Instant instant) {
         return instant.atOffset(ZoneOffset.UTC);
     }
 
-    static String truncate(String s, int max) {
+    public static String truncate(String s, int max) {
         return FailureText.truncate(s, max);
     }
 }

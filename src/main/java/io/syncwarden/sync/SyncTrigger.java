@@ -34,7 +34,8 @@ public class SyncTrigger {
         Throwable error = exchange.getException() != null ? exchange.getException()
                 : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         if (Boolean.TRUE.equals(exchange.getProperty(RunContext.REFUSED, Boolean.class))) {
-            return new Result(null, "refused", null);
+            String reason = exchange.getProperty(RunContext.REFUSED_REASON, String.class);
+            return new Result(null, reason != null && reason.startsWith("paused") ? "paused" : "refused", null);
         }
         String status = run == null ? "failed" : run.closedStatus() != null ? run.closedStatus() : error != null ? "failed" : run.outcome();
         return new Result(run == null ? null : run.runId(), status, error);

@@ -272,6 +272,12 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         }
     }
 
+    String text(String sql) throws SQLException {
+        try (Connection t = target(); Statement s = t.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            return rs.next() ? rs.getString(1) : null;
+        }
+    }
+
     private List<String> checkpoint(String source) throws SQLException {
         return query(target(), "SELECT cursor_value, phase, rows_done, run_id FROM syncwarden.sync_checkpoint WHERE source_id = '" + source + "'");
     }
@@ -543,6 +549,35 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         assertThat(run).containsEntry("status", "success").containsEntry("read", (long) ROWS - 150)
                 .containsEntry("inserted", (long) ROWS - 150).containsEntry("updated", 0L);
         assertThat((String) run.get("resumed_from")).isNotBlank();
+        try (Connection r = replica(); Connection t = target()) {
+            assertThat(rows(t, "leads_full")).hasSize(ROWS).isEqualTo(rows(r, "src_leads"));
+        }
+    }
+
+    @Test
+    void should_let_the_retry_queue_finish_a_run_that_failed_in_the_middle_without_duplicating_a_row() throws Exception {
+        try (Connection r = replica()) {
+            failReadsFrom(r, 178);
+        }
+        SyncTrigger.Result broken = fire("it-full", "schedule");
+        assertThat(broken.status()).isEqualTo("failed");
+        assertThat(count("SELECT COUNT(*) FROM leads_full")).isEqualTo(150);
+        assertThat(text("SELECT status || ' ' || error_class || ' ' || first_run_id FROM syncwarden.retry_queue"))
+                .isEqualTo("pending recoverable " + broken.runId());
+
+        try (Connection r = replica()) {
+            clearFaults(r);
+        }
+        try (Connection t = target(); Statement s = t.createStatement()) {
+            // five minutes pass
+            s.executeUpdate("UPDATE syncwarden.retry_queue SET next_retry_at = CURRENT_TIMESTAMP - INTERVAL '1' SECOND");
+        }
+        fire("retry-queue", "schedule");
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> "done".equals(text("SELECT status FROM syncwarden.retry_queue")));
+        assertThat(text("SELECT status || ' ' || rows_read || ' ' || rows_inserted FROM syncwarden.sync_run WHERE run_trigger = 'retry'"))
+                .as("the retry resumed from the checkpoint").isEqualTo("success " + (ROWS - 150) + " " + (ROWS - 150));
+        assertThat(count("SELECT COUNT(*) - COUNT(DISTINCT id) FROM leads_full")).isZero();
         try (Connection r = replica(); Connection t = target()) {
             assertThat(rows(t, "leads_full")).hasSize(ROWS).isEqualTo(rows(r, "src_leads"));
         }
