@@ -3,6 +3,8 @@ package io.syncwarden;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.syncwarden.demo.DemoReplica;
 import io.syncwarden.heal.AttemptFailed;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.syncwarden.heal.Breakers;
 import io.syncwarden.heal.Incidents;
 import io.syncwarden.heal.RetryQueue;
 import io.syncwarden.heal.SourcePause;
@@ -100,6 +102,15 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @PropertyInject(value = "syncwarden.pause.after-non-recoverable", defaultValue = "3")
     private int pauseAfterNonRecoverable;
 
+    @PropertyInject(value = "syncwarden.breaker.failures", defaultValue = "5")
+    private int breakerFailures;
+    @PropertyInject(value = "syncwarden.breaker.open-s", defaultValue = "300")
+    private long breakerOpenSeconds;
+    @PropertyInject(value = "syncwarden.db.breaker.failures", defaultValue = "5")
+    private int dbBreakerFailures;
+    @PropertyInject(value = "syncwarden.db.breaker.open-ms", defaultValue = "60000")
+    private long dbBreakerOpenMs;
+
     @PropertyInject(value = "syncwarden.upstream.connect-timeout-ms", defaultValue = "30000")
     private int upstreamConnectTimeoutMs;
     @PropertyInject(value = "syncwarden.upstream.read-timeout-ms", defaultValue = "300000")
@@ -119,6 +130,26 @@ public class SyncwardenConfiguration implements CamelConfiguration {
 
     private TargetDatabase database;
     private SyncRuns runs;
+    private Breakers breakers;
+
+    /** Camel's circuit breakers (the EIP in each template) take their breakers from this registry. */
+    @BindToRegistry("circuitBreakerRegistry")
+    public synchronized CircuitBreakerRegistry circuitBreakerRegistry(CamelContext context) {
+        return breakers(context).registry();
+    }
+
+    private synchronized Breakers breakers(CamelContext context) {
+        if (breakers == null) {
+            breakers = new Breakers(Breakers.registry(breakerFailures, Duration.ofSeconds(breakerOpenSeconds)),
+                    () -> context.getRegistry().findSingleByType(MeterRegistry.class));
+        }
+        return breakers;
+    }
+
+    @BindToRegistry("breakers")
+    public Breakers breakersBean(CamelContext context) {
+        return breakers(context);
+    }
 
     @BindToRegistry("targetDatabase")
     public synchronized TargetDatabase targetDatabase() {
@@ -210,6 +241,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         if (demoEnabled) {
             new DemoReplica(demoUrl, demoRows).seedIfEmpty();
         }
+        // the target database's circuit breaker guards every connection from now on; breakers record their states
+        Breakers guard = breakers(context);
+        targetDatabase().guard(guard.targetGuard(dbBreakerFailures, Duration.ofMillis(dbBreakerOpenMs)));
+        guard.database(targetDatabase());
+        guard.context(context);
         SyncRuns lifecycle = syncRuns(context);
         // before any route can start a run: close what this node left running, start the lease keeper
         lifecycle.start();

@@ -32,6 +32,9 @@ public abstract class SyncwardenTestSupport extends CamelMainTestSupport {
         p.put("syncwarden.db.password", password);
         p.put("syncwarden.retry.initial-delay-ms", "10");
         p.put("syncwarden.source.connect-timeout-ms", "1000");
+        // circuit breakers stay closed unless a test is about them (many tests fail a source several times on purpose)
+        p.put("syncwarden.breaker.failures", "1000");
+        p.put("syncwarden.db.breaker.failures", "1000");
         // the retry queue ticks only when a test fires its route
         p.put("syncwarden.retry-queue.cron", "0 0 0 1 1 ? 2099");
         return p;

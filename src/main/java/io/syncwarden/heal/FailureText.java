@@ -37,6 +37,10 @@ public final class FailureText {
             if (t instanceof HttpResponseException g && String.valueOf(g.getMessage()).startsWith("Google's token endpoint")) {
                 return g.getMessage().trim() + " (an outage of Google's sign-in service; retried)";
             }
+            if (t instanceof io.github.resilience4j.circuitbreaker.CallNotPermittedException open) {
+                return "the circuit breaker " + open.getCausingCircuitBreakerName() + " is open after repeated failures: no "
+                        + "request sent; it lets one run through after its cool-down (syncwarden.breaker.open-ms)";
+            }
             if (t instanceof io.syncwarden.source.MalformedAnswerException malformed) {
                 return malformed.getMessage();
             }

@@ -315,8 +315,9 @@ public class RetryQueue {
         Instant now = clock.instant();
         switch (result.status()) {
             case "success", "empty" -> settle(entry, "done", entry.attempts() + 1, null, "run " + result.runId() + " succeeded", false);
-            case "refused" -> // another run of the source is going: try again soon, not counted as an attempt
-                    settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()), "source busy with another run", false);
+            case "refused", "skipped" -> // another run is going, or the source's breaker is open: not counted as an attempt
+                    settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()), "refused".equals(result.status())
+                    ? "source busy with another run" : "circuit breaker open", false);
             case "paused" -> settle(entry, "cancelled", entry.attempts(), null, "the source is paused", false);
             default -> {
                 String errorClass = result.error() == null ? ErrorClass.RECOVERABLE : ErrorClass.of(result.error());

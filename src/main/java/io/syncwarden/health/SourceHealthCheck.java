@@ -76,6 +76,16 @@ public class SourceHealthCheck extends AbstractHealthCheck {
                     }
                 }
             }
+            var breakers = getCamelContext() == null ? null
+                    : getCamelContext().getRegistry().findSingleByType(io.syncwarden.heal.Breakers.class);
+            var breaker = breakers == null ? null : breakers.ofSource(sourceId);
+            if (breaker != null) {
+                builder.detail("source.circuit", io.syncwarden.heal.Breakers.state(breaker))
+                        .detail("source.circuit_failed_calls", breaker.getMetrics().getNumberOfFailedCalls());
+                if (breakers.since(breaker.getName()) != null) {
+                    builder.detail("source.circuit_since", String.valueOf(breakers.since(breaker.getName())));
+                }
+            }
             builder.detail("source.status", status).up();
         } catch (Exception e) {
             // the database cannot be asked: what this node saw last (it is written once the database is back)

@@ -26,6 +26,14 @@ public class TargetDatabaseHealthCheck extends AbstractHealthCheck {
     @Override
     protected void doCall(HealthCheckResultBuilder builder, Map<String, Object> options) {
         builder.detail("dialect", db.dialect().name());
+        var breakers = getCamelContext() == null ? null
+                : getCamelContext().getRegistry().findSingleByType(io.syncwarden.heal.Breakers.class);
+        var breaker = breakers == null ? null : breakers.registry().getAllCircuitBreakers().stream()
+                .filter(b -> b.getName().equals(io.syncwarden.heal.Breakers.TARGET)).findFirst().orElse(null);
+        if (breaker != null) {
+            builder.detail("circuit", io.syncwarden.heal.Breakers.state(breaker))
+                    .detail("circuit_failed_calls", breaker.getMetrics().getNumberOfFailedCalls());
+        }
         if (db.reachable()) {
             builder.up();
         } else {

@@ -132,6 +132,7 @@ public final class TargetDatabase implements AutoCloseable {
                 if (!isConnectionLost(e)) {
                     return Override.CONTINUE_EVICT;
                 }
+                guard.lost(e);
                 HikariDataSource pool = dataSource;
                 if (pool != null && pool.getHikariPoolMXBean() != null) {
                     pool.getHikariPoolMXBean().softEvictConnections();
@@ -222,8 +223,76 @@ public final class TargetDatabase implements AutoCloseable {
         return url == null ? null : url.replaceAll("(?i)(password=)[^&;]*", "$1******");
     }
 
+    /** The target's connections, through the guard (the target database's circuit breaker). */
     public DataSource dataSource() {
-        return dataSource;
+        return guarded;
+    }
+
+    /** Sets the guard every borrowed connection passes (the service binds the target database's circuit breaker). */
+    public void guard(ConnectionGuard guard) {
+        this.guard = guard == null ? ConnectionGuard.NONE : guard;
+    }
+
+    private volatile ConnectionGuard guard = ConnectionGuard.NONE;
+
+    private final DataSource guarded = new GuardedDataSource();
+
+    /** The pool, borrowed through the guard: refused at once while the breaker is open, each outcome told to it. */
+    private final class GuardedDataSource implements DataSource {
+        @java.lang.Override
+        public Connection getConnection() throws SQLException {
+            guard.before();
+            try {
+                Connection c = dataSource.getConnection();
+                guard.answered();
+                return c;
+            } catch (SQLException e) {
+                if (e instanceof java.sql.SQLTransientConnectionException || isConnectionLost(e)) {
+                    guard.lost(e);
+                }
+                throw e;
+            }
+        }
+
+        @java.lang.Override
+        public Connection getConnection(String username, String password) throws SQLException {
+            throw new SQLException("the target pool has one user");
+        }
+
+        @java.lang.Override
+        public java.io.PrintWriter getLogWriter() throws SQLException {
+            return dataSource.getLogWriter();
+        }
+
+        @java.lang.Override
+        public void setLogWriter(java.io.PrintWriter out) throws SQLException {
+            dataSource.setLogWriter(out);
+        }
+
+        @java.lang.Override
+        public void setLoginTimeout(int seconds) throws SQLException {
+            dataSource.setLoginTimeout(seconds);
+        }
+
+        @java.lang.Override
+        public int getLoginTimeout() throws SQLException {
+            return dataSource.getLoginTimeout();
+        }
+
+        @java.lang.Override
+        public java.util.logging.Logger getParentLogger() {
+            return java.util.logging.Logger.getGlobal();
+        }
+
+        @java.lang.Override
+        public <T> T unwrap(Class<T> iface) throws SQLException {
+            return iface.isInstance(dataSource) ? iface.cast(dataSource) : dataSource.unwrap(iface);
+        }
+
+        @java.lang.Override
+        public boolean isWrapperFor(Class<?> iface) throws SQLException {
+            return iface.isInstance(dataSource) || dataSource.isWrapperFor(iface);
+        }
     }
 
     public Dialect dialect() {

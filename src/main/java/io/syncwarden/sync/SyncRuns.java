@@ -565,10 +565,11 @@ public class SyncRuns {
             return;
         }
         boolean interrupted = ErrorClass.INTERRUPTED.equals(errorClass);
-        String status = interrupted ? "interrupted" : "failed";
+        boolean skipped = ErrorClass.CIRCUIT_OPEN.equals(errorClass);
+        String status = interrupted ? "interrupted" : skipped ? "skipped" : "failed";
         boolean newFailure = run.failed(error);
         long duration = now.toEpochMilli() - run.startedAt().toEpochMilli();
-        Close close = new Close(run, status, errorClass, message, now, duration, run.attempts(false), !interrupted);
+        Close close = new Close(run, status, errorClass, message, now, duration, run.attempts(false), !interrupted && !skipped);
         FailureLog entry = newFailure ? new FailureLog(source, run.runId(), run.failures(), errorClass, error, now) : null;
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(false);
@@ -592,7 +593,9 @@ public class SyncRuns {
         outcomes.put(source, new Outcome(status, errorClass, message, now, close.recorded));
         metrics.rows(run);
         metrics.run(source, status, duration);
-        if (interrupted) {
+        if (skipped) {
+            LOG.warn("Sync {} run {} skipped: {}", source, run.runId(), message);
+        } else if (interrupted) {
             LOG.warn("Sync {} run {} interrupted (the service is stopping): read={} inserted={} updated={} rejected={}; "
                     + "the next run resumes from its checkpoint", source, run.runId(), run.read(), run.inserted(), run.updated(), run.rejected());
         } else {

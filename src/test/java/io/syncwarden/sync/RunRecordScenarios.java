@@ -139,9 +139,9 @@ abstract class RunRecordScenarios {
      * was used within the last 500 ms (HikariCP's alive-bypass window), so they are evicted, as a pool does after an
      * outage, to keep each test about the run records rather than that race.
      */
-    private void restore() {
+    private void restore() throws SQLException {
         proxy.restore();
-        ((com.zaxxer.hikari.HikariDataSource) db.dataSource()).getHikariPoolMXBean().softEvictConnections();
+        db.dataSource().unwrap(com.zaxxer.hikari.HikariDataSource.class).getHikariPoolMXBean().softEvictConnections();
     }
 
     @Test
