@@ -36,6 +36,8 @@ public final class ErrorClass {
     public static final String INTERRUPTED = "interrupted";
     /** The source's circuit breaker is open: no request was sent, the run is recorded as skipped (not a failure). */
     public static final String CIRCUIT_OPEN = "circuit_open";
+    /** A guard refused the run before anything was applied (an empty source...): not retried, an incident. */
+    public static final String REFUSED = "refused";
 
     private static final Set<Integer> NON_RECOVERABLE_HTTP = Set.of(400, 401, 403, 404, 405, 409, 410, 413, 422, 501);
     private static final Set<Integer> RECOVERABLE_HTTP = Set.of(408, 429);
@@ -62,6 +64,9 @@ public final class ErrorClass {
         }
         if (t instanceof NonRecoverableSyncException) {
             return NON_RECOVERABLE;
+        }
+        if (t instanceof io.syncwarden.sync.RunRefusedException) {
+            return REFUSED;
         }
         if (t instanceof io.github.resilience4j.circuitbreaker.CallNotPermittedException) {
             return CIRCUIT_OPEN;

@@ -43,6 +43,7 @@ public class SourcePause {
                 String by = "run " + run.runId() + " (" + run.trigger() + ")";
                 incidents.resolve(c, run.sourceId(), "non_recoverable", by, "the source synced again");
                 incidents.resolve(c, run.sourceId(), "retry_exhausted", by, "the source synced again");
+                incidents.resolve(c, run.sourceId(), "refused_empty", by, "a run was accepted");
             }
         });
     }
@@ -50,12 +51,19 @@ public class SourcePause {
     /** Called by the shared error handling after a run failed non-recoverably (its close is written already). */
     public void nonRecoverable(Exchange exchange) {
         Throwable error = ErrorClass.caught(exchange);
-        if (!ErrorClass.NON_RECOVERABLE.equals(ErrorClass.of(error))) {
-            return; // a lost lease or a stopping service is not the source's fault
-        }
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         String source = run != null ? run.sourceId() : exchange.getFromRouteId();
         String message = FailureText.describe(error);
+        if (ErrorClass.REFUSED.equals(ErrorClass.of(error))) {
+            // a guard kept bad data out: someone should look, but the source is not failing
+            String kind = run == null || run.closedStatus() == null ? "refused" : run.closedStatus();
+            incidents.open(source, kind, "high", "Sync " + source + " run " + (run == null ? "?" : run.runId()) + " " + kind
+                    + ": " + message, run == null ? null : run.runId(), "guard");
+            return;
+        }
+        if (!ErrorClass.NON_RECOVERABLE.equals(ErrorClass.of(error))) {
+            return; // a lost lease, a stopping service or an open breaker is not the source's fault
+        }
         String pausedNow = null;
         try (Connection c = runs.database().dataSource().getConnection()) {
             c.setAutoCommit(false);
@@ -83,6 +91,15 @@ public class SourcePause {
             pauseTrigger(source, true);
             LOG.error("Sync {} PAUSED: {}. It stays paused (also across restarts) until an operator resumes it.", source, pausedNow);
         }
+    }
+
+    /** Lets the next run a guard would refuse (an empty source) through once: an operator's decision. */
+    public boolean allowNext(String source, String actor) throws SQLException {
+        boolean changed = runs.allowNext(source);
+        if (changed) {
+            LOG.warn("Sync {}: the next run is allowed once past the guards, by {}", source, actor);
+        }
+        return changed;
     }
 
     /** Pauses a source by an operator's decision. */

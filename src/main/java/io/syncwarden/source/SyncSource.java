@@ -99,7 +99,9 @@ public abstract class SyncSource {
     }
 
     public void complete(Exchange exchange) throws Exception {
-        runs(exchange).complete(exchange.getProperty(RunContext.PROPERTY, RunContext.class));
+        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        runs(exchange).guardEmpty(run);
+        runs(exchange).complete(run);
     }
 
     protected static SyncRuns runs(Exchange exchange) {

@@ -566,7 +566,9 @@ public class SyncRuns {
         }
         boolean interrupted = ErrorClass.INTERRUPTED.equals(errorClass);
         boolean skipped = ErrorClass.CIRCUIT_OPEN.equals(errorClass);
-        String status = interrupted ? "interrupted" : skipped ? "skipped" : "failed";
+        RunRefusedException refusal = refusal(error);
+        String status = interrupted ? "interrupted" : skipped ? "skipped" : refusal != null ? refusal.status() : "failed";
+        skipped |= refusal != null; // neither is the source's failure
         boolean newFailure = run.failed(error);
         long duration = now.toEpochMilli() - run.startedAt().toEpochMilli();
         Close close = new Close(run, status, errorClass, message, now, duration, run.attempts(false), !interrupted && !skipped);
@@ -593,7 +595,9 @@ public class SyncRuns {
         outcomes.put(source, new Outcome(status, errorClass, message, now, close.recorded));
         metrics.rows(run);
         metrics.run(source, status, duration);
-        if (skipped) {
+        if (refusal != null) {
+            LOG.error("Sync {} run {} {}: {}", source, run.runId(), status, message);
+        } else if (skipped) {
             LOG.warn("Sync {} run {} skipped: {}", source, run.runId(), message);
         } else if (interrupted) {
             LOG.warn("Sync {} run {} interrupted (the service is stopping): read={} inserted={} updated={} rejected={}; "
@@ -836,6 +840,60 @@ public class SyncRuns {
                 ps.setLong(5, run.runId());
             }
             ps.executeUpdate();
+        }
+    }
+
+    private static RunRefusedException refusal(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof RunRefusedException r) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The empty-source guard, before a full read is closed: a complete full read that found no rows while the source's
+     * last good run had rows is refused (status {@code refused_empty}), unless an operator allowed the next run once.
+     * Nothing of the run was applied (it had no rows); the refusal keeps an empty upload from counting as the truth.
+     */
+    public void guardEmpty(RunContext run) throws SQLException {
+        if (!"full".equals(run.mode()) || run.read() > 0 || run.resumedFrom() != null || run.committedPosition() > 0) {
+            return;
+        }
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            long last;
+            try (PreparedStatement ps = c.prepareStatement("SELECT last_row_count FROM source_health WHERE source_id = ?")) {
+                ps.setString(1, run.sourceId());
+                try (ResultSet rs = ps.executeQuery()) {
+                    last = rs.next() ? rs.getLong(1) : 0;
+                }
+            }
+            if (last <= 0) {
+                return;
+            }
+            try (PreparedStatement ps = c.prepareStatement(
+                    "UPDATE source_health SET allow_next = FALSE WHERE source_id = ? AND allow_next = TRUE")) {
+                ps.setString(1, run.sourceId());
+                if (ps.executeUpdate() == 1) {
+                    LOG.warn("Sync {} run {}: the upstream returned no rows (the last good run read {}); accepted once, as an "
+                            + "operator allowed", run.sourceId(), run.runId(), last);
+                    return;
+                }
+            }
+            throw new RunRefusedException("refused_empty", "the upstream returned no rows while the last good run read " + last
+                    + ": refused, the target keeps its rows (if the source is really empty now, allow the next run once)");
+        }
+    }
+
+    /** Lets the next run a guard would refuse through, once (an operator's decision). */
+    public boolean allowNext(String sourceId) throws SQLException {
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE source_health SET allow_next = TRUE WHERE source_id = ?")) {
+            c.setAutoCommit(true);
+            ps.setString(1, sourceId);
+            return ps.executeUpdate() == 1;
         }
     }
 

@@ -269,7 +269,7 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
-    void should_record_an_empty_sheet_as_empty_and_keep_the_table() throws Exception {
+    void should_refuse_an_emptied_sheet_after_a_good_run_and_keep_the_table() throws Exception {
         serveToken();
         upstream.stubFor(values("FORMATTED_VALUE").inScenario("emptied").whenScenarioStateIs(Scenario.STARTED)
                 .willReturn(json(200, fixture("values_get_leads.json"))).willSetStateTo("header only"));
@@ -283,8 +283,9 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
         SyncTrigger.Result headerOnly = fire("it-sheet-leads");
         SyncTrigger.Result blank = fire("it-sheet-leads");
 
-        assertThat(run(headerOnly.runId())).containsEntry("status", "empty").containsEntry("read", 0L);
-        assertThat(run(blank.runId())).containsEntry("status", "empty");
+        assertThat(run(headerOnly.runId())).containsEntry("status", "refused_empty").containsEntry("read", 0L);
+        assertThat(run(blank.runId())).containsEntry("status", "refused_empty");
         assertThat(count("SELECT COUNT(*) FROM leads")).isEqualTo(25);
+        assertThat(text("SELECT kind || ' ' || status FROM syncwarden.incident")).isEqualTo("refused_empty open");
     }
 }

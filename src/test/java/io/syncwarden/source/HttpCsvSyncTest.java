@@ -95,7 +95,7 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
-    void should_record_an_empty_report_as_empty_and_keep_the_table() throws Exception {
+    void should_refuse_an_empty_report_after_a_good_run_keep_the_table_and_take_it_once_allowed() throws Exception {
         serve(STOCK, 200, fixture());
         fire("it-finale-stock");
         upstream.resetAll();
@@ -106,9 +106,27 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
         serve(STOCK, 200, "");
         SyncTrigger.Result blank = fire("it-finale-stock");
 
-        assertThat(run(headerOnly.runId())).containsEntry("status", "empty").containsEntry("read", 0L);
-        assertThat(run(blank.runId())).containsEntry("status", "empty");
+        assertThat(run(headerOnly.runId())).containsEntry("status", "refused_empty").containsEntry("read", 0L)
+                .containsEntry("error_class", "refused");
+        assertThat((String) run(headerOnly.runId()).get("error")).contains("no rows while the last good run read 30");
+        assertThat(run(blank.runId())).containsEntry("status", "refused_empty");
         assertThat(count("SELECT COUNT(*) FROM finale_stock")).isEqualTo(30);
+        assertThat(text("SELECT kind || ' ' || status || ' ' || occurrences FROM syncwarden.incident"))
+                .isEqualTo("refused_empty open 2");
+        assertThat(text("SELECT status || ' ' || consecutive_failures FROM syncwarden.source_health WHERE source_id = 'it-finale-stock'"))
+                .as("a refusal is not the source failing").isEqualTo("healthy 0");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.retry_queue")).as("not retried").isZero();
+
+        // the supplier really emptied the report: an operator lets the next run through once
+        assertThat(context.getRegistry().lookupByNameAndType("sourcePause", io.syncwarden.heal.SourcePause.class)
+                .allowNext("it-finale-stock", "ops-test")).isTrue();
+        SyncTrigger.Result allowed = fire("it-finale-stock");
+        SyncTrigger.Result after = fire("it-finale-stock");
+
+        assertThat(run(allowed.runId())).containsEntry("status", "empty");
+        assertThat(run(after.runId())).as("the last good run is now the empty one").containsEntry("status", "empty");
+        assertThat(text("SELECT status FROM syncwarden.incident")).isEqualTo("resolved");
+        assertThat(count("SELECT COUNT(*) FROM finale_stock")).as("an empty run never removes rows").isEqualTo(30);
     }
 
     @Test
