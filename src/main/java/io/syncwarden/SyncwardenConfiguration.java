@@ -6,6 +6,7 @@ import io.syncwarden.heal.AttemptFailed;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.syncwarden.heal.Breakers;
 import io.syncwarden.heal.Incidents;
+import io.syncwarden.heal.RecoveryProbe;
 import io.syncwarden.heal.RetryQueue;
 import io.syncwarden.heal.SourcePause;
 import io.syncwarden.heal.UpstreamWait;
@@ -212,6 +213,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
                 Duration.ofMillis(retryInitialDelayMs), retryMultiplier, Duration.ofMillis(retryMaxDelayMs), retryMaxAttempts,
                 Duration.ofDays(retryKeepDays), Duration.ofMillis(retryBusyDelayMs), Duration.ofMillis(retryClaimTimeoutMs)),
                 context);
+    }
+
+    @BindToRegistry("recoveryProbe")
+    public RecoveryProbe recoveryProbe(CamelContext context) throws Exception {
+        return new RecoveryProbe(syncRuns(context), breakers(context), context);
     }
 
     @BindToRegistry("sourcePause")

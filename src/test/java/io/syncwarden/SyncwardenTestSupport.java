@@ -37,6 +37,7 @@ public abstract class SyncwardenTestSupport extends CamelMainTestSupport {
         p.put("syncwarden.db.breaker.failures", "1000");
         // the retry queue ticks only when a test fires its route
         p.put("syncwarden.retry-queue.cron", "0 0 0 1 1 ? 2099");
+        p.put("syncwarden.recovery.cron", "0 0 0 1 1 ? 2099");
         return p;
     }
 

@@ -267,6 +267,15 @@ public class CalcomBookingsSource extends SyncSource {
         return instant == null ? null : instant(instant).minus(window).toString();
     }
 
+    /** One booking asked for (the smallest page) with the same key and API version. */
+    @Override
+    public void probe(CamelContext context) throws Exception {
+        try (ProducerTemplate template = context.createProducerTemplate()) {
+            answered(template.request(baseUrl + "/v2/bookings?throwExceptionOnFailure=false",
+                    e -> request(e, cursorPaging() ? "limit=1" : "take=1")), "Cal.com");
+        }
+    }
+
     /** Prepares the next page's request: only our headers travel (the last response's headers are dropped). */
     public void request(Exchange exchange) {
         request(exchange, query(exchange.getProperty(PAGING, Paging.class)));

@@ -62,6 +62,27 @@ public class GoogleSheetsSource extends SyncSource {
         exchange.getIn().setHeader(HEADER_PREFIX + "dateTimeRenderOption", "SERIAL_NUMBER");
     }
 
+    /** The range's first cell only, through the same camel-google-sheets endpoint and identity. */
+    @Override
+    public void probe(CamelContext context) throws Exception {
+        String configured = required("range", range, sourceId());
+        int bang = configured.lastIndexOf('!');
+        String cell = (bang >= 0 ? configured.substring(0, bang + 1) : "") + "A1:A1";
+        try (ProducerTemplate template = context.createProducerTemplate()) {
+            Exchange answer = template.request("google-sheets://data/get", e -> {
+                request(e);
+                e.getIn().setHeader(HEADER_PREFIX + "range", cell);
+            });
+            if (answer.getException() != null) {
+                Integer status = answer.getException() instanceof com.google.api.client.http.HttpResponseException g
+                        ? Integer.valueOf(g.getStatusCode()) : null;
+                if (status == null || status >= 500 || status == 429 || status == 408) {
+                    throw answer.getException();
+                }
+            }
+        }
+    }
+
     @Override
     protected void read(RunContext run, SyncRuns runs, Exchange exchange) throws Exception {
         String id = sourceId();

@@ -55,6 +55,16 @@ public class HttpCsvSource extends SyncSource {
         }
     }
 
+    /** A HEAD request to the report URL with the same credentials (nothing is downloaded). */
+    @Override
+    public void probe(CamelContext context) throws Exception {
+        String base = required("url", url, sourceId());
+        try (ProducerTemplate template = context.createProducerTemplate()) {
+            answered(template.request(base + (base.contains("?") ? "&" : "?") + "httpMethod=HEAD&throwExceptionOnFailure=false",
+                    this::request), "the report server");
+        }
+    }
+
     static String basic(String user, String secret) {
         String pair = user + ":" + (secret == null ? "" : secret);
         return "Basic " + java.util.Base64.getEncoder().encodeToString(pair.getBytes(StandardCharsets.UTF_8));

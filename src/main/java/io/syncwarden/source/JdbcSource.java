@@ -667,6 +667,17 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         }
     }
 
+    /** A connection from the replica's pool that answers (JDBC isValid: the driver's own ping). */
+    @Override
+    public void probe(CamelContext context) throws SQLException {
+        try (Connection sc = context.getRegistry().findSingleByType(SourcePools.class)
+                .get(sourceId(), required("jdbcUrl", jdbcUrl, sourceId()), username, password).getConnection()) {
+            if (!sc.isValid(10)) {
+                throw new SQLException("the replica did not answer the probe within 10 s", "08006");
+            }
+        }
+    }
+
     /** Looks the record up in the replica: text lookup columns compared case-insensitively, at most LOOKUP_LIMIT rows. */
     @Override
     public List<Map<String, Object>> find(CamelContext context, String nameOrEmail) throws SQLException {

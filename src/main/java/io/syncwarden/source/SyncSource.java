@@ -98,6 +98,24 @@ public abstract class SyncSource {
         read(run, runs(exchange), exchange);
     }
 
+    /**
+     * One cheap request to see whether the upstream answers again (a recovery probe while the source is failing):
+     * returns when it answered, throws when it did not. An answer that refuses us (401, 404) still counts as answering:
+     * the run that follows says what is wrong.
+     */
+    public abstract void probe(CamelContext context) throws Exception;
+
+    /** A probe's HTTP answer: a server error, a rate limit or a timeout status means the upstream is not back yet. */
+    protected static void answered(Exchange probe, String what) throws Exception {
+        if (probe.getException() != null) {
+            throw probe.getException();
+        }
+        Integer code = probe.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
+        if (code == null || code >= 500 || code == 429 || code == 408) {
+            throw new java.io.IOException(what + " answered the probe with HTTP " + code);
+        }
+    }
+
     public void complete(Exchange exchange) throws Exception {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         runs(exchange).guardEmpty(run);
