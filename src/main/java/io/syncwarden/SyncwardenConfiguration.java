@@ -109,7 +109,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private long breakerOpenSeconds;
     @PropertyInject(value = "syncwarden.db.breaker.failures", defaultValue = "5")
     private int dbBreakerFailures;
-    @PropertyInject(value = "syncwarden.db.breaker.open-ms", defaultValue = "60000")
+    @PropertyInject(value = "syncwarden.db.breaker.open-ms", defaultValue = "10000")
     private long dbBreakerOpenMs;
 
     @PropertyInject(value = "syncwarden.upstream.connect-timeout-ms", defaultValue = "30000")
@@ -213,6 +213,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
                 Duration.ofMillis(retryInitialDelayMs), retryMultiplier, Duration.ofMillis(retryMaxDelayMs), retryMaxAttempts,
                 Duration.ofDays(retryKeepDays), Duration.ofMillis(retryBusyDelayMs), Duration.ofMillis(retryClaimTimeoutMs)),
                 context);
+    }
+
+    @BindToRegistry("syncLifecycle")
+    public io.syncwarden.source.Lifecycle syncLifecycle() {
+        return new io.syncwarden.source.Lifecycle();
     }
 
     @BindToRegistry("recoveryProbe")

@@ -174,10 +174,43 @@ class JarStartIT {
         assertThat(log).contains("was left running by this node's previous process").doesNotContain("holds the lock");
         assertThat(demoRuns(home)).hasSize(2).satisfies(runs -> {
             assertThat(runs.get(0)).startsWith("abandoned|");
-            assertThat(runs.get(1)).startsWith("success|");
+            // the incremental sync resumed from the checkpoint the killed run committed: it read only the rest
+            assertThat(runs.get(1)).startsWith("success|").endsWith("|resumed");
+            assertThat(Long.parseLong(runs.get(1).split("\\|")[1])).isLessThan(200_000);
         });
         assertThat(count(home, "SELECT COUNT(*) FROM syncwarden.failure_log WHERE error_class = 'abandoned'")).isEqualTo(1);
         assertThat(count(home, "SELECT COUNT(*) FROM PUBLIC.demo_leads")).isEqualTo(200_000);
+        assertThat(count(home, "SELECT COUNT(*) - COUNT(DISTINCT id) FROM PUBLIC.demo_leads")).isZero();
+        // the target equals the replica row by row
+        assertThat(rows("jdbc:h2:file:" + home.resolve("data/syncwarden"), home))
+                .isEqualTo(rows("jdbc:h2:file:" + home.resolve("data/demo-replica"), home));
+    }
+
+    /** Every row of the demo table as text, in key order, over the replica's columns. Read-only. */
+    private static java.util.List<String> rows(String url, Path home) throws Exception {
+        String columns;
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:h2:file:" + home.resolve("data/demo-replica")
+                + ";ACCESS_MODE_DATA=r", "sa", "");
+             java.sql.ResultSet rs = c.createStatement().executeQuery("SELECT * FROM PUBLIC.demo_leads WHERE 1 = 0")) {
+            java.util.List<String> names = new java.util.ArrayList<>();
+            for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+                names.add(rs.getMetaData().getColumnName(i));
+            }
+            columns = String.join(", ", names);
+        }
+        java.util.List<String> out = new java.util.ArrayList<>();
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(url + ";ACCESS_MODE_DATA=r", "sa", "");
+             java.sql.ResultSet rs = c.createStatement().executeQuery("SELECT " + columns + " FROM PUBLIC.demo_leads ORDER BY id")) {
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                StringBuilder row = new StringBuilder();
+                for (int i = 1; i <= n; i++) {
+                    row.append(rs.getObject(i)).append('|');
+                }
+                out.add(row.toString());
+            }
+        }
+        return out;
     }
 
     private static HttpResponse<String> get(String url) throws IOException, InterruptedException {

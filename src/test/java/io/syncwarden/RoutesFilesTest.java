@@ -22,6 +22,8 @@ class RoutesFilesTest {
     /** Loads the files in order into one context, as the service does (templates before the routes using them). */
     static void load(List<Path> files) throws Exception {
         try (CamelContext context = new DefaultCamelContext()) {
+            // the service's own properties: the shared route configuration matches source endpoints, placeholders resolved
+            context.getPropertiesComponent().setLocation("file:application.properties");
             for (Path file : files) {
                 try {
                     PluginHelper.getRoutesLoader(context).loadRoutes(ResourceHelper.resolveResource(context, "file:" + file));

@@ -1,5 +1,6 @@
 package io.syncwarden.heal;
 
+import io.syncwarden.sync.RunContext;
 import io.syncwarden.sync.SyncRuns;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
@@ -20,7 +21,23 @@ public final class AttemptFailed implements Processor {
 
     @Override
     public void process(Exchange exchange) {
+        Throwable error = ErrorClass.caught(exchange);
+        if (ErrorClass.CIRCUIT_OPEN.equals(ErrorClass.of(error)) && ErrorClass.openedDuringRun(exchange)) {
+            // the run's own failures opened its breaker: no more attempts into it; the run ends as the failure it had,
+            // through the dead-letter channel into the retry queue
+            RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+            Exception real = run.lastFailure() instanceof Exception e ? e : new IllegalStateException(run.lastFailure());
+            exchange.setException(real);
+            exchange.setProperty(Exchange.EXCEPTION_CAUGHT, real);
+            exchange.getExchangeExtension().setRedeliveryExhausted(true);
+            return;
+        }
         runs.attemptFailed(exchange);
         wait.process(exchange);
+        java.time.Instant until = exchange.getProperty(RunContext.RATE_LIMITED_UNTIL, java.time.Instant.class);
+        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        if (until != null && run != null) {
+            runs.holdUntil(run.sourceId(), until); // no run of the source starts before the upstream's reset
+        }
     }
 }

@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The circuit breakers: one per source, around its upstream work (the {@code circuitBreaker} EIP in each template,
- * named {@code <source>-breaker}; Camel takes them from the {@link CircuitBreakerRegistry} this service binds), and
+ * with node id {@code <source>-breaker} (Camel prefixes node ids of templated routes, so a breaker is found through its
+ * route, and labelled by its source id in metrics); Camel takes them from the {@link CircuitBreakerRegistry} this service binds), and
  * one for the target database ({@value #TARGET}, guarding every borrowed connection). Sized for infrequent syncs:
  * count-based, open after {@code failures} failed calls in a row, half-open after a cool-down, one trial call.
  *
@@ -148,7 +149,8 @@ public class Breakers {
             public void before() throws SQLException {
                 if (!breaker.tryAcquirePermission()) {
                     throw new SQLException("the target database's circuit breaker is open after " + failures
-                            + " failed connection(s): not tried again before its cool-down ends", "08001",
+                            + " failed connection attempt(s): not tried again before its cool-down ends "
+                            + "(syncwarden.db.breaker.open-ms)", "08001",
                             CallNotPermittedException.createCallNotPermittedException(breaker));
                 }
             }
@@ -162,6 +164,11 @@ public class Breakers {
             public void lost(SQLException e) {
                 breaker.onError(0, TimeUnit.MILLISECONDS, e);
             }
+
+            @Override
+            public void released() {
+                breaker.releasePermission();
+            }
         };
     }
 
@@ -172,16 +179,18 @@ public class Breakers {
 
     private void watch(CircuitBreaker breaker) {
         gauge(breaker);
+        // a breaker starts closed with this process: the stored state says so (it may say open from before a restart)
+        record(breaker.getName(), state(breaker), Instant.now());
         breaker.getEventPublisher().onStateTransition(e -> {
             Instant at = Instant.now();
             String to = e.getStateTransition().getToState().name().toLowerCase(Locale.ROOT);
             since.put(breaker.getName(), at);
             gauge(breaker);
             if ("open".equals(to)) {
-                LOG.warn("Circuit breaker {} OPEN after {} failed call(s): calls are refused until it half-opens",
-                        breaker.getName(), breaker.getMetrics().getNumberOfFailedCalls());
+                LOG.warn("Circuit breaker of {} OPEN after {} failed call(s): calls are refused until it half-opens",
+                        label(breaker.getName()), breaker.getMetrics().getNumberOfFailedCalls());
             } else {
-                LOG.info("Circuit breaker {} {}", breaker.getName(), to.replace('_', '-'));
+                LOG.info("Circuit breaker of {} {}", label(breaker.getName()), to.replace('_', '-'));
             }
             record(breaker.getName(), to, at);
         });
@@ -194,8 +203,14 @@ public class Breakers {
                 case CLOSED -> 0;
                 case HALF_OPEN -> 1;
                 default -> 2;
-            }).description("Circuit breaker state: 0 closed, 1 half-open, 2 open").tag("breaker", breaker.getName()).register(r);
+            }).description("Circuit breaker state: 0 closed, 1 half-open, 2 open").tag("breaker", label(breaker.getName())).register(r);
         }
+    }
+
+    /** A stable label: the source id for a source's breaker (Camel's node prefix changes between starts), else the name. */
+    String label(String name) {
+        String source = sourceOf(name);
+        return source != null ? source : name;
     }
 
     private void record(String name, String state, Instant at) {

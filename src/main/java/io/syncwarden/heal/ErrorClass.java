@@ -137,7 +137,20 @@ public final class ErrorClass {
 
     /** The exception-policy predicate of the shared error handling: true for every class that must not be retried. */
     public static boolean isNonRecoverable(Exchange exchange) {
-        return !RECOVERABLE.equals(of(caught(exchange)));
+        Throwable error = caught(exchange);
+        String cls = of(error);
+        if (CIRCUIT_OPEN.equals(cls) && openedDuringRun(exchange)) {
+            // the breaker opened on this run's own failed attempts: the run failed (recoverable), it was not skipped
+            return false;
+        }
+        return !RECOVERABLE.equals(cls);
+    }
+
+    /** True when an open breaker stopped a run that had already failed attempts (so requests were sent). */
+    public static boolean openedDuringRun(Exchange exchange) {
+        io.syncwarden.sync.RunContext run = exchange.getProperty(io.syncwarden.sync.RunContext.PROPERTY,
+                io.syncwarden.sync.RunContext.class);
+        return run != null && run.lastFailure() != null && !CIRCUIT_OPEN.equals(of(run.lastFailure()));
     }
 
     /** The failure an error handler is dealing with. */

@@ -38,8 +38,10 @@ public final class FailureText {
                 return g.getMessage().trim() + " (an outage of Google's sign-in service; retried)";
             }
             if (t instanceof io.github.resilience4j.circuitbreaker.CallNotPermittedException open) {
-                return "the circuit breaker " + open.getCausingCircuitBreakerName() + " is open after repeated failures: no "
-                        + "request sent; it lets one run through after its cool-down (syncwarden.breaker.open-ms)";
+                // Camel puts a node prefix of its own (route-N) before a templated route's breaker id
+                return "the circuit breaker " + open.getCausingCircuitBreakerName().replaceFirst("^route-\\d+", "")
+                        + " is open after repeated failures: no request sent; it lets one run through after its cool-down "
+                        + "(syncwarden.breaker.open-s)";
             }
             if (t instanceof io.syncwarden.source.MalformedAnswerException malformed) {
                 return malformed.getMessage();

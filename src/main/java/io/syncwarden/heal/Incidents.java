@@ -31,7 +31,7 @@ public class Incidents {
 
     /** An open incident as read back. */
     public record Incident(long id, String sourceId, String kind, String severity, String status, String message,
-                           int occurrences) {
+                           int occurrences, Long runId) {
     }
 
     /** Opens (or repeats) the incident of this kind for the source, in its own transaction; logs, never throws. */
@@ -108,9 +108,17 @@ public class Incidents {
 
     /** Resolves the open incident of this kind for the source, if any, inside the caller's transaction. */
     public boolean resolve(Connection c, String sourceId, String kind, String actor, String note) throws SQLException {
+        return resolve(c, sourceId, kind, actor, note, null);
+    }
+
+    /**
+     * Resolves the open incident unless a run newer than {@code byRun} caused it (a success written late must not
+     * resolve what a later run opened).
+     */
+    public boolean resolve(Connection c, String sourceId, String kind, String actor, String note, Long byRun) throws SQLException {
         Instant now = Instant.now();
         Incident current = find(c, sourceId + "|" + kind);
-        if (current == null) {
+        if (current == null || byRun != null && current.runId() != null && current.runId() > byRun) {
             return false;
         }
         try (PreparedStatement ps = c.prepareStatement("UPDATE incident SET status = 'resolved', open_key = NULL, resolved_at = ?, "
@@ -131,8 +139,8 @@ public class Incidents {
     /** The open incidents of a source (all sources when null), newest first. */
     public List<Incident> open(String sourceId) throws SQLException {
         try (Connection c = db.dataSource().getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT incident_id, source_id, kind, severity, status, message, occurrences "
-                     + "FROM incident WHERE open_key IS NOT NULL AND (? IS NULL OR source_id = ?) ORDER BY opened_at DESC")) {
+             PreparedStatement ps = c.prepareStatement("SELECT incident_id, source_id, kind, severity, status, message, occurrences, "
+                     + "run_id FROM incident WHERE open_key IS NOT NULL AND (? IS NULL OR source_id = ?) ORDER BY opened_at DESC")) {
             ps.setString(1, sourceId);
             ps.setString(2, sourceId);
             try (ResultSet rs = ps.executeQuery()) {
@@ -146,8 +154,8 @@ public class Incidents {
     }
 
     private static Incident find(Connection c, String key) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT incident_id, source_id, kind, severity, status, message, occurrences "
-                + "FROM incident WHERE open_key = ?")) {
+        try (PreparedStatement ps = c.prepareStatement("SELECT incident_id, source_id, kind, severity, status, message, occurrences, "
+                + "run_id FROM incident WHERE open_key = ?")) {
             ps.setString(1, key);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? read(rs) : null;
@@ -156,8 +164,9 @@ public class Incidents {
     }
 
     private static Incident read(ResultSet rs) throws SQLException {
+        long run = rs.getLong(8);
         return new Incident(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5), rs.getString(6),
-                rs.getInt(7));
+                rs.getInt(7), rs.wasNull() ? null : run);
     }
 
     private static void event(Connection c, long incidentId, String event, String severity, String actor, String note, Instant at)

@@ -13,7 +13,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import org.apache.camel.CamelContext;
-import org.apache.camel.RouteTemplateContext;
 import org.apache.camel.model.ModelCamelContext;
 import org.apache.camel.model.RouteDefinition;
 import org.slf4j.Logger;
@@ -50,7 +49,9 @@ public class RecoveryProbe {
                     ids.add(rs.getString(1));
                 }
             }
-            try (PreparedStatement ps = c.prepareStatement("SELECT source_id FROM source_health WHERE paused = TRUE");
+            // paused sources wait for an operator, rate-limited ones for their upstream's reset
+            try (PreparedStatement ps = c.prepareStatement("SELECT source_id FROM source_health WHERE paused = TRUE "
+                    + "OR not_before > CURRENT_TIMESTAMP");
                  ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     paused.add(rs.getString(1));
@@ -98,12 +99,7 @@ public class RecoveryProbe {
         }
     }
 
-    /** The source bean of a templated route (the template's local bean {@code source}). */
     private SyncSource source(String sourceId) {
-        RouteDefinition route = ((ModelCamelContext) context).getRouteDefinition(sourceId);
-        RouteTemplateContext template = route == null ? null : route.getRouteTemplateContext();
-        Object bean = template == null || template.getLocalBeanRepository() == null ? null
-                : template.getLocalBeanRepository().lookupByName("source");
-        return bean instanceof SyncSource s ? s : null;
+        return SyncSource.of(context, sourceId);
     }
 }

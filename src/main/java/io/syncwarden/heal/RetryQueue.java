@@ -45,8 +45,8 @@ public class RetryQueue {
                            Duration keep, Duration busyDelay, Duration claimTimeout) {
     }
 
-    /** A claimed entry. */
-    public record Entry(long id, String sourceId, int attempts) {
+    /** A claimed entry; {@code claim} is the claim's token (node and a per-tick suffix), checked before it runs and settles. */
+    public record Entry(long id, String sourceId, int attempts, String claim) {
     }
 
     private final SyncRuns runs;
@@ -65,11 +65,14 @@ public class RetryQueue {
             if ("success".equals(status) || "empty".equals(status)) {
                 try (PreparedStatement ps = c.prepareStatement("UPDATE retry_queue SET status = 'done', active_source = NULL, "
                         + "attempts = attempts + CASE WHEN status = 'running' THEN 1 ELSE 0 END, claimed_by = NULL, "
-                        + "finished_at = ?, updated_at = ?, outcome = ? WHERE active_source = ?")) {
+                        + "finished_at = ?, updated_at = ?, outcome = ? WHERE active_source = ? "
+                        // a success written late (its node was cut off) does not settle a failure that came after it
+                        + "AND (last_run_id IS NULL OR last_run_id < ?)")) {
                     ps.setObject(1, utc(at));
                     ps.setObject(2, utc(at));
                     ps.setString(3, "run " + run.runId() + " (" + run.trigger() + ") succeeded");
                     ps.setString(4, run.sourceId());
+                    ps.setLong(5, run.runId());
                     if (ps.executeUpdate() > 0) {
                         LOG.info("Retry entry of {} done: run {} ({}) succeeded", run.sourceId(), run.runId(), run.trigger());
                     }
@@ -236,8 +239,12 @@ public class RetryQueue {
 
     private List<Entry> claimDue() throws SQLException {
         Instant now = clock.instant();
-        String node = runs.settings().nodeId();
+        String token = truncate(runs.settings().nodeId(), 88) + "/" + java.util.UUID.randomUUID().toString().substring(0, 8);
         List<Entry> claimed = new ArrayList<>();
+        List<String> local = context == null ? null : localSources(); // null: every source (a queue without routes, in tests)
+        if (local != null && local.isEmpty()) {
+            return claimed;
+        }
         try (Connection c = runs.database().dataSource().getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -258,21 +265,28 @@ public class RetryQueue {
                 }
                 boolean pg = runs.database().dialect() == Dialect.POSTGRESQL;
                 List<Entry> due = new ArrayList<>();
+                // only sources this node runs (another node's, or one being added, waits for a node that has it)
+                String in = local == null ? "" : " AND source_id IN ("
+                        + String.join(", ", java.util.Collections.nCopies(local.size(), "?")) + ")";
                 try (PreparedStatement ps = c.prepareStatement("SELECT retry_id, source_id, attempts FROM retry_queue "
-                        + "WHERE status = 'pending' AND next_retry_at <= ? ORDER BY next_retry_at, retry_id "
-                        + "LIMIT ?" + (pg ? " FOR UPDATE SKIP LOCKED" : ""))) {
-                    ps.setObject(1, utc(now));
-                    ps.setInt(2, settings.batch());
+                        + "WHERE status = 'pending' AND next_retry_at <= ?" + in + " "
+                        + "ORDER BY next_retry_at, retry_id LIMIT ?" + (pg ? " FOR UPDATE SKIP LOCKED" : ""))) {
+                    int i = 1;
+                    ps.setObject(i++, utc(now));
+                    for (String source : local == null ? List.<String>of() : local) {
+                        ps.setString(i++, source);
+                    }
+                    ps.setInt(i, settings.batch());
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {
-                            due.add(new Entry(rs.getLong(1), rs.getString(2), rs.getInt(3)));
+                            due.add(new Entry(rs.getLong(1), rs.getString(2), rs.getInt(3), token));
                         }
                     }
                 }
                 try (PreparedStatement ps = c.prepareStatement("UPDATE retry_queue SET status = 'running', claimed_by = ?, "
                         + "claimed_at = ?, updated_at = ? WHERE retry_id = ? AND status = 'pending'")) {
                     for (Entry e : due) {
-                        ps.setString(1, node);
+                        ps.setString(1, token);
                         ps.setObject(2, utc(now));
                         ps.setObject(3, utc(now));
                         ps.setLong(4, e.id());
@@ -301,8 +315,14 @@ public class RetryQueue {
     /** Runs a claimed entry's source with trigger {@code retry} and settles the entry by the outcome. */
     public void rerun(Entry entry) {
         SyncTrigger.Result result;
-        if (context.getRoute(entry.sourceId()) == null) {
-            settle(entry, "cancelled", entry.attempts(), null, "source " + entry.sourceId() + " is no longer configured", false);
+        if (context.getRoute(entry.sourceId()) == null || !context.getRouteController().getRouteStatus(entry.sourceId()).isStarted()) {
+            // removed or stopped here since the claim: hand it back for a node that runs it
+            settle(entry, "pending", entry.attempts(), clock.instant().plus(settings.busyDelay()),
+                    "source " + entry.sourceId() + " is not running on this node", false);
+            return;
+        }
+        if (!stillClaimed(entry)) {
+            LOG.info("Retry queue: the claim on {} ran out while it waited its turn; another tick has it now", entry.sourceId());
             return;
         }
         LOG.info("Retry queue: running {} again (queue attempt {} of {})", entry.sourceId(), entry.attempts() + 1,
@@ -315,9 +335,12 @@ public class RetryQueue {
         Instant now = clock.instant();
         switch (result.status()) {
             case "success", "empty" -> settle(entry, "done", entry.attempts() + 1, null, "run " + result.runId() + " succeeded", false);
-            case "refused", "skipped" -> // another run is going, or the source's breaker is open: not counted as an attempt
-                    settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()), "refused".equals(result.status())
-                    ? "source busy with another run" : "circuit breaker open", false);
+            case "refused", "skipped", "rate_limited" -> // busy, breaker open, or waiting for a reset: not an attempt
+                    settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()), switch (result.status()) {
+                        case "refused" -> "source busy with another run";
+                        case "skipped" -> "circuit breaker open";
+                        default -> "rate-limited: waiting for the upstream's reset";
+                    }, false);
             case "paused" -> settle(entry, "cancelled", entry.attempts(), null, "the source is paused", false);
             default -> {
                 String errorClass = result.error() == null ? ErrorClass.RECOVERABLE : ErrorClass.of(result.error());
@@ -336,6 +359,40 @@ public class RetryQueue {
                 }
             }
         }
+    }
+
+    /** Refreshes the claim as its run starts; false when it is no longer this claim's (freed and claimed again). */
+    private boolean stillClaimed(Entry entry) {
+        try (Connection c = runs.database().dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE retry_queue SET claimed_at = ?, updated_at = ? "
+                     + "WHERE retry_id = ? AND status = 'running' AND claimed_by = ?")) {
+            c.setAutoCommit(true);
+            Instant now = clock.instant();
+            ps.setObject(1, utc(now));
+            ps.setObject(2, utc(now));
+            ps.setLong(3, entry.id());
+            ps.setString(4, entry.claim());
+            return ps.executeUpdate() == 1;
+        } catch (SQLException e) {
+            LOG.warn("Retry queue: cannot confirm the claim on {} ({}); it is tried again later", entry.sourceId(), e.getMessage());
+            return false;
+        }
+    }
+
+    /** The sources whose routes run on this node (started templated routes with a sourceId). */
+    private List<String> localSources() {
+        List<String> out = new ArrayList<>();
+        if (context == null) {
+            return out;
+        }
+        for (org.apache.camel.model.RouteDefinition def : ((org.apache.camel.model.ModelCamelContext) context).getRouteDefinitions()) {
+            var params = def.getTemplateParameters();
+            var status = context.getRouteController().getRouteStatus(def.getRouteId());
+            if (params != null && params.containsKey("sourceId") && status != null && status.isStarted()) {
+                out.add(def.getRouteId());
+            }
+        }
+        return out;
     }
 
     private void settle(Entry entry, String status, int attempts, Instant next, String outcome, boolean incident) {
@@ -361,7 +418,7 @@ public class RetryQueue {
                 try (PreparedStatement ps = c.prepareStatement("UPDATE retry_queue SET status = ?, attempts = ?, "
                         + "active_source = " + (live ? "active_source" : "NULL") + ", next_retry_at = COALESCE(?, next_retry_at), "
                         + "claimed_by = NULL, claimed_at = NULL, updated_at = ?, finished_at = ?, outcome = ? "
-                        + "WHERE retry_id = ? AND status = 'running'")) {
+                        + "WHERE retry_id = ? AND status = 'running' AND claimed_by = ?")) {
                     ps.setString(1, status);
                     ps.setInt(2, attempts);
                     ps.setObject(3, next == null ? null : utc(next));
@@ -369,6 +426,7 @@ public class RetryQueue {
                     ps.setObject(5, live ? null : utc(now));
                     ps.setString(6, truncate(outcome, 4000));
                     ps.setLong(7, entry.id());
+                    ps.setString(8, entry.claim());
                     if (ps.executeUpdate() == 0) {
                         // closed meanwhile by a successful run of the source, or freed and claimed elsewhere
                         c.rollback();

@@ -41,9 +41,9 @@ public class SourcePause {
         runs.addCloseListener((c, run, status, errorClass, at) -> {
             if ("success".equals(status) || "empty".equals(status)) {
                 String by = "run " + run.runId() + " (" + run.trigger() + ")";
-                incidents.resolve(c, run.sourceId(), "non_recoverable", by, "the source synced again");
-                incidents.resolve(c, run.sourceId(), "retry_exhausted", by, "the source synced again");
-                incidents.resolve(c, run.sourceId(), "refused_empty", by, "a run was accepted");
+                incidents.resolve(c, run.sourceId(), "non_recoverable", by, "the source synced again", run.runId());
+                incidents.resolve(c, run.sourceId(), "retry_exhausted", by, "the source synced again", run.runId());
+                incidents.resolve(c, run.sourceId(), "refused_empty", by, "a run was accepted", run.runId());
             }
         });
     }

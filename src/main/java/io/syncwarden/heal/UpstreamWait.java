@@ -1,5 +1,7 @@
 package io.syncwarden.heal;
 
+import io.syncwarden.source.KeyRing;
+import io.syncwarden.sync.RunContext;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.Map;
@@ -32,17 +34,43 @@ public final class UpstreamWait implements Processor {
         Throwable error = exchange.getException() != null ? exchange.getException()
                 : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         Long wait = null;
+        int status = 0;
         for (Throwable t = error; t != null && wait == null; t = t.getCause()) {
             if (t instanceof HttpOperationFailedException http) {
-                wait = waitMillis(http.getStatusCode(), http.getResponseHeaders());
+                status = http.getStatusCode();
+                wait = waitMillis(status, http.getResponseHeaders());
             } else if (t instanceof com.google.api.client.http.HttpResponseException google) {
+                status = google.getStatusCode();
                 String retryAfter = google.getHeaders() == null ? null : google.getHeaders().getRetryAfter();
-                wait = waitMillis(google.getStatusCode(), retryAfter == null ? Map.of() : Map.of("Retry-After", retryAfter));
+                wait = waitMillis(status, retryAfter == null ? Map.of() : Map.of("Retry-After", retryAfter));
             }
         }
         if (wait == null) {
             exchange.getIn().removeHeader(Exchange.REDELIVERY_DELAY);
             return;
+        }
+        Instant now = Instant.now();
+        io.syncwarden.source.SyncSource source = exchange.getFromRouteId() == null ? null
+                : io.syncwarden.source.SyncSource.of(exchange.getContext(), exchange.getFromRouteId());
+        KeyRing ring = source == null ? null : source.keyRing();
+        int used = ring == null ? -1 : ring.lastUsed();
+        if (status == 429 && ring != null && used >= 0 && ring.size() > 1) {
+            // this key rests until its reset; another key that does not rest takes the next attempt at once
+            ring.rest(used, now.plusMillis(wait));
+            int next = ring.pick(now);
+            if (next >= 0) {
+                LOG.warn("Sync {}: {} is rate-limited until {}; the next attempt uses {} at once", exchange.getFromRouteId(),
+                        ring.name(used), now.plusMillis(wait), ring.name(next));
+                exchange.getIn().setHeader(Exchange.REDELIVERY_DELAY, 0L);
+                return;
+            }
+            wait = Math.max(0, java.time.Duration.between(now, ring.earliestReset(now)).toMillis());
+            LOG.warn("Sync {}: every one of its {} keys is rate-limited; the first is usable again at {}",
+                    exchange.getFromRouteId(), ring.size(), now.plusMillis(wait));
+        }
+        if (status == 429) {
+            // the source waits for the upstream's reset: not a failure, and no run of it starts before then
+            exchange.setProperty(RunContext.RATE_LIMITED_UNTIL, now.plusMillis(wait));
         }
         if (wait > maxWaitMs) {
             // longer than a run may hold its scheduler thread: end the run now and let the retry queue come back then

@@ -46,7 +46,7 @@ public class SourceHealthCheck extends AbstractHealthCheck {
         try (Connection c = runs.database().dataSource().getConnection()) {
             String status = "unknown";
             try (PreparedStatement ps = c.prepareStatement("SELECT status, consecutive_failures, last_success_at, last_run_status, "
-                    + "paused, paused_reason FROM source_health WHERE source_id = ?")) {
+                    + "paused, paused_reason, not_before FROM source_health WHERE source_id = ?")) {
                 ps.setString(1, sourceId);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
@@ -54,6 +54,12 @@ public class SourceHealthCheck extends AbstractHealthCheck {
                         builder.detail("source.consecutive_failures", rs.getInt(2))
                                 .detail("source.last_run_status", String.valueOf(rs.getString(4)))
                                 .detail("source.last_success_at", String.valueOf(rs.getObject(3, OffsetDateTime.class)));
+                        OffsetDateTime notBefore = rs.getObject(7, OffsetDateTime.class);
+                        if (notBefore != null && notBefore.toInstant().isAfter(Instant.now())) {
+                            // every key rests until the upstream's reset: waiting, not failing
+                            status = "rate_limited";
+                            builder.detail("source.rate_limited_until", notBefore.toInstant().toString());
+                        }
                         if (rs.getBoolean(5)) {
                             // why, without the upstream's error text (health output carries none; the run record has it)
                             String reason = String.valueOf(rs.getString(6));

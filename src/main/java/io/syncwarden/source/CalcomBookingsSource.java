@@ -72,6 +72,7 @@ public class CalcomBookingsSource extends SyncSource {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CalcomBookingsSource.class);
 
     private String apiKey;
+    private KeyRing keys = new KeyRing("");
     private String baseUrl = "https://api.cal.com";
     static final String V2024 = "2024-08-13";
     static final String V2026 = "2026-05-01";
@@ -285,7 +286,9 @@ public class CalcomBookingsSource extends SyncSource {
         required("apiKey", apiKey, sourceId());
         exchange.getIn().removeHeaders("*");
         exchange.getIn().setBody(null);
-        exchange.getIn().setHeader("Authorization", "Bearer " + apiKey.trim());
+        // several keys (comma-separated): the first one the upstream has not rate-limited; the error handling rests a
+        // key on a 429 and the next attempt takes the next key
+        exchange.getIn().setHeader("Authorization", "Bearer " + keys.next(java.time.Instant.now()));
         exchange.getIn().setHeader("cal-api-version", apiVersion);
         exchange.getIn().setHeader("Accept", "application/json");
         exchange.getIn().setHeader(Exchange.HTTP_METHOD, "GET");
@@ -742,7 +745,15 @@ public class CalcomBookingsSource extends SyncSource {
         return m;
     }
 
-    public void setApiKey(String apiKey) { this.apiKey = apiKey; }
+    @Override
+    public KeyRing keyRing() {
+        return keys;
+    }
+
+    public void setApiKey(String apiKey) {
+        this.apiKey = apiKey;
+        this.keys = new KeyRing(apiKey);
+    }
     public void setWriteBackSpreadsheetId(String id) { this.writeBackSpreadsheetId = id; }
     public void setWriteBackRange(String range) { this.writeBackRange = range; }
     public void setWriteBackMatch(String label) { this.writeBackMatch = label; }

@@ -70,12 +70,13 @@ public abstract class SyncSource {
         }
         String trigger = exchange.getProperty(TRIGGER, "schedule", String.class);
         if (!"manual".equals(trigger)) {
-            // a paused source waits for an operator: schedule, retry, watchdog and start-up triggers do not start it
-            String paused = runs(exchange).pausedReason(sourceId());
-            if (paused != null) {
+            // a paused source waits for an operator, a rate-limited one for its upstream's reset: schedule, retry,
+            // recovery, watchdog and start-up triggers do not start it (an operator's manual run does)
+            String hold = runs(exchange).hold(sourceId(), java.time.Instant.now());
+            if (hold != null) {
                 exchange.setProperty(RunContext.REFUSED, true);
-                exchange.setProperty(RunContext.REFUSED_REASON, "paused: " + paused);
-                LOG.info("Sync {} ({}) not started: the source is paused ({}); resume it to run it again", sourceId(), trigger, paused);
+                exchange.setProperty(RunContext.REFUSED_REASON, hold);
+                LOG.info("Sync {} ({}) not started: {}", sourceId(), trigger, hold);
                 return;
             }
         }
@@ -96,6 +97,20 @@ public abstract class SyncSource {
             throw new RunInterruptedException("Sync " + run.sourceId() + " run " + run.runId() + " not continued: the service is stopping");
         }
         read(run, runs(exchange), exchange);
+    }
+
+    /** The source's API keys when it rotates several (null: one credential). */
+    public KeyRing keyRing() {
+        return null;
+    }
+
+    /** The source bean of a source's route (the template's local bean {@code source}), or null. */
+    public static SyncSource of(CamelContext context, String sourceId) {
+        org.apache.camel.model.RouteDefinition route = ((org.apache.camel.model.ModelCamelContext) context).getRouteDefinition(sourceId);
+        org.apache.camel.RouteTemplateContext template = route == null ? null : route.getRouteTemplateContext();
+        Object bean = template == null || template.getLocalBeanRepository() == null ? null
+                : template.getLocalBeanRepository().lookupByName("source");
+        return bean instanceof SyncSource s ? s : null;
     }
 
     /**

@@ -13,8 +13,11 @@ public interface ConnectionGuard {
     /** A connection was had (the database answers). */
     void answered();
 
-    /** The database did not answer: no connection could be had, or a connection was lost. */
+    /** The database did not answer: no connection could be made to it. */
     void lost(SQLException e);
+
+    /** The borrow ended otherwise (the pool was busy, the thread interrupted): neither an answer nor a loss. */
+    void released();
 
     /** A guard that never refuses. */
     ConnectionGuard NONE = new ConnectionGuard() {
@@ -28,6 +31,10 @@ public interface ConnectionGuard {
 
         @Override
         public void lost(SQLException e) {
+        }
+
+        @Override
+        public void released() {
         }
     };
 }

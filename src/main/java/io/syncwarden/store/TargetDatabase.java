@@ -132,7 +132,6 @@ public final class TargetDatabase implements AutoCloseable {
                 if (!isConnectionLost(e)) {
                     return Override.CONTINUE_EVICT;
                 }
-                guard.lost(e);
                 HikariDataSource pool = dataSource;
                 if (pool != null && pool.getHikariPoolMXBean() != null) {
                     pool.getHikariPoolMXBean().softEvictConnections();
@@ -186,6 +185,22 @@ public final class TargetDatabase implements AutoCloseable {
             }
             LOG.info("Created schema {} for Syncwarden's control tables", name);
         }
+    }
+
+    /** True when no connection could be made to the database (Hikari's timeout carries the driver's reason as cause). */
+    static boolean unreachable(SQLException e) {
+        if (isConnectionLost(e)) {
+            return true;
+        }
+        Throwable cause = e.getCause();
+        return e instanceof java.sql.SQLTransientConnectionException && cause != null
+                && (cause instanceof SQLException sql && isConnectionLost(sql) || cause instanceof java.net.ConnectException
+                || cause instanceof java.net.SocketTimeoutException || cause instanceof java.net.UnknownHostException);
+    }
+
+    /** Stops guarding (the service is stopping: what is still to be written gets every chance). */
+    public void unguard() {
+        this.guard = ConnectionGuard.NONE;
     }
 
     /** True for an error that means the connection itself is gone (SQLState class 08, H2's broken or closed session). */
@@ -242,15 +257,23 @@ public final class TargetDatabase implements AutoCloseable {
         @java.lang.Override
         public Connection getConnection() throws SQLException {
             guard.before();
+            boolean told = false;
             try {
                 Connection c = dataSource.getConnection();
                 guard.answered();
+                told = true;
                 return c;
             } catch (SQLException e) {
-                if (e instanceof java.sql.SQLTransientConnectionException || isConnectionLost(e)) {
+                // only a database that cannot be reached counts: a pool whose connections are all busy (no cause) does not
+                if (unreachable(e)) {
                     guard.lost(e);
+                    told = true;
                 }
                 throw e;
+            } finally {
+                if (!told) {
+                    guard.released();
+                }
             }
         }
 

@@ -12,6 +12,8 @@ public final class RunContext {
     public static final String REFUSED = "syncwardenRefused";
     /** Why a trigger did not start a run when it was not a running run holding the lock (e.g. {@code paused: ...}). */
     public static final String REFUSED_REASON = "syncwardenRefusedReason";
+    /** The upstream rate-limited the run (every key): the instant it said it answers again. */
+    public static final String RATE_LIMITED_UNTIL = "syncwardenRateLimitedUntil";
 
     private final long runId;
     private final String sourceId;
@@ -72,6 +74,8 @@ public final class RunContext {
 
     /** Failed attempts so far (each redelivery follows one). */
     public int failures() { return failures; }
+    /** The last failure of an attempt of this run (what a breaker that opened meanwhile is hiding). */
+    public Throwable lastFailure() { return lastLoggedFailure; }
 
     /** Attempts made: every failed one, plus the one that succeeded. */
     public int attempts(boolean succeeded) {

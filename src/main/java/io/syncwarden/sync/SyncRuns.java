@@ -567,8 +567,10 @@ public class SyncRuns {
         boolean interrupted = ErrorClass.INTERRUPTED.equals(errorClass);
         boolean skipped = ErrorClass.CIRCUIT_OPEN.equals(errorClass);
         RunRefusedException refusal = refusal(error);
-        String status = interrupted ? "interrupted" : skipped ? "skipped" : refusal != null ? refusal.status() : "failed";
-        skipped |= refusal != null; // neither is the source's failure
+        boolean rateLimited = exchange.getProperty(RunContext.RATE_LIMITED_UNTIL) != null && rateLimit(error);
+        String status = interrupted ? "interrupted" : skipped ? "skipped" : refusal != null ? refusal.status()
+                : rateLimited ? "rate_limited" : "failed";
+        skipped |= refusal != null || rateLimited; // none of them is the source's failure
         boolean newFailure = run.failed(error);
         long duration = now.toEpochMilli() - run.startedAt().toEpochMilli();
         Close close = new Close(run, status, errorClass, message, now, duration, run.attempts(false), !interrupted && !skipped);
@@ -843,6 +845,17 @@ public class SyncRuns {
         }
     }
 
+    /** True when the failure is the upstream's rate limit (HTTP 429). */
+    private static boolean rateLimit(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            Integer status = ErrorClass.httpStatus(t);
+            if (status != null) {
+                return status == 429;
+            }
+        }
+        return false;
+    }
+
     private static RunRefusedException refusal(Throwable error) {
         for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof RunRefusedException r) {
@@ -899,12 +912,43 @@ public class SyncRuns {
 
     /** Why a source is paused, or null when it is not (automatic triggers do not start a paused source). */
     public String pausedReason(String sourceId) throws SQLException {
+        String hold = hold(sourceId, Instant.now());
+        return hold != null && hold.startsWith("paused: ") ? hold.substring("paused: ".length()) : null;
+    }
+
+    /**
+     * Why no automatic run of the source may start now: {@code paused: <reason>}, or {@code rate_limited until <instant>}
+     * while the upstream's reset has not come; null when it may run.
+     */
+    public String hold(String sourceId, Instant now) throws SQLException {
         try (Connection c = db.dataSource().getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT paused, paused_reason FROM source_health WHERE source_id = ?")) {
+             PreparedStatement ps = c.prepareStatement("SELECT paused, paused_reason, not_before FROM source_health WHERE source_id = ?")) {
             ps.setString(1, sourceId);
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getBoolean(1) ? String.valueOf(rs.getString(2)) : null;
+                if (!rs.next()) {
+                    return null;
+                }
+                if (rs.getBoolean(1)) {
+                    return "paused: " + rs.getString(2);
+                }
+                OffsetDateTime notBefore = rs.getObject(3, OffsetDateTime.class);
+                return notBefore != null && notBefore.toInstant().isAfter(now) ? "rate_limited until " + notBefore.toInstant() : null;
             }
+        }
+    }
+
+    /** No automatic run of the source starts before this instant (the upstream's rate-limit reset); best effort. */
+    public void holdUntil(String sourceId, Instant until) {
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE source_health SET not_before = ? WHERE source_id = ? "
+                     + "AND (not_before IS NULL OR not_before < ?)")) {
+            c.setAutoCommit(true);
+            ps.setObject(1, utc(until));
+            ps.setString(2, sourceId);
+            ps.setObject(3, utc(until));
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            LOG.warn("Sync {}: cannot record that it waits for its upstream until {}: {}", sourceId, until, e.getMessage());
         }
     }
 
@@ -960,6 +1004,8 @@ public class SyncRuns {
      */
     public void stop() {
         stopping = true;
+        // what is still to be written (closes, kept records) gets every chance: no breaker refuses it now
+        db.unguard();
         if (!active.isEmpty()) {
             LOG.info("Stopping: asking {} running sync(s) to stop at their next batch boundary", active.size());
             active.values().forEach(RunContext::requestInterrupt);

@@ -35,7 +35,8 @@ public class SyncTrigger {
                 : exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         if (Boolean.TRUE.equals(exchange.getProperty(RunContext.REFUSED, Boolean.class))) {
             String reason = exchange.getProperty(RunContext.REFUSED_REASON, String.class);
-            return new Result(null, reason != null && reason.startsWith("paused") ? "paused" : "refused", null);
+            return new Result(null, reason == null ? "refused" : reason.startsWith("paused") ? "paused"
+                    : reason.startsWith("rate_limited") ? "rate_limited" : "refused", null);
         }
         String status = run == null ? "failed" : run.closedStatus() != null ? run.closedStatus() : error != null ? "failed" : run.outcome();
         return new Result(run == null ? null : run.runId(), status, error);

@@ -64,7 +64,7 @@ class CircuitBreakerHttpTest extends UpstreamStubTestSupport {
                 .isEqualTo("pending recoverable");
         assertThat(text("SELECT circuit_state FROM syncwarden.source_health WHERE source_id = '" + SOURCE + "'")).isEqualTo("open");
         MeterRegistry meters = context.getRegistry().findSingleByType(MeterRegistry.class);
-        assertThat(meters.get("syncwarden.circuit.state").tag("breaker", breaker().getName()).gauge().value()).isEqualTo(2.0);
+        assertThat(meters.get("syncwarden.circuit.state").tag("breaker", SOURCE).gauge().value()).isEqualTo(2.0);
         assertThat(HealthCheckHelper.invokeReadiness(context, "full"))
                 .filteredOn(r -> r.getCheck().getId().equals("source-" + SOURCE)).singleElement()
                 .satisfies(r -> assertThat(r.getDetails()).containsEntry("source.circuit", "open"));
@@ -76,7 +76,7 @@ class CircuitBreakerHttpTest extends UpstreamStubTestSupport {
         assertThat(text("SELECT status || ' ' || error_class FROM syncwarden.sync_run WHERE run_id = " + skipped.runId()))
                 .isEqualTo("skipped circuit_open");
         assertThat(text("SELECT error_message FROM syncwarden.sync_run WHERE run_id = " + skipped.runId()))
-                .contains("circuit breaker " + breaker().getName() + " is open");
+                .contains("circuit breaker " + SOURCE + "-breaker is open");
         assertThat(text("SELECT consecutive_failures FROM syncwarden.source_health WHERE source_id = '" + SOURCE + "'"))
                 .as("a skipped run is not a failure").isEqualTo("1");
 
@@ -95,7 +95,7 @@ class CircuitBreakerHttpTest extends UpstreamStubTestSupport {
     }
 
     @Test
-    void should_count_a_non_recoverable_answer_and_a_retry_while_open_is_not_an_attempt() throws Exception {
+    void should_not_count_a_retry_the_open_breaker_skipped_as_an_attempt() throws Exception {
         upstream.stubFor(get(urlPathEqualTo(STOCK)).atPriority(1).willReturn(aResponse().withStatus(500)));
         fire(SOURCE, "schedule");
         assertThat(breaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
@@ -109,5 +109,24 @@ class CircuitBreakerHttpTest extends UpstreamStubTestSupport {
                 && count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE run_trigger = 'retry'") == 1);
         assertThat(text("SELECT attempts || ' ' || outcome FROM syncwarden.retry_queue")).isEqualTo("0 circuit breaker open");
         assertThat(requests()).isEqualTo(3);
+    }
+
+    @Test
+    void should_record_a_run_whose_own_failures_opened_the_breaker_as_failed_and_queue_it() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).atPriority(1).willReturn(aResponse().withStatus(503)));
+        SyncTrigger.Result first = fire(SOURCE, "schedule");
+        assertThat(first.status()).isEqualTo("failed");
+        // the breaker (3 failed calls open it) closed again with one failure on record: the next run's second call opens it
+        breaker().reset();
+        breaker().onError(0, java.util.concurrent.TimeUnit.MILLISECONDS, new RuntimeException("an earlier failure"));
+
+        SyncTrigger.Result run = fire(SOURCE, "schedule");
+
+        assertThat(requests()).as("two calls, then the open breaker stops the run").isEqualTo(5);
+        assertThat(breaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(run.status()).as("it sent requests and failed: not a skip").isEqualTo("failed");
+        assertThat(text("SELECT error_class || ' ' || error_message FROM syncwarden.sync_run WHERE run_id = " + run.runId()))
+                .startsWith("recoverable HTTP 503");
+        assertThat(text("SELECT status || ' ' || last_run_id FROM syncwarden.retry_queue")).isEqualTo("pending " + run.runId());
     }
 }

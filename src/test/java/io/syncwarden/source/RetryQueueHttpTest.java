@@ -176,8 +176,10 @@ class RetryQueueHttpTest extends UpstreamStubTestSupport {
 
         SyncTrigger.Result result = fire(SOURCE, "schedule");
 
-        assertThat(result.status()).isEqualTo("failed");
+        assertThat(result.status()).as("waiting for the upstream is not failing").isEqualTo("rate_limited");
         assertThat(requests()).as("no in-route attempt after a wait it cannot hold").isEqualTo(1);
+        assertThat(fire(SOURCE, "schedule").status()).as("no run before the upstream's time").isEqualTo("rate_limited");
+        assertThat(requests()).isEqualTo(1);
         Map<String, Object> e = entry();
         assertThat(e).containsEntry("status", "pending");
         assertThat((Instant) e.get("next")).as("the upstream's time, not the blind back-off")

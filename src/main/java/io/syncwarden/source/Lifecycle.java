@@ -1,0 +1,22 @@
+package io.syncwarden.source;
+
+import org.apache.camel.Exchange;
+
+/**
+ * The start of every source's run, written once: the shared route configuration ({@code interceptFrom} on
+ * {@code quartz:syncwarden/*}) calls {@link #begin} before a source route's own steps, so a template holds only what
+ * differs per kind (its pull and its reader) and ends with its source's {@code complete}.
+ */
+public class Lifecycle {
+
+    /** Opens the run of the route's source (lock, record) or marks the exchange refused (paused, rate-limited, busy). */
+    public void begin(Exchange exchange) throws Exception {
+        String sourceId = exchange.getFromRouteId();
+        SyncSource source = SyncSource.of(exchange.getContext(), sourceId);
+        if (source == null) {
+            throw new IllegalStateException("Route " + sourceId + " listens on quartz:syncwarden/ but is not a source "
+                    + "(a templated route of a source kind)");
+        }
+        source.begin(exchange);
+    }
+}
