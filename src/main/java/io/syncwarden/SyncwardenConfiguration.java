@@ -179,7 +179,8 @@ public class SyncwardenConfiguration implements CamelConfiguration {
 
     @BindToRegistry("sourceRegistry")
     public SourceRegistry sourceRegistry(CamelContext context) throws Exception {
-        return new SourceRegistry(syncRuns(context), longRunMinMs);
+        SyncRuns lifecycle = syncRuns(context);
+        return new SourceRegistry(lifecycle, id -> new io.syncwarden.health.SourceHealthCheck(id, lifecycle, longRunMinMs));
     }
 
     @BindToRegistry("syncTrigger")
@@ -215,6 +216,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
                 context);
     }
 
+    @BindToRegistry("runFailures")
+    public io.syncwarden.heal.RunFailures runFailures(CamelContext context) throws Exception {
+        return new io.syncwarden.heal.RunFailures(syncRuns(context));
+    }
+
     @BindToRegistry("syncLifecycle")
     public io.syncwarden.source.Lifecycle syncLifecycle() {
         return new io.syncwarden.source.Lifecycle();
@@ -237,7 +243,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
 
     @BindToRegistry("sourceLookup")
     public SourceLookup sourceLookup(CamelContext context) {
-        return new SourceLookup(context);
+        return new SourceLookup(context, io.syncwarden.heal.FailureText::describe);
     }
 
     @BindToRegistry("sourcePools")

@@ -12,10 +12,12 @@ import org.apache.camel.Processor;
  */
 public final class AttemptFailed implements Processor {
     private final SyncRuns runs;
+    private final RunFailures failures;
     private final UpstreamWait wait;
 
     public AttemptFailed(SyncRuns runs, UpstreamWait wait) {
         this.runs = runs;
+        this.failures = new RunFailures(runs);
         this.wait = wait;
     }
 
@@ -32,7 +34,7 @@ public final class AttemptFailed implements Processor {
             exchange.getExchangeExtension().setRedeliveryExhausted(true);
             return;
         }
-        runs.attemptFailed(exchange);
+        failures.attemptFailed(exchange);
         wait.process(exchange);
         java.time.Instant until = exchange.getProperty(RunContext.RATE_LIMITED_UNTIL, java.time.Instant.class);
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);

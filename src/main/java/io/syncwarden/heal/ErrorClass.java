@@ -2,13 +2,14 @@ package io.syncwarden.heal;
 
 import com.google.api.client.http.HttpResponseException;
 import io.syncwarden.source.MalformedAnswerException;
+import io.syncwarden.store.SqlStates;
+import io.syncwarden.sync.Failure;
 import io.syncwarden.sync.LeaseLostException;
 import io.syncwarden.sync.NonRecoverableSyncException;
 import io.syncwarden.sync.RunInterruptedException;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
-import java.sql.BatchUpdateException;
 import java.sql.SQLException;
 import java.sql.SQLTransientException;
 import java.util.Set;
@@ -30,14 +31,14 @@ import org.apache.camel.http.base.HttpOperationFailedException;
  * recoverable. Anything unknown is recoverable: it is retried a bounded number of times, then recorded as failed.
  */
 public final class ErrorClass {
-    public static final String RECOVERABLE = "recoverable";
-    public static final String NON_RECOVERABLE = "non_recoverable";
-    public static final String LEASE_LOST = "lease_lost";
-    public static final String INTERRUPTED = "interrupted";
+    public static final String RECOVERABLE = Failure.RECOVERABLE;
+    public static final String NON_RECOVERABLE = Failure.NON_RECOVERABLE;
+    public static final String LEASE_LOST = Failure.LEASE_LOST;
+    public static final String INTERRUPTED = Failure.INTERRUPTED;
     /** The source's circuit breaker is open: no request was sent, the run is recorded as skipped (not a failure). */
-    public static final String CIRCUIT_OPEN = "circuit_open";
+    public static final String CIRCUIT_OPEN = Failure.CIRCUIT_OPEN;
     /** A guard refused the run before anything was applied (an empty source...): not retried, an incident. */
-    public static final String REFUSED = "refused";
+    public static final String REFUSED = Failure.REFUSED;
 
     private static final Set<Integer> NON_RECOVERABLE_HTTP = Set.of(400, 401, 403, 404, 405, 409, 410, 413, 422, 501);
     private static final Set<Integer> RECOVERABLE_HTTP = Set.of(408, 429);
@@ -111,28 +112,14 @@ public final class ErrorClass {
         return RECOVERABLE;
     }
 
-    /**
-     * True when a database error is about the row being written (a value the column cannot take, SQLState class 22;
-     * a constraint the row breaks, class 23), so only that row is rejected. Any other error (a lock or statement
-     * timeout, a lost connection, permission denied, a missing constraint) is about the batch or the database: the
-     * batch rolls back and the attempt fails.
-     */
+    /** Whether a database error is about one row (SQLState class 22/23): see {@link SqlStates#isRowError}. */
     public static boolean isRowError(SQLException e) {
-        String state = sqlState(e);
-        return state != null && (state.startsWith("22") || state.startsWith("23"));
+        return SqlStates.isRowError(e);
     }
 
-    /** The SQLState that says most: a batch error's own, else that of the error it wraps (pgjdbc's next exception). */
+    /** The SQLState that says most: see {@link SqlStates#sqlState}. */
     public static String sqlState(SQLException e) {
-        String state = e.getSQLState();
-        if ((state == null || e instanceof BatchUpdateException) && e.getNextException() != null
-                && e.getNextException().getSQLState() != null) {
-            state = e.getNextException().getSQLState();
-        }
-        if (state == null && e.getCause() instanceof SQLException cause && cause != e) {
-            return sqlState(cause);
-        }
-        return state;
+        return SqlStates.sqlState(e);
     }
 
     /** The exception-policy predicate of the shared error handling: true for every class that must not be retried. */

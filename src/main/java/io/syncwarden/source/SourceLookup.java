@@ -1,7 +1,6 @@
 package io.syncwarden.source;
 
 import io.syncwarden.sync.SourceRegistry;
-import io.syncwarden.sync.SyncRuns;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,9 +17,12 @@ import org.apache.camel.component.bean.BeanProcessor;
  */
 public class SourceLookup {
     private final CamelContext context;
+    private final java.util.function.Function<Throwable, String> describe;
 
-    public SourceLookup(CamelContext context) {
+    /** {@code describe}: the text of an upstream's failure for people (the error handling's, without secrets). */
+    public SourceLookup(CamelContext context, java.util.function.Function<Throwable, String> describe) {
         this.context = context;
+        this.describe = describe;
     }
 
     /** Every running source: source id to its matching records, or to {@code {"error": "..."}} when it could not answer. */
@@ -36,7 +38,7 @@ public class SourceLookup {
             try {
                 out.put(s.id(), findIn(s.id(), nameOrEmail));
             } catch (Exception e) {
-                out.put(s.id(), Map.of("error", SyncRuns.describe(e)));
+                out.put(s.id(), Map.of("error", describe.apply(e)));
             }
         }
         return out;

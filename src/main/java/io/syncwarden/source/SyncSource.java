@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  */
 public abstract class SyncSource {
     private static final Logger LOG = LoggerFactory.getLogger(SyncSource.class);
-    public static final String TRIGGER = "syncwardenTrigger";
+    public static final String TRIGGER = RunContext.TRIGGER;
 
     private String sourceId;
     private String targetTable;

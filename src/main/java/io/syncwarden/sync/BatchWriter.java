@@ -1,7 +1,7 @@
 package io.syncwarden.sync;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.syncwarden.heal.ErrorClass;
+import io.syncwarden.store.SqlStates;
 import io.syncwarden.store.Dialect;
 import io.syncwarden.store.Identifiers;
 import io.syncwarden.store.TargetDatabase;
@@ -308,7 +308,7 @@ public final class BatchWriter implements AutoCloseable {
                     clearBatches();
                     // 21000: two rows of the batch are one row to the target (keys equal to it, not to Java, such as
                     // 100 and 100.0): the set-based apply refuses; one row at a time, the later one wins
-                    if (!ErrorClass.isRowError(batchFailure) && !"21000".equals(ErrorClass.sqlState(batchFailure))) {
+                    if (!SqlStates.isRowError(batchFailure) && !"21000".equals(SqlStates.sqlState(batchFailure))) {
                         throw batchFailure;
                     }
                     pending.inserted = pending.updated = pending.unchanged = 0;
@@ -433,7 +433,7 @@ public final class BatchWriter implements AutoCloseable {
                     }
                 } catch (SQLException e) {
                     c.rollback(sp);
-                    if (!ErrorClass.isRowError(e)) {
+                    if (!SqlStates.isRowError(e)) {
                         throw e;
                     }
                     reject(row, positions[r], "database refused the row: " + firstLine(e) + " (SQLState " + e.getSQLState() + ")");

@@ -10,6 +10,8 @@ import java.time.Instant;
 public final class RunContext {
     public static final String PROPERTY = "syncwardenRun";
     public static final String REFUSED = "syncwardenRefused";
+    /** Exchange property: what fired the run (schedule, startup, manual, retry, recovery, watchdog, webhook). */
+    public static final String TRIGGER = "syncwardenTrigger";
     /** Why a trigger did not start a run when it was not a running run holding the lock (e.g. {@code paused: ...}). */
     public static final String REFUSED_REASON = "syncwardenRefusedReason";
     /** The upstream rate-limited the run (every key): the instant it said it answers again. */

@@ -1,6 +1,5 @@
 package io.syncwarden.sync;
 
-import io.syncwarden.health.SourceHealthCheck;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -33,12 +32,13 @@ public class SourceRegistry implements OnCamelContextStarting, OnCamelContextSta
     }
 
     private final SyncRuns runs;
-    private final long longRunMinMillis;
+    private final java.util.function.Function<String, org.apache.camel.health.HealthCheck> healthCheck;
     private final List<Source> sources = Collections.synchronizedList(new ArrayList<>());
 
-    public SourceRegistry(SyncRuns runs, long longRunMinMillis) {
+    /** {@code healthCheck}: the readiness check of a source, by its id (the health package makes them). */
+    public SourceRegistry(SyncRuns runs, java.util.function.Function<String, org.apache.camel.health.HealthCheck> healthCheck) {
         this.runs = runs;
-        this.longRunMinMillis = longRunMinMillis;
+        this.healthCheck = healthCheck;
     }
 
     public List<Source> sources() {
@@ -103,7 +103,7 @@ public class SourceRegistry implements OnCamelContextStarting, OnCamelContextSta
                 LOG.warn("Cannot register health row of source {}: {}", id, e.getMessage());
             }
             if (health != null) {
-                health.register(new SourceHealthCheck(id, runs, longRunMinMillis));
+                health.register(healthCheck.apply(id));
             }
             if (Boolean.parseBoolean(String.valueOf(params.getOrDefault("syncOnStartup", "false")))) {
                 startup.add(id);

@@ -1,7 +1,5 @@
 package io.syncwarden.sync;
 
-import io.syncwarden.heal.ErrorClass;
-import io.syncwarden.heal.FailureText;
 import io.syncwarden.store.TargetDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -21,7 +19,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.apache.camel.Exchange;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -515,66 +512,55 @@ public class SyncRuns {
     }
 
     /**
-     * Called by the shared error handling on every failed attempt, before redelivery is decided
-     * ({@code onExceptionOccurred}): the attempt is counted and written to {@code failure_log}.
+     * One failed attempt of a run, judged by the shared error handling before redelivery is decided: counted (metric,
+     * attempts) and written to {@code failure_log}; logged when it will be retried.
      */
-    public void attemptFailed(Exchange exchange) {
-        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
-        Throwable error = ErrorClass.caught(exchange);
+    public void attemptFailed(RunContext run, Throwable error, String errorClass, String message) {
         if (run == null || !run.failed(error)) {
             return;
         }
-        String errorClass = ErrorClass.of(error);
         metrics.attemptFailed(run.sourceId(), errorClass);
-        FailureLog entry = new FailureLog(run.sourceId(), run.runId(), run.failures(), errorClass, error, Instant.now());
+        FailureLog entry = new FailureLog(run.sourceId(), run.runId(), run.failures(), errorClass, error, message, Instant.now());
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(true);
             entry.write(c);
         } catch (SQLException e) {
             keep(entry, e);
         }
-        if (ErrorClass.RECOVERABLE.equals(errorClass)) {
-            LOG.warn("Sync {} run {} attempt {} failed ({}): {}", run.sourceId(), run.runId(), run.failures(), errorClass,
-                    FailureText.describe(error));
+        if (Failure.RECOVERABLE.equals(errorClass)) {
+            LOG.warn("Sync {} run {} attempt {} failed ({}): {}", run.sourceId(), run.runId(), run.failures(), errorClass, message);
         }
     }
 
-    /** Called by the shared error handling once redelivery is exhausted (or not allowed). */
-    public void fail(Exchange exchange) {
-        Throwable error = ErrorClass.caught(exchange);
-        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
-        String message = FailureText.describe(error);
-        String errorClass = ErrorClass.of(error);
+    /** A run whose lock was taken over stops: nothing more is written for it (the run that took over has the record). */
+    public void leaseLost(String source, RunContext run, String message) {
+        if (run.closedStatus() == null) { // a forced close at stop already recorded and counted it
+            closed(run, "abandoned");
+            metrics.run(source, "lease_lost", Instant.now().toEpochMilli() - run.startedAt().toEpochMilli());
+        }
+        LOG.error("Sync {} run {} stopped: {}", source, run.runId(), message);
+    }
+
+    /** Closes a run that ended without completing, as the error handling judged it (or counts one that never opened). */
+    public void fail(String source, RunContext run, Failure failure) {
+        Throwable error = failure.error();
+        String message = failure.message();
+        String errorClass = failure.errorClass();
         Instant now = Instant.now();
-        String source = run != null ? run.sourceId() : exchange.getFromRouteId();
         if (run == null) {
             // the run could not even be opened (the target database is down, most likely): count it all the same
             metrics.run(source, "failed", 0);
             outcomes.put(source, new Outcome("failed", errorClass, message, now, false));
-            keep(new FailureLog(source, null, 1, errorClass, error, now), null);
+            keep(new FailureLog(source, null, 1, errorClass, error, message, now), null);
             writePending();
             LOG.error("Sync {} could not start a run ({}): {}", source, errorClass, message);
             return;
         }
-        if (ErrorClass.LEASE_LOST.equals(errorClass)) {
-            if (run.closedStatus() == null) { // a forced close at stop already recorded and counted it
-                closed(run, "abandoned");
-                metrics.run(source, "lease_lost", now.toEpochMilli() - run.startedAt().toEpochMilli());
-            }
-            LOG.error("Sync {} run {} stopped: {}", source, run.runId(), message);
-            return;
-        }
-        boolean interrupted = ErrorClass.INTERRUPTED.equals(errorClass);
-        boolean skipped = ErrorClass.CIRCUIT_OPEN.equals(errorClass);
-        RunRefusedException refusal = refusal(error);
-        boolean rateLimited = exchange.getProperty(RunContext.RATE_LIMITED_UNTIL) != null && rateLimit(error);
-        String status = interrupted ? "interrupted" : skipped ? "skipped" : refusal != null ? refusal.status()
-                : rateLimited ? "rate_limited" : "failed";
-        skipped |= refusal != null || rateLimited; // none of them is the source's failure
+        String status = failure.status();
         boolean newFailure = run.failed(error);
         long duration = now.toEpochMilli() - run.startedAt().toEpochMilli();
-        Close close = new Close(run, status, errorClass, message, now, duration, run.attempts(false), !interrupted && !skipped);
-        FailureLog entry = newFailure ? new FailureLog(source, run.runId(), run.failures(), errorClass, error, now) : null;
+        Close close = new Close(run, status, errorClass, message, now, duration, run.attempts(false), failure.sourceFailure());
+        FailureLog entry = newFailure ? new FailureLog(source, run.runId(), run.failures(), errorClass, error, message, now) : null;
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -597,17 +583,17 @@ public class SyncRuns {
         outcomes.put(source, new Outcome(status, errorClass, message, now, close.recorded));
         metrics.rows(run);
         metrics.run(source, status, duration);
-        if (refusal != null) {
-            LOG.error("Sync {} run {} {}: {}", source, run.runId(), status, message);
-        } else if (skipped) {
-            LOG.warn("Sync {} run {} skipped: {}", source, run.runId(), message);
-        } else if (interrupted) {
+        if ("interrupted".equals(status)) {
             LOG.warn("Sync {} run {} interrupted (the service is stopping): read={} inserted={} updated={} rejected={}; "
                     + "the next run resumes from its checkpoint", source, run.runId(), run.read(), run.inserted(), run.updated(), run.rejected());
-        } else {
+        } else if ("failed".equals(status)) {
             LOG.error("Sync {} run {} failed after {} attempt(s) ({}): read={} inserted={} updated={} rejected={}; {}",
                     source, run.runId(), run.attempts(false), errorClass, run.read(), run.inserted(), run.updated(),
                     run.rejected(), message);
+        } else if (failure.sourceFailure() || Failure.REFUSED.equals(errorClass)) {
+            LOG.error("Sync {} run {} {}: {}", source, run.runId(), status, message);
+        } else {
+            LOG.warn("Sync {} run {} {}: {}", source, run.runId(), status, message);
         }
     }
 
@@ -708,8 +694,8 @@ public class SyncRuns {
     }
 
     /** One failed attempt in {@code failure_log}. */
-    private record FailureLog(String sourceId, Long runId, int attempt, String errorClass, Throwable error, Instant at)
-            implements Pending {
+    private record FailureLog(String sourceId, Long runId, int attempt, String errorClass, Throwable error, String message,
+                              Instant at) implements Pending {
         @Override
         public void write(Connection c) throws SQLException {
             try (PreparedStatement ps = c.prepareStatement("INSERT INTO failure_log (source_id, run_id, attempt, error_class, "
@@ -719,7 +705,7 @@ public class SyncRuns {
                 ps.setInt(3, Math.max(1, attempt));
                 ps.setString(4, errorClass);
                 ps.setString(5, truncate(error == null ? "unknown" : error.getClass().getName(), 300));
-                ps.setString(6, truncate(FailureText.describe(error), 4000));
+                ps.setString(6, truncate(message, 4000));
                 ps.setObject(7, utc(at));
                 ps.executeUpdate();
             }
@@ -797,7 +783,7 @@ public class SyncRuns {
             }
         }
         boolean success = "success".equals(status) || "empty".equals(status);
-        boolean nonRecoverable = ErrorClass.NON_RECOVERABLE.equals(errorClass);
+        boolean nonRecoverable = Failure.NON_RECOVERABLE.equals(errorClass);
         String sql;
         if (success) {
             failures = 0;
@@ -843,26 +829,6 @@ public class SyncRuns {
             }
             ps.executeUpdate();
         }
-    }
-
-    /** True when the failure is the upstream's rate limit (HTTP 429). */
-    private static boolean rateLimit(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            Integer status = ErrorClass.httpStatus(t);
-            if (status != null) {
-                return status == 429;
-            }
-        }
-        return false;
-    }
-
-    private static RunRefusedException refusal(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof RunRefusedException r) {
-                return r;
-            }
-        }
-        return null;
     }
 
     /**
@@ -1038,7 +1004,7 @@ public class SyncRuns {
         run.leaseLost("was closed as interrupted: the service stopped before the run reached a batch boundary");
         Instant now = Instant.now();
         long duration = now.toEpochMilli() - run.startedAt().toEpochMilli();
-        Close close = new Close(run, "interrupted", ErrorClass.INTERRUPTED,
+        Close close = new Close(run, "interrupted", Failure.INTERRUPTED,
                 "the service stopped while the run was reading; the next run resumes from its checkpoint", now, duration,
                 run.attempts(false), false);
         try (Connection c = db.dataSource().getConnection()) {
@@ -1066,15 +1032,12 @@ public class SyncRuns {
         }
     }
 
-    public static String describe(Throwable error) {
-        return FailureText.describe(error);
-    }
-
     public static OffsetDateTime utc(Instant instant) {
         return instant.atOffset(ZoneOffset.UTC);
     }
 
+    /** At most {@code max} characters (a column's width), marked with an ellipsis when cut. */
     public static String truncate(String s, int max) {
-        return FailureText.truncate(s, max);
+        return s == null || s.length() <= max ? s : s.substring(0, Math.max(0, max - 1)) + "\u2026";
     }
 }

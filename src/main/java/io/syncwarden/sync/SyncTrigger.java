@@ -1,6 +1,5 @@
 package io.syncwarden.sync;
 
-import io.syncwarden.source.SyncSource;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.Route;
@@ -28,7 +27,7 @@ public class SyncTrigger {
         Exchange exchange = route.getEndpoint().createExchange();
         exchange.getExchangeExtension().setFromEndpoint(route.getEndpoint());
         exchange.getExchangeExtension().setFromRouteId(route.getRouteId());
-        exchange.setProperty(SyncSource.TRIGGER, trigger);
+        exchange.setProperty(RunContext.TRIGGER, trigger);
         route.getConsumer().getProcessor().process(exchange);
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         Throwable error = exchange.getException() != null ? exchange.getException()

@@ -196,7 +196,7 @@ abstract class RunRecordScenarios {
         commitBatch(runs, run, 20);
         proxy.cut();
 
-        runs.fail(failing(run, new java.net.SocketTimeoutException("Read timed out")));
+        new io.syncwarden.heal.RunFailures(runs).fail(failing(run, new java.net.SocketTimeoutException("Read timed out")));
 
         assertThat(counted("syncwarden.runs", "failed")).isEqualTo(1);
         assertThat(runs.pendingRecords()).as("the failure and the close").isEqualTo(2);
@@ -215,7 +215,7 @@ abstract class RunRecordScenarios {
         Exchange exchange = failing(null, new SQLException("Connection is not available", "08001"));
         exchange.getExchangeExtension().setFromRouteId("src-a");
 
-        runs.fail(exchange);
+        new io.syncwarden.heal.RunFailures(runs).fail(exchange);
 
         assertThat(counted("syncwarden.runs", "failed")).isEqualTo(1);
         assertThat(runs.lastOutcome("src-a").status()).isEqualTo("failed");
