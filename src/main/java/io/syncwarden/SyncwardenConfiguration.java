@@ -83,6 +83,8 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private long rateLimitWaitMs;
     @PropertyInject(value = "syncwarden.retry.max-rate-limit-wait-ms", defaultValue = "300000")
     private long maxRateLimitWaitMs;
+    @PropertyInject(value = "syncwarden.retry.max-rate-limit-hold-ms", defaultValue = "86400000")
+    private long maxRateLimitHoldMs;
 
     @PropertyInject(value = "syncwarden.retry-queue.batch", defaultValue = "10")
     private int retryBatch;
@@ -190,7 +192,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
 
     @BindToRegistry("upstreamWait")
     public UpstreamWait upstreamWait() {
-        return new UpstreamWait(rateLimitWaitMs, maxRateLimitWaitMs);
+        return new UpstreamWait(rateLimitWaitMs, maxRateLimitWaitMs, maxRateLimitHoldMs);
     }
 
     @BindToRegistry("attemptFailed")

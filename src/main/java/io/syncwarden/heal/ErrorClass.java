@@ -137,7 +137,18 @@ public final class ErrorClass {
     public static boolean openedDuringRun(Exchange exchange) {
         io.syncwarden.sync.RunContext run = exchange.getProperty(io.syncwarden.sync.RunContext.PROPERTY,
                 io.syncwarden.sync.RunContext.class);
-        return run != null && run.lastFailure() != null && !CIRCUIT_OPEN.equals(of(run.lastFailure()));
+        if (run == null || run.lastFailure() == null || CIRCUIT_OPEN.equals(of(run.lastFailure()))) {
+            return false;
+        }
+        // and the breaker opened after the run began (a breaker still open from an earlier run makes this one a skip)
+        Breakers breakers = exchange.getContext().getRegistry().findSingleByType(Breakers.class);
+        for (Throwable t = caught(exchange); t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof io.github.resilience4j.circuitbreaker.CallNotPermittedException open) {
+                java.time.Instant since = breakers == null ? null : breakers.since(open.getCausingCircuitBreakerName());
+                return since == null || !since.isBefore(run.startedAt());
+            }
+        }
+        return true;
     }
 
     /** The failure an error handler is dealing with. */

@@ -54,6 +54,8 @@ public class RetryQueue {
     private final Settings settings;
     private final CamelContext context;
     private volatile Clock clock = Clock.systemUTC();
+    /** The run whose failure exhausted the entry being settled on this thread (for its incident). */
+    private final ThreadLocal<Long> exhaustedBy = new ThreadLocal<>();
 
     public RetryQueue(SyncRuns runs, Incidents incidents, Settings settings, CamelContext context) {
         this.runs = runs;
@@ -242,9 +244,6 @@ public class RetryQueue {
         String token = truncate(runs.settings().nodeId(), 88) + "/" + java.util.UUID.randomUUID().toString().substring(0, 8);
         List<Entry> claimed = new ArrayList<>();
         List<String> local = context == null ? null : localSources(); // null: every source (a queue without routes, in tests)
-        if (local != null && local.isEmpty()) {
-            return claimed;
-        }
         try (Connection c = runs.database().dataSource().getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -262,6 +261,19 @@ public class RetryQueue {
                     ps.setObject(2, utc(now.minus(settings.claimTimeout())));
                     ps.setObject(3, utc(now));
                     freed = ps.executeUpdate();
+                }
+                // an entry no node has claimed for the keep period belongs to a source no longer configured anywhere
+                try (PreparedStatement ps = c.prepareStatement("UPDATE retry_queue SET status = 'cancelled', active_source = NULL, "
+                        + "finished_at = ?, updated_at = ?, outcome = 'no node runs this source any more' "
+                        + "WHERE status = 'pending' AND next_retry_at < ?")) {
+                    ps.setObject(1, utc(now));
+                    ps.setObject(2, utc(now));
+                    ps.setObject(3, utc(now.minus(settings.keep())));
+                    deleted += ps.executeUpdate();
+                }
+                if (local != null && local.isEmpty()) {
+                    c.commit();
+                    return claimed;
                 }
                 boolean pg = runs.database().dialect() == Dialect.POSTGRESQL;
                 List<Entry> due = new ArrayList<>();
@@ -314,6 +326,7 @@ public class RetryQueue {
 
     /** Runs a claimed entry's source with trigger {@code retry} and settles the entry by the outcome. */
     public void rerun(Entry entry) {
+        exhaustedBy.remove();
         SyncTrigger.Result result;
         if (context.getRoute(entry.sourceId()) == null || !context.getRouteController().getRouteStatus(entry.sourceId()).isStarted()) {
             // removed or stopped here since the claim: hand it back for a node that runs it
@@ -335,12 +348,21 @@ public class RetryQueue {
         Instant now = clock.instant();
         switch (result.status()) {
             case "success", "empty" -> settle(entry, "done", entry.attempts() + 1, null, "run " + result.runId() + " succeeded", false);
-            case "refused", "skipped", "rate_limited" -> // busy, breaker open, or waiting for a reset: not an attempt
-                    settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()), switch (result.status()) {
-                        case "refused" -> "source busy with another run";
-                        case "skipped" -> "circuit breaker open";
-                        default -> "rate-limited: waiting for the upstream's reset";
-                    }, false);
+            case "rate_limited" -> {
+                // waiting for the upstream's reset is not a failure, but a run that asked and was limited again counts, so
+                // an upstream that never stops limiting ends in an incident instead of a queue entry that lives forever
+                boolean ran = result.runId() != null;
+                int attempts = entry.attempts() + (ran ? 1 : 0);
+                if (ran && attempts >= settings.maxAttempts()) {
+                    exhaustedBy.set(result.runId());
+                    settle(entry, "failed", attempts, null, "still rate-limited after " + attempts + " queue attempt(s)", true);
+                } else {
+                    settle(entry, "pending", attempts, now.plus(settings.busyDelay()), "rate-limited: waiting for the upstream's reset", false);
+                }
+            }
+            case "refused", "skipped" -> // busy, or breaker open: not an attempt
+                    settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()),
+                            "refused".equals(result.status()) ? "source busy with another run" : "circuit breaker open", false);
             case "paused" -> settle(entry, "cancelled", entry.attempts(), null, "the source is paused", false);
             default -> {
                 String errorClass = result.error() == null ? ErrorClass.RECOVERABLE : ErrorClass.of(result.error());
@@ -352,6 +374,7 @@ public class RetryQueue {
                     // the service stopped, or the run lost its lock: not the upstream's failure, try again
                     settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()), errorClass + ": " + message, false);
                 } else if (entry.attempts() + 1 >= settings.maxAttempts()) {
+                    exhaustedBy.set(result.runId());
                     settle(entry, "failed", entry.attempts() + 1, null, "still failing after " + (entry.attempts() + 1)
                             + " queue attempt(s): " + message, true);
                 } else {
@@ -434,8 +457,9 @@ public class RetryQueue {
                     }
                 }
                 if (incident) {
+                    // with the run that gave up, so a success written late by another node does not resolve it
                     incidents.open(c, entry.sourceId(), "retry_exhausted", "high", "Sync " + entry.sourceId() + " " + outcome,
-                            null, "retry-queue");
+                            exhaustedBy.get(), "retry-queue");
                 }
                 c.commit();
             } catch (SQLException e) {

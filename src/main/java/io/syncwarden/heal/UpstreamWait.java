@@ -24,9 +24,17 @@ public final class UpstreamWait implements Processor {
     private final long rateLimitDefaultMs;
     private final long maxWaitMs;
 
+    private final long maxHoldMs;
+
     public UpstreamWait(long rateLimitDefaultMs, long maxWaitMs) {
+        this(rateLimitDefaultMs, maxWaitMs, 86_400_000L);
+    }
+
+    /** {@code maxHoldMs}: the longest an upstream's reset may hold a source (a garbled or far reset is capped). */
+    public UpstreamWait(long rateLimitDefaultMs, long maxWaitMs, long maxHoldMs) {
         this.rateLimitDefaultMs = rateLimitDefaultMs;
         this.maxWaitMs = maxWaitMs;
+        this.maxHoldMs = maxHoldMs;
     }
 
     @Override
@@ -49,12 +57,16 @@ public final class UpstreamWait implements Processor {
             exchange.getIn().removeHeader(Exchange.REDELIVERY_DELAY);
             return;
         }
+        wait = Math.min(wait, maxHoldMs);
         Instant now = Instant.now();
         io.syncwarden.source.SyncSource source = exchange.getFromRouteId() == null ? null
                 : io.syncwarden.source.SyncSource.of(exchange.getContext(), exchange.getFromRouteId());
         KeyRing ring = source == null ? null : source.keyRing();
         int used = ring == null ? -1 : ring.lastUsed();
-        if (status == 429 && ring != null && used >= 0 && ring.size() > 1) {
+        // only the source's own API answers rest its keys (a 429 from a write-back to Google is another upstream's)
+        boolean ownApi = error instanceof HttpOperationFailedException
+                || error != null && error.getCause() instanceof HttpOperationFailedException;
+        if (status == 429 && ownApi && ring != null && used >= 0 && ring.size() > 1) {
             // this key rests until its reset; another key that does not rest takes the next attempt at once
             ring.rest(used, now.plusMillis(wait));
             int next = ring.pick(now);
@@ -112,8 +124,10 @@ public final class UpstreamWait implements Processor {
     private static Long seconds(String value) {
         try {
             long v = Long.parseLong(value.trim());
-            if (v > 1_000_000_000L) {
-                v = v - System.currentTimeMillis() / 1000;
+            if (v > 1_000_000_000_000L) {
+                v = v / 1000 - System.currentTimeMillis() / 1000; // an epoch in milliseconds
+            } else if (v > 1_000_000_000L) {
+                v = v - System.currentTimeMillis() / 1000; // an epoch in seconds
             }
             return Math.max(0, v) * 1000;
         } catch (NumberFormatException | NullPointerException e) {

@@ -194,7 +194,7 @@ public class CalcomBookingsSource extends SyncSource {
      * the lookback window (a booking changed late, with an {@code updatedAt} behind one already read, is still seen).
      */
     public void start(Exchange exchange) throws SQLException {
-        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        RunContext run = current(exchange);
         run.mode("incremental");
         required("apiKey", apiKey, sourceId());
         checkStatusAndLimit();
@@ -273,22 +273,24 @@ public class CalcomBookingsSource extends SyncSource {
     public void probe(CamelContext context) throws Exception {
         try (ProducerTemplate template = context.createProducerTemplate()) {
             answered(template.request(baseUrl + "/v2/bookings?throwExceptionOnFailure=false",
-                    e -> request(e, cursorPaging() ? "limit=1" : "take=1")), "Cal.com");
+                    e -> request(e, cursorPaging() ? "limit=1" : "take=1", false)), "Cal.com");
         }
     }
 
     /** Prepares the next page's request: only our headers travel (the last response's headers are dropped). */
     public void request(Exchange exchange) {
-        request(exchange, query(exchange.getProperty(PAGING, Paging.class)));
+        request(exchange, query(exchange.getProperty(PAGING, Paging.class)), true);
     }
 
-    private void request(Exchange exchange, String query) {
+    /** {@code run}: a page of the run (its key is the one a 429 rests); probes and lookups do not move the run's key. */
+    private void request(Exchange exchange, String query, boolean run) {
         required("apiKey", apiKey, sourceId());
         exchange.getIn().removeHeaders("*");
         exchange.getIn().setBody(null);
         // several keys (comma-separated): the first one the upstream has not rate-limited; the error handling rests a
         // key on a 429 and the next attempt takes the next key
-        exchange.getIn().setHeader("Authorization", "Bearer " + keys.next(java.time.Instant.now()));
+        java.time.Instant now = java.time.Instant.now();
+        exchange.getIn().setHeader("Authorization", "Bearer " + (run ? keys.next(now) : keys.peek(now)));
         exchange.getIn().setHeader("cal-api-version", apiVersion);
         exchange.getIn().setHeader("Accept", "application/json");
         exchange.getIn().setHeader(Exchange.HTTP_METHOD, "GET");
@@ -713,7 +715,7 @@ public class CalcomBookingsSource extends SyncSource {
         List<Map<String, Object>> out = new ArrayList<>();
         try (ProducerTemplate template = context.createProducerTemplate()) {
             Exchange answer = template.request(baseUrl + "/v2/bookings?throwExceptionOnFailure=true", e -> {
-                request(e, filter + (cursorPaging() ? "&limit=" + LOOKUP_LIMIT : "&sortUpdatedAt=desc&take=" + LOOKUP_LIMIT));
+                request(e, filter + (cursorPaging() ? "&limit=" + LOOKUP_LIMIT : "&sortUpdatedAt=desc&take=" + LOOKUP_LIMIT), false);
             });
             if (answer.getException() != null) {
                 throw answer.getException();

@@ -34,6 +34,10 @@ public final class KeyRing {
     }
 
     public String key(int position) {
+        if (keys.isEmpty()) {
+            throw new io.syncwarden.sync.NonRecoverableSyncException("no API key is configured (the key setting is empty "
+                    + "or only commas)");
+        }
         return keys.get(position);
     }
 
@@ -46,7 +50,12 @@ public final class KeyRing {
     public String next(Instant now) {
         int position = Math.max(0, pick(now));
         lastUsed = position;
-        return keys.get(position);
+        return key(position);
+    }
+
+    /** The key a side request (a probe, a lookup) takes: the first not resting; the run's key is left as it was. */
+    public String peek(Instant now) {
+        return key(Math.max(0, pick(now)));
     }
 
     /** The key at this position rests until the upstream's reset. */

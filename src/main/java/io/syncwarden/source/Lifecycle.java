@@ -14,9 +14,12 @@ public class Lifecycle {
         String sourceId = exchange.getFromRouteId();
         SyncSource source = SyncSource.of(exchange.getContext(), sourceId);
         if (source == null) {
-            throw new IllegalStateException("Route " + sourceId + " listens on quartz:syncwarden/ but is not a source "
-                    + "(a templated route of a source kind)");
+            throw new io.syncwarden.sync.NonRecoverableSyncException("Route " + sourceId + " listens on quartz:syncwarden/ "
+                    + "but is not a source (a templated route of a source kind)");
         }
+        // an upstream's body cached to a temporary file inside the circuit breaker (which works on a copy of the
+        // exchange with a unit of work of its own) must live as long as the run, not end with the breaker's step
+        exchange.setProperty(org.apache.camel.ExchangePropertyKey.STREAM_CACHE_UNIT_OF_WORK, exchange.getUnitOfWork());
         source.begin(exchange);
     }
 }

@@ -92,7 +92,7 @@ public abstract class SyncSource {
      * from its checkpoint, the kinds that read a whole body again (a report, a sheet) past the committed position.
      */
     public void sync(Exchange exchange) throws Exception {
-        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        RunContext run = current(exchange);
         if (run.interruptRequested()) {
             throw new RunInterruptedException("Sync " + run.sourceId() + " run " + run.runId() + " not continued: the service is stopping");
         }
@@ -135,6 +135,16 @@ public abstract class SyncSource {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         runs(exchange).guardEmpty(run);
         runs(exchange).complete(run);
+    }
+
+    /** The exchange's open run; a route whose run was never opened is misconfigured (not retried). */
+    protected RunContext current(Exchange exchange) {
+        RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
+        if (run == null) {
+            throw new NonRecoverableSyncException("Source " + sourceId + ": no run was opened for this exchange (the "
+                    + "route must listen on quartz:syncwarden/" + sourceId + " and use routeConfigurationId sync-errors)");
+        }
+        return run;
     }
 
     protected static SyncRuns runs(Exchange exchange) {

@@ -201,6 +201,11 @@ public final class TargetDatabase implements AutoCloseable {
     /** Stops guarding (the service is stopping: what is still to be written gets every chance). */
     public void unguard() {
         this.guard = ConnectionGuard.NONE;
+        // and a database that is down does not hold the stop for a whole connect timeout per record
+        HikariDataSource pool = dataSource;
+        if (pool != null && pool.getHikariConfigMXBean() != null) {
+            pool.getHikariConfigMXBean().setConnectionTimeout(Math.min(pool.getHikariConfigMXBean().getConnectionTimeout(), 1000));
+        }
     }
 
     /** True for an error that means the connection itself is gone (SQLState class 08, H2's broken or closed session). */

@@ -787,7 +787,7 @@ public class SyncRuns {
         String sql;
         if (success) {
             failures = 0;
-            sql = "UPDATE source_health SET status = 'healthy', consecutive_failures = 0, consecutive_non_recoverable = 0, "
+            sql = "UPDATE source_health SET status = 'healthy', consecutive_failures = 0, consecutive_non_recoverable = 0, not_before = NULL, "
                     + "last_run_id = ?, last_run_status = ?, last_success_at = ?, last_row_count = ?, last_error = NULL, updated_at = ? "
                     + "WHERE source_id = ?" + NEWER;
         } else if (failure) {
@@ -925,7 +925,7 @@ public class SyncRuns {
     public boolean setPaused(Connection c, String sourceId, String reason, Instant at) throws SQLException {
         String sql = reason != null
                 ? "UPDATE source_health SET paused = TRUE, paused_reason = ?, paused_at = ?, updated_at = ? WHERE source_id = ? AND paused = FALSE"
-                : "UPDATE source_health SET paused = FALSE, paused_reason = NULL, paused_at = NULL, consecutive_non_recoverable = 0, "
+                : "UPDATE source_health SET paused = FALSE, paused_reason = NULL, paused_at = NULL, consecutive_non_recoverable = 0, not_before = NULL, "
                 + "updated_at = ? WHERE source_id = ? AND paused = TRUE";
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             int i = 1;

@@ -15,6 +15,8 @@ class UpstreamWaitTest {
         assertThat(wait.waitMillis(503, Map.of("Retry-After", "12"))).isEqualTo(12_000);
         long epoch = System.currentTimeMillis() / 1000 + 30;
         assertThat(wait.waitMillis(429, Map.of("X-RateLimit-Reset-Default", String.valueOf(epoch)))).isBetween(28_000L, 30_000L);
+        // an epoch in milliseconds is not a wait of fifty thousand years
+        assertThat(wait.waitMillis(429, Map.of("X-RateLimit-Reset-Default", String.valueOf(epoch * 1000)))).isBetween(28_000L, 30_000L);
     }
 
     @Test

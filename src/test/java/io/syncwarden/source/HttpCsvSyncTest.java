@@ -74,6 +74,24 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_load_a_report_larger_than_the_in_memory_cache_spooled_to_a_file() throws Exception {
+        // above 1 MiB the body is cached in a temporary file; it must outlive the circuit breaker's step that fetched it
+        StringBuilder csv = new StringBuilder("Product ID,Description,Category,Manufacturer,Std bin ID,Std packing,"
+                + "Units QoH,Units Reserved,Units Remaining,Units On order,Units Available\r\n");
+        for (int i = 1; i <= 20_000; i++) {
+            csv.append("BIG-").append(i).append(",\"Bolt ").append(i).append(", zinc plated, long enough to make this report big\","
+                    + "Fasteners,Wurth,A-01-03,100/box,").append(i).append(",0,").append(i).append(",0,").append(i).append("\r\n");
+        }
+        assertThat(csv.length()).isGreaterThan(2 * 1024 * 1024);
+        serve(STOCK, 200, csv.toString());
+
+        SyncTrigger.Result result = fire("it-finale-stock");
+
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 20_000L);
+        assertThat(count("SELECT COUNT(*) FROM finale_stock")).isEqualTo(20_000);
+    }
+
+    @Test
     void should_look_a_product_up_in_the_report_by_name() throws Exception {
         serve(STOCK, 200, fixture());
         SourceLookup lookup = context.getRegistry().lookupByNameAndType("sourceLookup", SourceLookup.class);

@@ -48,4 +48,15 @@ class TargetDatabaseTest {
             return rs.next() ? Integer.valueOf(rs.getString(1)) : null;
         }
     }
+
+    @Test
+    void should_count_an_unreachable_database_for_its_breaker_but_not_a_busy_pool() {
+        // Hikari's timeout with the driver's reason (connection refused) vs with none (every connection in use)
+        assertThat(TargetDatabase.unreachable(new java.sql.SQLTransientConnectionException("Connection is not available",
+                null, new java.net.ConnectException("Connection refused")))).isTrue();
+        assertThat(TargetDatabase.unreachable(new java.sql.SQLTransientConnectionException(
+                "syncwarden-target - Connection is not available, request timed out after 1001ms"))).isFalse();
+        assertThat(TargetDatabase.unreachable(new java.sql.SQLException("terminating connection", "57P01"))).isFalse();
+        assertThat(TargetDatabase.unreachable(new java.sql.SQLException("I/O error", "08006"))).isTrue();
+    }
 }
