@@ -102,6 +102,8 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private long retryBusyDelayMs;
     @PropertyInject(value = "syncwarden.retry-queue.claim-timeout-ms", defaultValue = "600000")
     private long retryClaimTimeoutMs;
+    @PropertyInject(value = "syncwarden.guard.max-drop", defaultValue = "0.5")
+    private double guardMaxDrop;
     @PropertyInject(value = "syncwarden.pause.after-non-recoverable", defaultValue = "3")
     private int pauseAfterNonRecoverable;
 
@@ -266,6 +268,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         guard.database(targetDatabase());
         guard.context(context);
         SyncRuns lifecycle = syncRuns(context);
+        lifecycle.maxDrop(guardMaxDrop);
         // before any route can start a run: close what this node left running, start the lease keeper
         lifecycle.start();
         HealthCheckRegistry health = HealthCheckRegistry.get(context);

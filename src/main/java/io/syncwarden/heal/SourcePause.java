@@ -44,6 +44,8 @@ public class SourcePause {
                 incidents.resolve(c, run.sourceId(), "non_recoverable", by, "the source synced again", run.runId());
                 incidents.resolve(c, run.sourceId(), "retry_exhausted", by, "the source synced again", run.runId());
                 incidents.resolve(c, run.sourceId(), "refused_empty", by, "a run was accepted", run.runId());
+                incidents.resolve(c, run.sourceId(), "refused_shrink", by, "a run was accepted", run.runId());
+                incidents.resolve(c, run.sourceId(), "refused_schema", by, "a run was accepted", run.runId());
             }
         });
     }

@@ -97,6 +97,10 @@ public class GoogleSheetsSource extends SyncSource {
             return;
         }
         Sheet sheet = layout(values.get(0), id);
+        if (run.committedPosition() == 0) {
+            // the sheet's data rows against the last good run's, before a row is applied
+            runs.guardCount(run, values.stream().skip(1).filter(cells -> cells != null && cells.stream().anyMatch(c -> text(c) != null)).count());
+        }
         List<String> keys = keys();
         Map<String, String> types = new LinkedHashMap<>();
         sheet.dates.keySet().forEach(c -> types.put(c, "DATE"));

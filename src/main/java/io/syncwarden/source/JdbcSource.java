@@ -167,6 +167,18 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
                 shape = shape(sc, keys, watermark);
             }
             Position start = startPosition(cp, run, incremental, shape);
+            if (!incremental && previous == null && run.resumedFrom() == null && (cp == null || cp.cursor() == null
+                    || Checkpoints.COMPLETE.equals(cp.phase()))) {
+                // a fresh full read: the replica's row count against the last good run's, before a row is applied
+                long last = runs.lastGoodCount(id);
+                if (last > 0) {
+                    try (Connection sc = pool.getConnection(); java.sql.Statement st = sc.createStatement();
+                         ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM " + shape.from)) {
+                        rs.next();
+                        runs.guardCount(run, rs.getLong(1), last);
+                    }
+                }
+            }
             TargetTable tt = TargetTable.ensure(tc, db, target, shape.offered, keys);
             long done = cp != null && Checkpoints.IN_PROGRESS.equals(cp.phase()) ? cp.rowsDone() : 0;
             Read read = new Read(run, runs, tc, shape, start, incremental);
@@ -544,8 +556,9 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         for (int i = 0; i < idx.length; i++) {
             idx[i] = s.columns.indexOf(names.get(i));
             if (idx[i] < 0) {
-                throw new NonRecoverableSyncException("Source " + sourceId() + ": column " + names.get(i) + " is not in the result "
-                        + s.columns);
+                // schema drift (a key or watermark column renamed or removed on the replica): refused, with an incident
+                throw new io.syncwarden.sync.RunRefusedException("refused_schema", "column " + names.get(i)
+                        + " is not in the replica's result (renamed or removed?); its columns: " + s.columns);
             }
         }
         return idx;

@@ -112,8 +112,9 @@ final class Tabular {
             }
         }
         if (!missing.isEmpty()) {
-            throw new NonRecoverableSyncException("Source " + id + ": the " + what + " has no column(s) " + missing
-                    + " named in its mapping (" + what + " columns: " + at.keySet() + ")");
+            // schema drift (a column renamed or removed upstream): refused before anything is applied, with an incident
+            throw new io.syncwarden.sync.RunRefusedException("refused_schema", "the " + what + " has no column(s) " + missing
+                    + " named in its mapping (renamed or removed upstream?); " + what + " columns: " + at.keySet());
         }
         if (!repeated.isEmpty()) {
             throw new NonRecoverableSyncException("Source " + id + ": the " + what + "'s header repeats the mapped label(s) "

@@ -840,29 +840,58 @@ public class SyncRuns {
         if (!"full".equals(run.mode()) || run.read() > 0 || run.resumedFrom() != null || run.committedPosition() > 0) {
             return;
         }
+        guardCount(run, 0);
+    }
+
+    /** A full read whose size is known before anything is applied drops by more than this share: refused. */
+    private volatile double maxDrop = 0.5;
+
+    public void maxDrop(double share) {
+        this.maxDrop = share;
+    }
+
+    /**
+     * The shrink guard, before a fresh full read applies anything: {@code rows} (what the upstream holds now) against
+     * the source's last good count. No rows: {@code refused_empty}; fewer than (1 - max-drop) of it:
+     * {@code refused_shrink}; unless an operator allowed the next run once.
+     */
+    public void guardCount(RunContext run, long rows) throws SQLException {
+        guardCount(run, rows, lastGoodCount(run.sourceId()));
+    }
+
+    /** The rows the source's last good run read (0 when none): what the guards compare a new read with. */
+    public long lastGoodCount(String sourceId) throws SQLException {
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT last_row_count FROM source_health WHERE source_id = ?")) {
+            ps.setString(1, sourceId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        }
+    }
+
+    /** The guards with the last good count already read. */
+    public void guardCount(RunContext run, long rows, long last) throws SQLException {
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(true);
-            long last;
-            try (PreparedStatement ps = c.prepareStatement("SELECT last_row_count FROM source_health WHERE source_id = ?")) {
-                ps.setString(1, run.sourceId());
-                try (ResultSet rs = ps.executeQuery()) {
-                    last = rs.next() ? rs.getLong(1) : 0;
-                }
-            }
-            if (last <= 0) {
+            boolean empty = rows == 0 && last > 0;
+            boolean shrunk = !empty && last > 0 && maxDrop > 0 && maxDrop < 1 && rows < Math.ceil(last * (1 - maxDrop));
+            if (!empty && !shrunk) {
                 return;
             }
+            String what = empty ? "the upstream returned no rows while the last good run read " + last
+                    : "the upstream holds " + rows + " rows, more than " + Math.round(maxDrop * 100) + "% fewer than the "
+                    + last + " the last good run read";
             try (PreparedStatement ps = c.prepareStatement(
                     "UPDATE source_health SET allow_next = FALSE WHERE source_id = ? AND allow_next = TRUE")) {
                 ps.setString(1, run.sourceId());
                 if (ps.executeUpdate() == 1) {
-                    LOG.warn("Sync {} run {}: the upstream returned no rows (the last good run read {}); accepted once, as an "
-                            + "operator allowed", run.sourceId(), run.runId(), last);
+                    LOG.warn("Sync {} run {}: {}; accepted once, as an operator allowed", run.sourceId(), run.runId(), what);
                     return;
                 }
             }
-            throw new RunRefusedException("refused_empty", "the upstream returned no rows while the last good run read " + last
-                    + ": refused, the target keeps its rows (if the source is really empty now, allow the next run once)");
+            throw new RunRefusedException(empty ? "refused_empty" : "refused_shrink", what + ": refused before anything was "
+                    + "applied, the target keeps its rows (if the source really is this small now, allow the next run once)");
         }
     }
 

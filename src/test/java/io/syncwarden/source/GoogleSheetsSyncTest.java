@@ -269,6 +269,36 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_refuse_a_sheet_that_shrank_by_more_than_half_before_applying_a_row() throws Exception {
+        serveToken();
+        ObjectNode full = (ObjectNode) new ObjectMapper().readTree(fixture("values_get_leads.json"));
+        ObjectNode shrunk = full.deepCopy();
+        ArrayNode rows = (ArrayNode) shrunk.get("values");
+        while (rows.size() > 11) { // the header and 10 of the 25 leads
+            rows.remove(rows.size() - 1);
+        }
+        ((ArrayNode) rows.get(1)).set(3, "+10000000000"); // a changed phone, which must not be applied
+        upstream.stubFor(values("FORMATTED_VALUE").inScenario("shrinks").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(json(200, full.toString())).willSetStateTo("shrunk"));
+        upstream.stubFor(values("FORMATTED_VALUE").inScenario("shrinks").whenScenarioStateIs("shrunk")
+                .willReturn(json(200, shrunk.toString())));
+        assertThat(fire("it-sheet-leads").status()).isEqualTo("success");
+
+        SyncTrigger.Result smaller = fire("it-sheet-leads");
+
+        assertThat(run(smaller.runId())).containsEntry("status", "refused_shrink").containsEntry("inserted", 0L)
+                .containsEntry("updated", 0L);
+        assertThat((String) run(smaller.runId()).get("error")).contains("holds 10 rows").contains("25");
+        assertThat(text("SELECT phone FROM leads WHERE lead_id = 'L-1001'")).as("nothing applied").isEqualTo("+14155550132");
+        assertThat(text("SELECT kind || ' ' || status FROM syncwarden.incident")).isEqualTo("refused_shrink open");
+
+        context.getRegistry().lookupByNameAndType("sourcePause", io.syncwarden.heal.SourcePause.class).allowNext("it-sheet-leads", "ops");
+        assertThat(fire("it-sheet-leads").status()).as("allowed once").isEqualTo("success");
+        assertThat(text("SELECT phone FROM leads WHERE lead_id = 'L-1001'")).isEqualTo("+10000000000");
+        assertThat(text("SELECT status FROM syncwarden.incident")).isEqualTo("resolved");
+    }
+
+    @Test
     void should_refuse_an_emptied_sheet_after_a_good_run_and_keep_the_table() throws Exception {
         serveToken();
         upstream.stubFor(values("FORMATTED_VALUE").inScenario("emptied").whenScenarioStateIs(Scenario.STARTED)

@@ -92,6 +92,24 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_refuse_a_report_whose_mapped_column_was_renamed_naming_the_column() throws Exception {
+        serve(STOCK, 200, fixture());
+        assertThat(fire("it-finale-stock").status()).isEqualTo("success");
+        upstream.resetAll();
+        serve(STOCK, 200, fixture().replace("Units QoH", "Qty on hand"));
+
+        SyncTrigger.Result drifted = fire("it-finale-stock");
+
+        assertThat(run(drifted.runId())).containsEntry("status", "refused_schema").containsEntry("error_class", "refused")
+                .containsEntry("inserted", 0L).containsEntry("updated", 0L);
+        assertThat((String) run(drifted.runId()).get("error")).containsIgnoringCase("units qoh");
+        assertThat(text("SELECT kind || ' ' || status FROM syncwarden.incident")).isEqualTo("refused_schema open");
+        assertThat(text("SELECT message FROM syncwarden.incident")).containsIgnoringCase("units qoh");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.retry_queue")).as("not retried").isZero();
+        assertThat(count("SELECT COUNT(*) FROM finale_stock")).isEqualTo(30);
+    }
+
+    @Test
     void should_look_a_product_up_in_the_report_by_name() throws Exception {
         serve(STOCK, 200, fixture());
         SourceLookup lookup = context.getRegistry().lookupByNameAndType("sourceLookup", SourceLookup.class);

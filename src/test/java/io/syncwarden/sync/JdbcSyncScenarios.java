@@ -584,6 +584,24 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     }
 
     @Test
+    void should_refuse_a_full_read_whose_source_shrank_by_more_than_half_before_applying_a_row() throws Exception {
+        assertThat(fire("it-full").status()).isEqualTo("success");
+        try (Connection r = replica()) {
+            touch(r, "DELETE FROM src_leads WHERE id > 100");
+            touch(r, "UPDATE src_leads SET status = 'changed' WHERE id = 1");
+        }
+
+        SyncTrigger.Result shrunk = fire("it-full", "schedule");
+
+        assertThat(shrunk.status()).isEqualTo("refused_shrink");
+        assertThat(run(shrunk.runId())).containsEntry("read", 0L).containsEntry("updated", 0L);
+        assertThat(count("SELECT COUNT(*) FROM leads_full")).isEqualTo(ROWS);
+        assertThat(text("SELECT status FROM leads_full WHERE id = 1")).as("nothing applied").isNotEqualTo("changed");
+        assertThat(text("SELECT kind FROM syncwarden.incident WHERE open_key IS NOT NULL")).isEqualTo("refused_shrink");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.retry_queue")).as("not retried").isZero();
+    }
+
+    @Test
     void should_fail_the_batch_not_reject_rows_when_a_lock_on_the_target_times_out() throws Exception {
         assertThat(fire("it-full").status()).isEqualTo("success");
         try (Connection r = replica()) {
