@@ -268,6 +268,11 @@ public class CalcomBookingsSource extends SyncSource {
         return instant == null ? null : instant(instant).minus(window).toString();
     }
 
+    @Override
+    public String target() {
+        return targetTable() == null || targetTable().isBlank() ? "bookings" : targetTable();
+    }
+
     /** One booking asked for (the smallest page) with the same key and API version. */
     @Override
     public void probe(CamelContext context) throws Exception {

@@ -680,6 +680,11 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         }
     }
 
+    @Override
+    public String target() {
+        return targetTable() != null && !targetTable().isBlank() ? targetTable() : table;
+    }
+
     /** A connection from the replica's pool that answers (JDBC isValid: the driver's own ping). */
     @Override
     public void probe(CamelContext context) throws SQLException {

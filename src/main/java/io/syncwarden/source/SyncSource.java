@@ -99,6 +99,21 @@ public abstract class SyncSource {
         read(run, runs(exchange), exchange);
     }
 
+    /** The table this source writes (the configured target, or the kind's default). */
+    public String target() {
+        return targetTable();
+    }
+
+    /**
+     * Replays the rejected rows of one of this source's runs into its target table, after their cause was fixed (see
+     * {@link io.syncwarden.sync.RejectedReplay}); the operations API exposes it.
+     */
+    public io.syncwarden.sync.RejectedReplay.Result replayRejected(CamelContext context, long runId, int rowsPerSecond)
+            throws Exception {
+        SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
+        return new io.syncwarden.sync.RejectedReplay(runs).replay(sourceId(), kind(), target(), keys(), runId, rowsPerSecond);
+    }
+
     /** The source's API keys when it rotates several (null: one credential). */
     public KeyRing keyRing() {
         return null;

@@ -787,9 +787,11 @@ public class SyncRuns {
         String sql;
         if (success) {
             failures = 0;
+            // a replay of rejected rows is not a read of the source: the last good count stays the last full read's
             sql = "UPDATE source_health SET status = 'healthy', consecutive_failures = 0, consecutive_non_recoverable = 0, not_before = NULL, "
-                    + "last_run_id = ?, last_run_status = ?, last_success_at = ?, last_row_count = ?, last_error = NULL, updated_at = ? "
-                    + "WHERE source_id = ?" + NEWER;
+                    + "last_run_id = ?, last_run_status = ?, last_success_at = ?, last_row_count = "
+                    + ("replay".equals(run.trigger()) ? "COALESCE(?, last_row_count)" : "?")
+                    + ", last_error = NULL, updated_at = ? WHERE source_id = ?" + NEWER;
         } else if (failure) {
             failures++;
             // a non-recoverable failure makes the source unhealthy at once (retrying cannot help) and extends the streak
@@ -806,7 +808,11 @@ public class SyncRuns {
                 ps.setLong(1, run.runId());
                 ps.setString(2, status);
                 ps.setObject(3, utc(now));
-                ps.setLong(4, run.read());
+                if ("replay".equals(run.trigger())) {
+                    ps.setNull(4, java.sql.Types.BIGINT);
+                } else {
+                    ps.setLong(4, run.read());
+                }
                 ps.setObject(5, utc(now));
                 ps.setString(6, run.sourceId());
                 ps.setLong(7, run.runId());

@@ -602,6 +602,34 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     }
 
     @Test
+    void should_replay_rejected_rows_after_their_cause_was_fixed_and_keep_the_ones_still_refused() throws Exception {
+        try (Connection t = target(); Statement s = t.createStatement()) {
+            s.execute("CREATE TABLE messy (id INTEGER PRIMARY KEY, email VARCHAR(20), qty INTEGER CHECK (qty >= 0), synced_at TIMESTAMP)");
+        }
+        SyncTrigger.Result first = fire("it-bad-rows");
+        assertThat(run(first.runId())).containsEntry("rejected", 4L);
+        try (Connection t = target(); Statement s = t.createStatement()) {
+            s.execute("ALTER TABLE messy ALTER COLUMN email SET DATA TYPE VARCHAR(100)"); // the cause of one rejection, fixed
+        }
+
+        var replay = io.syncwarden.source.SyncSource.of(context, "it-bad-rows").replayRejected(context, first.runId(), 1000);
+
+        assertThat(replay.replayed()).isEqualTo(1);
+        assertThat(replay.rejectedAgain()).isEqualTo(3);
+        assertThat(text("SELECT email FROM messy WHERE id = 3")).isEqualTo("this-address-is-far-too-long@example.com");
+        assertThat(text("SELECT row_key FROM syncwarden.rejected_row WHERE replayed_at IS NOT NULL")).isEqualTo("3");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.rejected_row WHERE run_id = " + replay.runId()))
+                .as("the rows still refused, with their reasons, under the replay run").isEqualTo(3);
+        assertThat(text("SELECT run_trigger || ' ' || status || ' ' || rows_inserted FROM syncwarden.sync_run WHERE run_id = "
+                + replay.runId())).isEqualTo("replay success 1");
+        assertThat(count("SELECT last_row_count FROM syncwarden.source_health WHERE source_id = 'it-bad-rows'"))
+                .as("a replay is not a read of the source").isEqualTo(8);
+
+        var again = io.syncwarden.source.SyncSource.of(context, "it-bad-rows").replayRejected(context, first.runId(), 1000);
+        assertThat(again.replayed()).as("a replayed row is not replayed twice").isZero();
+    }
+
+    @Test
     void should_fail_the_batch_not_reject_rows_when_a_lock_on_the_target_times_out() throws Exception {
         assertThat(fire("it-full").status()).isEqualTo("success");
         try (Connection r = replica()) {
