@@ -360,6 +360,9 @@ public class RetryQueue {
                     settle(entry, "pending", attempts, now.plus(settings.busyDelay()), "rate-limited: waiting for the upstream's reset", false);
                 }
             }
+            case "refused_empty", "refused_shrink", "refused_schema" -> // a guard kept the data out: its incident carries on
+                    settle(entry, "cancelled", entry.attempts() + 1, null, "run " + result.runId() + " " + result.status()
+                            + ": an operator's decision is needed (see the incident)", false);
             case "refused", "skipped" -> // busy, or breaker open: not an attempt
                     settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()),
                             "refused".equals(result.status()) ? "source busy with another run" : "circuit breaker open", false);

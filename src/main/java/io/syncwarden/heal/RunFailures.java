@@ -39,12 +39,25 @@ public class RunFailures {
             return;
         }
         RunRefusedException refusal = refusal(error);
+        if (refusal != null && "refused_schema".equals(refusal.status()) && !hadGoodRun(source)) {
+            // a column missing before the source ever synced is a configuration error (a typo), not drift
+            runs.fail(source, run, new Failure(error, ErrorClass.NON_RECOVERABLE, message, "failed", true));
+            return;
+        }
         boolean rateLimited = exchange.getProperty(RunContext.RATE_LIMITED_UNTIL) != null && rateLimit(error);
         String status = ErrorClass.INTERRUPTED.equals(errorClass) ? "interrupted"
                 : ErrorClass.CIRCUIT_OPEN.equals(errorClass) ? "skipped"
                 : refusal != null ? refusal.status()
                 : rateLimited ? "rate_limited" : "failed";
         runs.fail(source, run, new Failure(error, errorClass, message, status, "failed".equals(status)));
+    }
+
+    private boolean hadGoodRun(String source) {
+        try {
+            return runs.lastGoodCount(source) > 0 || runs.lastSuccess(source) != null;
+        } catch (java.sql.SQLException e) {
+            return true; // cannot tell: the milder reading (refused, not counted towards a pause)
+        }
     }
 
     /** True when the failure is the upstream's rate limit (HTTP 429). */

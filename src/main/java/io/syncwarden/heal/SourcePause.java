@@ -56,14 +56,15 @@ public class SourcePause {
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         String source = run != null ? run.sourceId() : exchange.getFromRouteId();
         String message = FailureText.describe(error);
-        if (ErrorClass.REFUSED.equals(ErrorClass.of(error))) {
+        boolean failedOutright = run != null && "failed".equals(run.closedStatus());
+        if (ErrorClass.REFUSED.equals(ErrorClass.of(error)) && !failedOutright) {
             // a guard kept bad data out: someone should look, but the source is not failing
             String kind = run == null || run.closedStatus() == null ? "refused" : run.closedStatus();
             incidents.open(source, kind, "high", "Sync " + source + " run " + (run == null ? "?" : run.runId()) + " " + kind
                     + ": " + message, run == null ? null : run.runId(), "guard");
             return;
         }
-        if (!ErrorClass.NON_RECOVERABLE.equals(ErrorClass.of(error))) {
+        if (!ErrorClass.NON_RECOVERABLE.equals(ErrorClass.of(error)) && !failedOutright) {
             return; // a lost lease, a stopping service or an open breaker is not the source's fault
         }
         String pausedNow = null;

@@ -21,8 +21,10 @@ import org.slf4j.LoggerFactory;
  * Replays the rejected rows of one run after their cause was fixed (a wider column, a corrected type): the rows, as
  * recorded in {@code rejected_row}, go through the same batch writer into the source's target table, in a run of
  * their own (trigger {@code replay}, holding the source's lock), at most {@code rowsPerSecond}. A row the table now
- * takes is marked {@code replayed_at}; a row refused again gets a new entry with its new reason. A row whose recorded
- * data was cut (over 8000 characters) is left as it is.
+ * takes is marked {@code replayed_at}; a row refused again gets a new entry with its new reason. Only the rejects of
+ * the source's latest run are replayed (a later run read the keys again), and only rows recorded whole and exact
+ * ({@code replayable}: not a reader's partial row, a duplicate, cut data, bytes or zoned times). The replay run changes
+ * nothing of the source's health, retry entry or incidents.
  */
 public class RejectedReplay {
     private static final Logger LOG = LoggerFactory.getLogger(RejectedReplay.class);
@@ -35,37 +37,76 @@ public class RejectedReplay {
         this.runs = runs;
     }
 
-    /** What a replay did: its run (null when the source was busy), rows taken, refused again, left (cut data). */
+    /** What a replay did: its run, rows taken, refused again, left (not replayable as recorded). */
     public record Result(Long runId, int replayed, int rejectedAgain, int left) {
     }
 
     public Result replay(String sourceId, String kind, String targetTable, List<String> keys, long rejectsOfRun,
                          int rowsPerSecond) throws SQLException, InterruptedException {
+        // the source's lock first: no sync (and no other replay) writes the table meanwhile
+        RunContext run = runs.begin(sourceId, kind, "replay");
+        if (run == null) {
+            throw new IllegalStateException("Sync " + sourceId + " is running: replay its rejected rows when it is done");
+        }
+        try {
+            return replay(run, sourceId, targetTable, keys, rejectsOfRun, rowsPerSecond);
+        } catch (Throwable e) {
+            if (run.closedStatus() == null) {
+                runs.fail(sourceId, run, new Failure(e, Failure.RECOVERABLE, "replay of the rejected rows of run " + rejectsOfRun
+                        + " stopped: " + e.getClass().getSimpleName(), "failed", false));
+            }
+            throw e;
+        }
+    }
+
+    private Result replay(RunContext run, String sourceId, String targetTable, List<String> keys, long rejectsOfRun,
+                          int rowsPerSecond) throws SQLException, InterruptedException {
         List<Long> ids = new ArrayList<>();
         List<Map<String, String>> rows = new ArrayList<>();
         int left = 0;
-        try (Connection c = runs.database().dataSource().getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT rejected_id, row_data FROM rejected_row WHERE source_id = ? "
-                     + "AND run_id = ? AND replayed_at IS NULL ORDER BY rejected_id")) {
-            ps.setString(1, sourceId);
-            ps.setLong(2, rejectsOfRun);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    try {
+        try (Connection c = runs.database().dataSource().getConnection()) {
+            // only the rejects of the source's latest run: a later run read those keys again, and its values win
+            try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM sync_run WHERE source_id = ? AND run_id > ? "
+                    + "AND run_id <> ? AND run_trigger <> 'replay'")) {
+                ps.setString(1, sourceId);
+                ps.setLong(2, rejectsOfRun);
+                ps.setLong(3, run.runId());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (rs.getLong(1) > 0) {
+                        throw new NonRecoverableSyncException("Sync " + sourceId + ": run " + rejectsOfRun + " is not the "
+                                + "source's latest; a later run read its rows again (replay that run's rejects, or sync again)");
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT rejected_id, row_data, replayable FROM rejected_row "
+                    + "WHERE source_id = ? AND run_id = ? AND replayed_at IS NULL ORDER BY rejected_id")) {
+                ps.setString(1, sourceId);
+                ps.setLong(2, rejectsOfRun);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        if (!rs.getBoolean(3)) {
+                            left++; // partial, a duplicate, cut or inexact as text: not replayed as recorded
+                            continue;
+                        }
                         rows.add(JSON.readValue(rs.getString(2), new TypeReference<LinkedHashMap<String, String>>() { }));
                         ids.add(rs.getLong(1));
-                    } catch (Exception e) {
-                        left++; // the recorded row was cut: it cannot be replayed as it was read
                     }
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    throw new NonRecoverableSyncException("Sync " + sourceId + ": a rejected row's data is not readable: "
+                            + e.getOriginalMessage());
+                }
+            }
+            try (ResultSet rs = c.getMetaData().getTables(null, runs.database().dataSchema(),
+                    runs.database().dialect().metadataName(TargetTable.identifier("Target table", targetTable)), null)) {
+                if (!rs.next()) {
+                    throw new NonRecoverableSyncException("Sync " + sourceId + ": target table " + targetTable + " does not exist");
                 }
             }
         }
         if (rows.isEmpty()) {
-            return new Result(null, 0, 0, left);
-        }
-        RunContext run = runs.begin(sourceId, kind, "replay");
-        if (run == null) {
-            return new Result(null, 0, 0, left);
+            runs.complete(run);
+            return new Result(run.runId(), 0, 0, left);
         }
         run.mode("replay");
         List<String> columns = new ArrayList<>(rows.get(0).keySet());
@@ -114,9 +155,6 @@ public class RejectedReplay {
                 ps.executeBatch();
             }
             tc.commit();
-        } catch (SQLException | RuntimeException e) {
-            runs.fail(sourceId, run, new Failure(e, Failure.RECOVERABLE, String.valueOf(e.getMessage()), "failed", false));
-            throw e;
         }
         runs.complete(run);
         int replayed = ids.size() - refused.size();

@@ -76,6 +76,10 @@ public final class RunContext {
 
     /** Failed attempts so far (each redelivery follows one). */
     public int failures() { return failures; }
+    private volatile boolean allowedPastGuards;
+    /** An operator's one-time permission was taken by this run: its later guard checks (and retries) pass. */
+    public boolean allowedPastGuards() { return allowedPastGuards; }
+    void allowPastGuards() { allowedPastGuards = true; }
     /** The last failure of an attempt of this run (what a breaker that opened meanwhile is hiding). */
     public Throwable lastFailure() { return lastLoggedFailure; }
 

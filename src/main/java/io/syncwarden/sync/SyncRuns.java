@@ -665,9 +665,12 @@ public class SyncRuns {
                     return false;
                 }
             }
-            updateHealth(c, run, status, failure, errorClass, message, at);
-            for (CloseListener listener : closeListeners) {
-                listener.closed(c, run, status, errorClass, at);
+            if (!"replay".equals(run.trigger())) {
+                // a replay of rejected rows says nothing about the source: its health, queue entry and incidents stay
+                updateHealth(c, run, status, failure, errorClass, message, at);
+                for (CloseListener listener : closeListeners) {
+                    listener.closed(c, run, status, errorClass, at);
+                }
             }
             try (PreparedStatement ps = c.prepareStatement("DELETE FROM source_lock WHERE source_id = ? AND run_id = ?")) {
                 ps.setString(1, run.sourceId());
@@ -789,8 +792,7 @@ public class SyncRuns {
             failures = 0;
             // a replay of rejected rows is not a read of the source: the last good count stays the last full read's
             sql = "UPDATE source_health SET status = 'healthy', consecutive_failures = 0, consecutive_non_recoverable = 0, not_before = NULL, "
-                    + "last_run_id = ?, last_run_status = ?, last_success_at = ?, last_row_count = "
-                    + ("replay".equals(run.trigger()) ? "COALESCE(?, last_row_count)" : "?")
+                    + "last_run_id = ?, last_run_status = ?, last_success_at = ?, last_row_count = COALESCE(?, last_row_count)"
                     + ", last_error = NULL, updated_at = ? WHERE source_id = ?" + NEWER;
         } else if (failure) {
             failures++;
@@ -808,10 +810,12 @@ public class SyncRuns {
                 ps.setLong(1, run.runId());
                 ps.setString(2, status);
                 ps.setObject(3, utc(now));
-                if ("replay".equals(run.trigger())) {
-                    ps.setNull(4, java.sql.Types.BIGINT);
-                } else {
+                // the guards' baseline: the size of a complete full read from the start (a resumed run read only the rest,
+                // an incremental run the changes, a replay the rejected rows)
+                if ("full".equals(run.mode()) && run.resumedFrom() == null) {
                     ps.setLong(4, run.read());
+                } else {
+                    ps.setNull(4, java.sql.Types.BIGINT);
                 }
                 ps.setObject(5, utc(now));
                 ps.setString(6, run.sourceId());
@@ -876,8 +880,23 @@ public class SyncRuns {
         }
     }
 
+    /** When the source last synced successfully, or null. */
+    public Instant lastSuccess(String sourceId) throws SQLException {
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT last_success_at FROM source_health WHERE source_id = ?")) {
+            ps.setString(1, sourceId);
+            try (ResultSet rs = ps.executeQuery()) {
+                OffsetDateTime at = rs.next() ? rs.getObject(1, OffsetDateTime.class) : null;
+                return at == null ? null : at.toInstant();
+            }
+        }
+    }
+
     /** The guards with the last good count already read. */
     public void guardCount(RunContext run, long rows, long last) throws SQLException {
+        if (run.allowedPastGuards()) {
+            return; // this run took the operator's permission already (an earlier check, or an earlier attempt)
+        }
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(true);
             boolean empty = rows == 0 && last > 0;
@@ -892,6 +911,7 @@ public class SyncRuns {
                     "UPDATE source_health SET allow_next = FALSE WHERE source_id = ? AND allow_next = TRUE")) {
                 ps.setString(1, run.sourceId());
                 if (ps.executeUpdate() == 1) {
+                    run.allowPastGuards();
                     LOG.warn("Sync {} run {}: {}; accepted once, as an operator allowed", run.sourceId(), run.runId(), what);
                     return;
                 }

@@ -599,6 +599,15 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         assertThat(text("SELECT status FROM leads_full WHERE id = 1")).as("nothing applied").isNotEqualTo("changed");
         assertThat(text("SELECT kind FROM syncwarden.incident WHERE open_key IS NOT NULL")).isEqualTo("refused_shrink");
         assertThat(count("SELECT COUNT(*) FROM syncwarden.retry_queue")).as("not retried").isZero();
+
+        // the replica really was emptied: one operator permission carries the run past every guard it meets
+        try (Connection r = replica()) {
+            touch(r, "DELETE FROM src_leads");
+        }
+        assertThat(fire("it-full", "schedule").status()).isEqualTo("refused_empty");
+        assertThat(context.getRegistry().findSingleByType(SyncRuns.class).allowNext("it-full")).isTrue();
+        assertThat(fire("it-full", "schedule").status()).isEqualTo("empty");
+        assertThat(count("SELECT COUNT(*) FROM leads_full")).as("an empty read removes nothing").isEqualTo(ROWS);
     }
 
     @Test
