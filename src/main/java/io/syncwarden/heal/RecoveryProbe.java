@@ -2,6 +2,7 @@ package io.syncwarden.heal;
 
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.syncwarden.source.SyncSource;
+import io.syncwarden.sync.SourceRegistry;
 import io.syncwarden.sync.SyncRuns;
 import io.syncwarden.sync.SyncTrigger;
 import java.sql.Connection;
@@ -13,8 +14,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import org.apache.camel.CamelContext;
-import org.apache.camel.model.ModelCamelContext;
-import org.apache.camel.model.RouteDefinition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,10 +60,11 @@ public class RecoveryProbe {
             LOG.debug("Recovery probe: cannot read the failing sources now: {}", e.getMessage());
             return List.of();
         }
-        for (RouteDefinition route : ((ModelCamelContext) context).getRouteDefinitions()) {
-            CircuitBreaker breaker = breakers.ofSource(route.getRouteId());
+        SourceRegistry registry = context.getRegistry().findSingleByType(SourceRegistry.class);
+        for (SourceRegistry.Source source : registry == null ? List.<SourceRegistry.Source>of() : registry.sources()) {
+            CircuitBreaker breaker = breakers.ofSource(source.id());
             if (breaker != null && breaker.getState() == CircuitBreaker.State.OPEN) {
-                ids.add(route.getRouteId());
+                ids.add(source.id());
             }
         }
         ids.removeAll(paused);

@@ -54,8 +54,6 @@ public class RetryQueue {
     private final Settings settings;
     private final CamelContext context;
     private volatile Clock clock = Clock.systemUTC();
-    /** The run whose failure exhausted the entry being settled on this thread (for its incident). */
-    private final ThreadLocal<Long> exhaustedBy = new ThreadLocal<>();
 
     public RetryQueue(SyncRuns runs, Incidents incidents, Settings settings, CamelContext context) {
         this.runs = runs;
@@ -326,12 +324,11 @@ public class RetryQueue {
 
     /** Runs a claimed entry's source with trigger {@code retry} and settles the entry by the outcome. */
     public void rerun(Entry entry) {
-        exhaustedBy.remove();
         SyncTrigger.Result result;
         if (context.getRoute(entry.sourceId()) == null || !context.getRouteController().getRouteStatus(entry.sourceId()).isStarted()) {
             // removed or stopped here since the claim: hand it back for a node that runs it
             settle(entry, "pending", entry.attempts(), clock.instant().plus(settings.busyDelay()),
-                    "source " + entry.sourceId() + " is not running on this node", false);
+                    "source " + entry.sourceId() + " is not running on this node");
             return;
         }
         if (!stillClaimed(entry)) {
@@ -347,41 +344,39 @@ public class RetryQueue {
         }
         Instant now = clock.instant();
         switch (result.status()) {
-            case "success", "empty" -> settle(entry, "done", entry.attempts() + 1, null, "run " + result.runId() + " succeeded", false);
+            case "success", "empty" -> settle(entry, "done", entry.attempts() + 1, null, "run " + result.runId() + " succeeded");
             case "rate_limited" -> {
                 // waiting for the upstream's reset is not a failure, but a run that asked and was limited again counts, so
                 // an upstream that never stops limiting ends in an incident instead of a queue entry that lives forever
                 boolean ran = result.runId() != null;
                 int attempts = entry.attempts() + (ran ? 1 : 0);
                 if (ran && attempts >= settings.maxAttempts()) {
-                    exhaustedBy.set(result.runId());
-                    settle(entry, "failed", attempts, null, "still rate-limited after " + attempts + " queue attempt(s)", true);
+                    giveUp(entry, attempts, "still rate-limited after " + attempts + " queue attempt(s)", result.runId());
                 } else {
-                    settle(entry, "pending", attempts, now.plus(settings.busyDelay()), "rate-limited: waiting for the upstream's reset", false);
+                    settle(entry, "pending", attempts, now.plus(settings.busyDelay()), "rate-limited: waiting for the upstream's reset");
                 }
             }
             case "refused_empty", "refused_shrink", "refused_schema" -> // a guard kept the data out: its incident carries on
                     settle(entry, "cancelled", entry.attempts() + 1, null, "run " + result.runId() + " " + result.status()
-                            + ": an operator's decision is needed (see the incident)", false);
+                            + ": an operator's decision is needed (see the incident)");
             case "refused", "skipped" -> // busy, or breaker open: not an attempt
                     settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()),
-                            "refused".equals(result.status()) ? "source busy with another run" : "circuit breaker open", false);
-            case "paused" -> settle(entry, "cancelled", entry.attempts(), null, "the source is paused", false);
+                            "refused".equals(result.status()) ? "source busy with another run" : "circuit breaker open");
+            case "paused" -> settle(entry, "cancelled", entry.attempts(), null, "the source is paused");
             default -> {
                 String errorClass = result.error() == null ? ErrorClass.RECOVERABLE : ErrorClass.of(result.error());
                 String message = FailureText.describe(result.error());
                 if (ErrorClass.NON_RECOVERABLE.equals(errorClass)) {
                     // its own incident is open: retrying cannot help
-                    settle(entry, "failed", entry.attempts() + 1, null, "non-recoverable: " + message, false);
+                    settle(entry, "failed", entry.attempts() + 1, null, "non-recoverable: " + message);
                 } else if (!ErrorClass.RECOVERABLE.equals(errorClass)) {
                     // the service stopped, or the run lost its lock: not the upstream's failure, try again
-                    settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()), errorClass + ": " + message, false);
+                    settle(entry, "pending", entry.attempts(), now.plus(settings.busyDelay()), errorClass + ": " + message);
                 } else if (entry.attempts() + 1 >= settings.maxAttempts()) {
-                    exhaustedBy.set(result.runId());
-                    settle(entry, "failed", entry.attempts() + 1, null, "still failing after " + (entry.attempts() + 1)
-                            + " queue attempt(s): " + message, true);
+                    giveUp(entry, entry.attempts() + 1, "still failing after " + (entry.attempts() + 1) + " queue attempt(s): "
+                            + message, result.runId());
                 } else {
-                    settle(entry, "pending", entry.attempts() + 1, now.plus(delay(entry.attempts() + 1)), message, false);
+                    settle(entry, "pending", entry.attempts() + 1, now.plus(delay(entry.attempts() + 1)), message);
                 }
             }
         }
@@ -405,23 +400,30 @@ public class RetryQueue {
         }
     }
 
-    /** The sources whose routes run on this node (started templated routes with a sourceId). */
+    /** The sources whose routes run on this node (the registry's sources whose routes are started). */
     private List<String> localSources() {
+        io.syncwarden.sync.SourceRegistry registry = context.getRegistry().findSingleByType(io.syncwarden.sync.SourceRegistry.class);
         List<String> out = new ArrayList<>();
-        if (context == null) {
-            return out;
-        }
-        for (org.apache.camel.model.RouteDefinition def : ((org.apache.camel.model.ModelCamelContext) context).getRouteDefinitions()) {
-            var params = def.getTemplateParameters();
-            var status = context.getRouteController().getRouteStatus(def.getRouteId());
-            if (params != null && params.containsKey("sourceId") && status != null && status.isStarted()) {
-                out.add(def.getRouteId());
+        for (io.syncwarden.sync.SourceRegistry.Source source : registry == null ? List.<io.syncwarden.sync.SourceRegistry.Source>of()
+                : registry.sources()) {
+            var status = context.getRouteController().getRouteStatus(source.id());
+            if (status != null && status.isStarted()) {
+                out.add(source.id());
             }
         }
         return out;
     }
 
-    private void settle(Entry entry, String status, int attempts, Instant next, String outcome, boolean incident) {
+    private void settle(Entry entry, String status, int attempts, Instant next, String outcome) {
+        settle(entry, status, attempts, next, outcome, false, null);
+    }
+
+    /** The last attempt failed: the entry is failed and a {@code retry_exhausted} incident opened with that run. */
+    private void giveUp(Entry entry, int attempts, String outcome, Long run) {
+        settle(entry, "failed", attempts, null, outcome, true, run);
+    }
+
+    private void settle(Entry entry, String status, int attempts, Instant next, String outcome, boolean incident, Long givenUpBy) {
         Instant now = clock.instant();
         boolean live = "pending".equals(status);
         try (Connection c = runs.database().dataSource().getConnection()) {
@@ -462,7 +464,7 @@ public class RetryQueue {
                 if (incident) {
                     // with the run that gave up, so a success written late by another node does not resolve it
                     incidents.open(c, entry.sourceId(), "retry_exhausted", "high", "Sync " + entry.sourceId() + " " + outcome,
-                            exhaustedBy.get(), "retry-queue");
+                            givenUpBy, "retry-queue");
                 }
                 c.commit();
             } catch (SQLException e) {

@@ -931,12 +931,6 @@ public class SyncRuns {
         }
     }
 
-    /** Why a source is paused, or null when it is not (automatic triggers do not start a paused source). */
-    public String pausedReason(String sourceId) throws SQLException {
-        String hold = hold(sourceId, Instant.now());
-        return hold != null && hold.startsWith("paused: ") ? hold.substring("paused: ".length()) : null;
-    }
-
     /**
      * Why no automatic run of the source may start now: {@code paused: <reason>}, or {@code rate_limited until <instant>}
      * while the upstream's reset has not come; null when it may run.
