@@ -38,12 +38,7 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
 
     @Override
     protected void properties(Properties p) {
-        p.put("test.calcom.base", upstream.baseUrl());
-        p.put("test.calcom.key", KEY);
-        p.put("camel.component.google-sheets.serviceAccountKey", serviceAccountKey(upstream.baseUrl() + "/token"));
-        p.put("syncwarden.google.root-url", upstream.baseUrl() + "/");
-        // the write-back instance writes to a sheet: the identity needs the read-write scope (checked at start-up)
-        p.put("camel.component.google-sheets.scopes", "https://www.googleapis.com/auth/spreadsheets");
+        calcomProperties(p, KEY);
     }
 
     private static String fixture(String name) throws Exception {

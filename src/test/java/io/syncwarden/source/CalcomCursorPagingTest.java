@@ -43,11 +43,7 @@ class CalcomCursorPagingTest extends UpstreamStubTestSupport {
 
     @Override
     protected void properties(Properties p) {
-        p.put("test.calcom.base", upstream.baseUrl());
-        p.put("test.calcom.key", KEY);
-        p.put("camel.component.google-sheets.serviceAccountKey", serviceAccountKey(upstream.baseUrl() + "/token"));
-        p.put("syncwarden.google.root-url", upstream.baseUrl() + "/");
-        p.put("camel.component.google-sheets.scopes", "https://www.googleapis.com/auth/spreadsheets");
+        calcomProperties(p, KEY);
     }
 
     private static String fixture(String name) throws Exception {

@@ -24,8 +24,8 @@ import org.junit.jupiter.api.Test;
 class CircuitBreakerHttpTest extends UpstreamStubTestSupport {
     private static final String STOCK = "/acme/doc/report/pivotTableStream/7/Report.csv";
     private static final String SOURCE = "it-finale-stock";
-    private static final String KEY = "fin-key-123";
-    private static final String SECRET = "fin-secret-456";
+    private static final String KEY = FINALE_KEY;
+    private static final String SECRET = FINALE_SECRET;
 
     @Override
     protected String testRoutes() {
@@ -34,9 +34,7 @@ class CircuitBreakerHttpTest extends UpstreamStubTestSupport {
 
     @Override
     protected void properties(Properties p) {
-        p.put("test.finale.base", upstream.baseUrl());
-        p.put("test.finale.key", KEY);
-        p.put("test.finale.secret", SECRET);
+        finaleProperties(p);
         // one attempt and two in-route redeliveries: three failed calls open the breaker
         p.put("syncwarden.breaker.failures", "3");
         p.put("syncwarden.breaker.open-s", "2");

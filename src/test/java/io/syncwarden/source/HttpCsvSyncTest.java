@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Test;
 /** The http-csv kind against a WireMock stub serving Finale's report protocol (Basic auth, CSV body) on loopback. */
 class HttpCsvSyncTest extends UpstreamStubTestSupport {
     private static final String STOCK = "/acme/doc/report/pivotTableStream/7/Report.csv";
-    private static final String KEY = "fin-key-123";
-    private static final String SECRET = "fin-secret-456";
+    private static final String KEY = FINALE_KEY;
+    private static final String SECRET = FINALE_SECRET;
 
     @Override
     protected String testRoutes() {
@@ -32,9 +32,7 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
 
     @Override
     protected void properties(Properties p) {
-        p.put("test.finale.base", upstream.baseUrl());
-        p.put("test.finale.key", KEY);
-        p.put("test.finale.secret", SECRET);
+        finaleProperties(p);
         p.put("syncwarden.upstream.read-timeout-ms", "1000");
         p.put("syncwarden.db.lock-timeout-ms", "2000");
     }

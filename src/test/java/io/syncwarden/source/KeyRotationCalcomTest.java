@@ -31,11 +31,7 @@ class KeyRotationCalcomTest extends UpstreamStubTestSupport {
 
     @Override
     protected void properties(Properties p) {
-        p.put("test.calcom.base", upstream.baseUrl());
-        p.put("test.calcom.key", ONE + ", " + TWO);
-        p.put("camel.component.google-sheets.serviceAccountKey", serviceAccountKey(upstream.baseUrl() + "/token"));
-        p.put("syncwarden.google.root-url", upstream.baseUrl() + "/");
-        p.put("camel.component.google-sheets.scopes", "https://www.googleapis.com/auth/spreadsheets");
+        calcomProperties(p, ONE + ", " + TWO);
         p.put("syncwarden.retry.max-rate-limit-wait-ms", "2000");
     }
 

@@ -34,8 +34,8 @@ import org.junit.jupiter.api.Test;
  */
 class ManagementPortTest extends UpstreamStubTestSupport {
     private static final String STOCK = "/acme/doc/report/pivotTableStream/7/Report.csv";
-    private static final String KEY = "fin-key-123";
-    private static final String SECRET = "fin-secret-456";
+    private static final String KEY = FINALE_KEY;
+    private static final String SECRET = FINALE_SECRET;
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private static final ObjectMapper JSON = new ObjectMapper();
     private int port;
@@ -56,9 +56,7 @@ class ManagementPortTest extends UpstreamStubTestSupport {
         port = freePort();
         p.put("camel.management.enabled", "true");
         p.put("camel.management.port", String.valueOf(port));
-        p.put("test.finale.base", upstream.baseUrl());
-        p.put("test.finale.key", KEY);
-        p.put("test.finale.secret", SECRET);
+        finaleProperties(p);
     }
 
     private static int freePort() {

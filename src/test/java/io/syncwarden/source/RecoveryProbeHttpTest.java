@@ -31,9 +31,7 @@ class RecoveryProbeHttpTest extends UpstreamStubTestSupport {
 
     @Override
     protected void properties(Properties p) {
-        p.put("test.finale.base", upstream.baseUrl());
-        p.put("test.finale.key", "fin-key-123");
-        p.put("test.finale.secret", "fin-secret-456");
+        finaleProperties(p);
         p.put("syncwarden.recovery.cron", "0/1 * * * * ?");
         p.put("syncwarden.breaker.failures", "3");
         p.put("syncwarden.breaker.open-s", "300");

@@ -34,8 +34,8 @@ import org.quartz.TriggerKey;
 class RetryQueueHttpTest extends UpstreamStubTestSupport {
     private static final String STOCK = "/acme/doc/report/pivotTableStream/7/Report.csv";
     private static final String SOURCE = "it-finale-stock";
-    private static final String KEY = "fin-key-123";
-    private static final String SECRET = "fin-secret-456";
+    private static final String KEY = FINALE_KEY;
+    private static final String SECRET = FINALE_SECRET;
     private static final Duration INITIAL = Duration.ofMinutes(5);
 
     @Override
@@ -45,9 +45,7 @@ class RetryQueueHttpTest extends UpstreamStubTestSupport {
 
     @Override
     protected void properties(Properties p) {
-        p.put("test.finale.base", upstream.baseUrl());
-        p.put("test.finale.key", KEY);
-        p.put("test.finale.secret", SECRET);
+        finaleProperties(p);
         p.put("syncwarden.upstream.read-timeout-ms", "2000");
         p.put("syncwarden.retry.max-rate-limit-wait-ms", "2000");
         p.put("syncwarden.runs.pending-retry-ms", "200");

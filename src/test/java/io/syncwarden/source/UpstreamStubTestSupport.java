@@ -73,6 +73,28 @@ abstract class UpstreamStubTestSupport extends SyncwardenTestSupport {
         }
     }
 
+    /** The Finale-like report sources of test-csv-sources.camel.yaml: the stub, and the key/secret pair. */
+    protected static final String FINALE_KEY = "fin-key-123";
+    protected static final String FINALE_SECRET = "fin-secret-456";
+
+    protected void finaleProperties(Properties p) {
+        p.put("test.finale.base", upstream.baseUrl());
+        p.put("test.finale.key", FINALE_KEY);
+        p.put("test.finale.secret", FINALE_SECRET);
+    }
+
+    /**
+     * The Cal.com sources of test-calcom-sources.camel.yaml: the stub, the key(s), and a Google identity on the stub for
+     * the write-back instance (which needs the read-write scope, checked at start-up).
+     */
+    protected void calcomProperties(Properties p, String apiKey) {
+        p.put("test.calcom.base", upstream.baseUrl());
+        p.put("test.calcom.key", apiKey);
+        p.put("camel.component.google-sheets.serviceAccountKey", serviceAccountKey(upstream.baseUrl() + "/token"));
+        p.put("syncwarden.google.root-url", upstream.baseUrl() + "/");
+        p.put("camel.component.google-sheets.scopes", "https://www.googleapis.com/auth/spreadsheets");
+    }
+
     protected Connection target() throws SQLException {
         return DriverManager.getConnection(targetUrl, "sa", "");
     }
