@@ -104,6 +104,8 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private long retryClaimTimeoutMs;
     @PropertyInject(value = "syncwarden.guard.max-drop", defaultValue = "0.5")
     private double guardMaxDrop;
+    @PropertyInject(value = "syncwarden.snapshots.keep", defaultValue = "3")
+    private int snapshotsKeep;
     @PropertyInject(value = "syncwarden.pause.after-non-recoverable", defaultValue = "3")
     private int pauseAfterNonRecoverable;
 
@@ -269,6 +271,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         guard.context(context);
         SyncRuns lifecycle = syncRuns(context);
         lifecycle.maxDrop(guardMaxDrop);
+        lifecycle.snapshots().keep(snapshotsKeep);
         // before any route can start a run: close what this node left running, start the lease keeper
         lifecycle.start();
         HealthCheckRegistry health = HealthCheckRegistry.get(context);

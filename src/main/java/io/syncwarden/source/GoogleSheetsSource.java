@@ -2,6 +2,7 @@ package io.syncwarden.source;
 
 import com.google.api.services.sheets.v4.model.ValueRange;
 import io.syncwarden.sync.BatchWriter;
+import io.syncwarden.sync.FullApply;
 import io.syncwarden.sync.NonRecoverableSyncException;
 import io.syncwarden.sync.RunContext;
 import io.syncwarden.sync.SyncRuns;
@@ -89,7 +90,7 @@ public class GoogleSheetsSource extends SyncSource {
         run.mode("full");
         ValueRange answer = exchange.getIn().getBody(ValueRange.class);
         if (answer == null) {
-            throw new MalformedAnswerException("Google Sheets", "no value range in the answer (an empty body)", null, null);
+            throw new MalformedAnswerException("Google Sheets", "no value range in the answer (an empty body)", null, null, true);
         }
         List<List<Object>> values = answer.getValues();
         if (values == null || values.size() <= 1) {
@@ -106,14 +107,21 @@ public class GoogleSheetsSource extends SyncSource {
         sheet.dates.keySet().forEach(c -> types.put(c, "DATE"));
         types.putAll(Tabular.parseTypes(columnTypes, id));
         int firstRow = startRow(answer.getRange() != null ? answer.getRange() : range);
+        if (run.committedPosition() > 0) {
+            return; // this run's read was applied already (a redelivery after its commit): nothing more to do
+        }
         var db = runs.database();
         try (Connection tc = db.dataSource().getConnection()) {
             tc.setAutoCommit(false);
             List<TargetTable.Column> offered = sheet.columns.stream().map(c -> new TargetTable.Column(c,
                     types.containsKey(c) ? Types.OTHER : Types.VARCHAR, 0, 0)).toList();
-            TargetTable table = TargetTable.ensure(tc, db, targetTable(), offered, keys, types);
-            try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, sheet.columns, keys, batchSize(), run, runs, null, 0)
-                    .positionName("sheet row").resumeAfter(run.committedPosition())) {
+            // without a mapping every header column is read: one added to the sheet is added to the table (as text)
+            TargetTable table = TargetTable.ensure(tc, db, targetTable(), offered, keys, types, !sheet.mapped);
+            // the whole sheet in one transaction, after the guards: a failure half-way, or a refusal, leaves the target
+            // as it was
+            FullApply apply = FullApply.begin(tc, runs, run, table, deletions());
+            apply.columns(values.get(0).stream().map(h -> Tabular.normalise(String.valueOf(h))).filter(h -> !h.isEmpty()).toList());
+            try (BatchWriter writer = apply.writer(sheet.columns, keys, batchSize()).positionName("sheet row")) {
                 for (int i = 1; i < values.size(); i++) {
                     List<Object> cells = values.get(i);
                     long sheetRow = firstRow + i;
@@ -139,7 +147,10 @@ public class GoogleSheetsSource extends SyncSource {
                         writer.add(row, sheetRow);
                     }
                 }
-                writer.finish();
+                apply.commit(false);
+            } catch (Exception | Error e) {
+                apply.abort();
+                throw e;
             }
         }
     }

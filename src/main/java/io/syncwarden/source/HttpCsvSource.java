@@ -1,6 +1,7 @@
 package io.syncwarden.source;
 
 import io.syncwarden.sync.BatchWriter;
+import io.syncwarden.sync.FullApply;
 import io.syncwarden.sync.NonRecoverableSyncException;
 import io.syncwarden.sync.RunContext;
 import io.syncwarden.sync.SyncRuns;
@@ -87,6 +88,9 @@ public class HttpCsvSource extends SyncSource {
             run.markEmpty();
             return;
         }
+        if (run.committedPosition() > 0) {
+            return; // this run's read was applied already (a redelivery after its commit): nothing more to do
+        }
         var db = runs.database();
         try (CSVParser parser = open(in); Connection tc = db.dataSource().getConnection()) {
             tc.setAutoCommit(false);
@@ -98,10 +102,11 @@ public class HttpCsvSource extends SyncSource {
             int[] source = Tabular.locate(names, labels, id, "report");
             List<TargetTable.Column> offered = columns.stream().map(col -> new TargetTable.Column(col,
                     types.containsKey(col) ? Types.OTHER : Types.VARCHAR, 0, 0)).toList();
-            TargetTable table = TargetTable.ensure(tc, db, targetTable(), offered, keys, types);
-            long before = run.read();
-            try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, columns, keys, batchSize(), run, runs, null, 0)
-                    .positionName("line").resumeAfter(run.committedPosition())) {
+            // the whole report in one transaction, after the guards (size, deletions): a failure half-way, or a refusal,
+            // leaves the target as it was
+            FullApply apply = FullApply.begin(tc, runs, run, TargetTable.ensure(tc, db, targetTable(), offered, keys, types), deletions());
+            apply.columns(names.stream().map(Tabular::normalise).filter(n -> !n.isEmpty()).toList());
+            try (BatchWriter writer = apply.writer(columns, keys, batchSize()).positionName("line")) {
                 for (CSVRecord record : parser) {
                     long line = parser.getCurrentLineNumber();
                     Object[] row = new Object[columns.size()];
@@ -119,15 +124,18 @@ public class HttpCsvSource extends SyncSource {
                         writer.add(row, line);
                     }
                 }
-                writer.finish();
+                apply.commit(true);
+            } catch (Exception | Error e) {
+                apply.abort();
+                throw e;
             }
-            if (run.read() == before && run.committedPosition() == 0) {
+            if (run.read() == 0) {
                 run.markEmpty();
             }
         } catch (java.io.UncheckedIOException | IllegalArgumentException e) {
             // broken quoting: the same report fails the same way on a retry
             throw new NonRecoverableSyncException("Source " + id + ": the report is not readable CSV: " + e.getMessage()
-                    + "; rows committed before this point stay, nothing after it was written");
+                    + "; nothing of this report was applied");
         }
     }
 

@@ -9,10 +9,25 @@ import java.nio.charset.StandardCharsets;
  */
 public class MalformedAnswerException extends RuntimeException {
     static final int QUOTED = 120;
+    private final boolean downloaded;
 
     public MalformedAnswerException(String upstream, String problem, byte[] firstBytes, Throwable cause) {
+        this(upstream, problem, firstBytes, cause, false);
+    }
+
+    /**
+     * {@code downloaded}: found by a step after the download (a reader of the cached answer), so a redelivery of that
+     * step would read the same bytes again: the run goes to the retry queue at once, whose run asks anew.
+     */
+    public MalformedAnswerException(String upstream, String problem, byte[] firstBytes, Throwable cause, boolean downloaded) {
         super("Malformed answer from " + upstream + ": " + problem + (firstBytes == null ? ""
                 : "; it begins with '" + quote(firstBytes) + "'"), cause);
+        this.downloaded = downloaded;
+    }
+
+    /** The answer is already in hand: retrying the step that found this cannot help, asking again can. */
+    public boolean downloaded() {
+        return downloaded;
     }
 
     /** Up to {@value #QUOTED} characters of the body, control characters shown as spaces. */

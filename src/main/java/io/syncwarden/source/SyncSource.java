@@ -27,6 +27,7 @@ public abstract class SyncSource {
     private int batchSize = 1000;
     private String lookupColumns = "";
     private String keyColumns;
+    private String deletions = "mark";
 
     /** At most this many records answer one lookup. */
     public static final int LOOKUP_LIMIT = 100;
@@ -112,6 +113,15 @@ public abstract class SyncSource {
             throws Exception {
         SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
         return new io.syncwarden.sync.RejectedReplay(runs).replay(sourceId(), kind(), target(), keys(), runId, rowsPerSecond);
+    }
+
+    /**
+     * Puts this source's target table back as it was before run {@code beforeRun} applied its read (see
+     * {@link io.syncwarden.sync.Snapshots#rollback}); the operations API exposes it.
+     */
+    public io.syncwarden.sync.Snapshots.Restored rollback(CamelContext context, long beforeRun) throws Exception {
+        SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
+        return runs.snapshots().rollback(sourceId(), kind(), target(), beforeRun);
     }
 
     /** The source's API keys when it rotates several (null: one credential). */
@@ -209,6 +219,15 @@ public abstract class SyncSource {
 
     public void setLookupColumns(String lookupColumns) {
         this.lookupColumns = lookupColumns;
+    }
+
+    /** What a complete full read does with target rows it no longer has: mark (deleted_at), delete, keep. */
+    protected io.syncwarden.sync.BatchWriter.Deletions deletions() {
+        return io.syncwarden.sync.BatchWriter.Deletions.of(deletions, sourceId);
+    }
+
+    public void setDeletions(String deletions) {
+        this.deletions = deletions;
     }
 
     public void setBatchSize(int batchSize) {

@@ -88,6 +88,14 @@ public final class BatchWriter implements AutoCloseable {
     private Object[] lastRead;
     private boolean targetEmpty;
     private long rowsDone;
+    /** One transaction for the whole read (see {@link #atomic()}): batches are written under savepoints, not committed. */
+    private boolean atomic;
+    /** Atomic mode: the counts of the batches written so far, recorded in the run when {@link #commit()} commits. */
+    private final RunContext.Counts staged = new RunContext.Counts();
+    /** Keys of rejected rows (they were read: their target rows are not missing upstream). */
+    private final KeyTracker rejectedKeys = new KeyTracker(KeyTracker.Mode.ALL);
+    /** Rows whose key could not be read (a line with the wrong number of fields): the read cannot judge deletions. */
+    private long unkeyed;
 
     public BatchWriter(Connection c, Dialect dialect, TargetTable table, List<String> columns, List<String> keys,
                        int batchSize, RunContext run, SyncRuns runs, CheckpointSink checkpoint, long rowsDoneBefore)
@@ -146,6 +154,25 @@ public final class BatchWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * The whole read is applied as one transaction: batches are written under a savepoint each (a batch with a bad row
+     * is replayed row by row, as always) but nothing commits until {@link #commit()}, after the caller's guards. A
+     * failure or a refusal rolls back everything the read wrote: the target stays as it was. For reads that cannot
+     * resume (a report, a sheet: a retry reads the whole body again).
+     */
+    public BatchWriter atomic() {
+        this.atomic = true;
+        if (copy != null) {
+            copy.emptyAfterEachBatch();
+        }
+        return this;
+    }
+
+    /** Atomic mode: the rows read so far (written, rejected), not yet committed. */
+    public long stagedRead() {
+        return staged.read + pending.read;
+    }
+
     /** How this read can repeat a key (default: anywhere, every key is remembered). */
     public BatchWriter duplicates(KeyTracker.Mode mode) {
         this.duplicates = new KeyTracker(mode);
@@ -190,6 +217,7 @@ public final class BatchWriter implements AutoCloseable {
         pending.read++;
         String reason = validate(row);
         if (reason != null) {
+            rememberRejectedKey(row);
             reject(row, position, reason, true);
             lastRead = row;
             return;
@@ -222,8 +250,37 @@ public final class BatchWriter implements AutoCloseable {
         }
         lastPosition = position;
         pending.read++;
+        if (!rememberRejectedKey(row)) {
+            unkeyed++;
+        }
         reject(row, position, reason, false); // the reader's refusal: the row as recorded is partial
         lastRead = row;
+    }
+
+    /**
+     * A rejected row's key, remembered so its target row does not count as missing upstream. False when the row's key
+     * cannot be told (not read, or not a value of the key column's type); a blank key is no key at all (true).
+     */
+    private boolean rememberRejectedKey(Object[] row) {
+        Object[] key = new Object[keyIdx.length];
+        for (int i = 0; i < keyIdx.length; i++) {
+            int k = keyIdx[i];
+            Object v = row[k];
+            if (v == null || (v instanceof String t && t.isBlank())) {
+                return false;
+            }
+            if (v instanceof String t && !Values.isText(jdbcType[k], typeName[k])) {
+                try {
+                    v = Values.coerce(t, jdbcType[k], typeName[k]);
+                } catch (RuntimeException e) {
+                    unkeyed++;
+                    return true; // counted here, with the reason: a key that is no value of its column
+                }
+            }
+            key[i] = v;
+        }
+        rejectedKeys.seen(key.length == 1 ? key[0] : Arrays.asList(key), 0);
+        return true;
     }
 
     /** Counts a row the reader passed over on purpose (a fully empty sheet row). */
@@ -238,6 +295,9 @@ public final class BatchWriter implements AutoCloseable {
     /** Writes the last partial batch and commits whatever is still pending (rejected rows after the last batch too). */
     public void finish() throws SQLException {
         flush();
+        if (atomic) {
+            return; // the caller's guards, then commit()
+        }
         if (progress != null) {
             // nothing pending, but a reader's progress (a page read in full) is still to be recorded
             try {
@@ -302,10 +362,15 @@ public final class BatchWriter implements AutoCloseable {
         boolean[] written = new boolean[n];
         try {
             if (n > 0) {
+                Savepoint before = atomic ? c.setSavepoint() : null;
                 try {
                     writeBatch(written);
                 } catch (SQLException batchFailure) {
-                    rollbackQuietly();
+                    if (before != null) {
+                        c.rollback(before); // this batch only: the read's earlier batches stay in the transaction
+                    } else {
+                        rollbackQuietly();
+                    }
                     clearBatches();
                     // 21000: two rows of the batch are one row to the target (keys equal to it, not to Java, such as
                     // 100 and 100.0): the set-based apply refuses; one row at a time, the later one wins
@@ -325,7 +390,11 @@ public final class BatchWriter implements AutoCloseable {
             if (onWritten != null && !changed.isEmpty()) {
                 onWritten.written(c, changed);
             }
-            commitPending(last, n);
+            if (atomic) {
+                stage(n);
+            } else {
+                commitPending(last, n);
+            }
         } catch (SQLException | RuntimeException e) {
             rollbackQuietly();
             throw e;
@@ -335,6 +404,176 @@ public final class BatchWriter implements AutoCloseable {
         if (run.interruptRequested()) {
             throw new RunInterruptedException("Sync " + run.sourceId() + " run " + run.runId()
                     + " stopped at a batch boundary: the service is stopping (checkpoint kept)");
+        }
+    }
+
+    /** Atomic mode: the batch's rejected rows join the transaction, its counts wait for {@link #commit()}. */
+    private void stage(int n) throws SQLException {
+        if (run.leaseLost() != null) {
+            throw new LeaseLostException("Sync " + run.sourceId() + " run " + run.runId() + " " + run.leaseLost()
+                    + "; stopping, nothing of this read is applied");
+        }
+        writeRejects();
+        staged.add(pending);
+        rowsDone += n;
+        pending.clear();
+        rejects.clear();
+    }
+
+    /**
+     * Atomic mode, after the caller's guards passed: the read's rows, its rejected rows, the run's counts and the lease
+     * commit as one transaction.
+     */
+    public void commit() throws SQLException {
+        if (!atomic) {
+            throw new IllegalStateException("commit() is for a writer in atomic mode");
+        }
+        try {
+            runs.commitBatch(c, run, staged, lastPosition, progress, null, rowsDone);
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            rollbackQuietly();
+            throw e;
+        }
+        run.commit(staged, lastPosition, progress);
+        staged.clear();
+    }
+
+    /** Atomic mode: drops everything the read wrote (a refusal). */
+    public void rollback() {
+        rollbackQuietly();
+        staged.clear();
+    }
+
+    /** What a complete, accepted full read does with target rows it did not find. */
+    public enum Deletions {
+        /** {@code deleted_at} is set (and cleared again when the row comes back). */
+        MARK,
+        /** The row is deleted. */
+        DELETE,
+        /** Nothing: rows stay as they are. */
+        KEEP;
+
+        public static Deletions of(String value, String sourceId) {
+            String v = value == null || value.isBlank() ? "mark" : value.trim();
+            for (Deletions d : values()) {
+                if (d.name().equalsIgnoreCase(v)) {
+                    return d;
+                }
+            }
+            throw new NonRecoverableSyncException("Source " + sourceId + ": deletions '" + value + "' is not one of mark, delete, keep");
+        }
+    }
+
+    /**
+     * The target rows a deletion pass found: rows not marked deleted before the read, missing from the read (marked or
+     * removed), marked ones brought back.
+     */
+    public record Missing(long active, long missing, long revived, String skipped) {
+    }
+
+    /**
+     * Atomic mode, after every row was written: finds the target rows whose key this read did not have (streaming the
+     * target's keys against the keys read) and marks them deleted ({@code deleted_at}), removes them, or only counts
+     * them ({@code KEEP}); a marked row whose key is back gets {@code deleted_at} cleared. Not done (and said why in
+     * {@code skipped}) when the read could not tell every key: a line that could not be read, more keys than are
+     * remembered. Checks that every row written was matched, so a key the two sides type differently can never mark
+     * a present row.
+     */
+    public Missing findMissing(Deletions mode, java.time.Instant now) throws SQLException {
+        if (!atomic) {
+            throw new IllegalStateException("findMissing() is for a writer in atomic mode");
+        }
+        if (!duplicates.exact() || !rejectedKeys.exact()) {
+            return new Missing(0, 0, 0, "more keys than one read remembers (" + KeyTracker.MAX_KEYS + ")");
+        }
+        if (unkeyed > 0) {
+            return new Missing(0, 0, 0, unkeyed + " row(s) of the read could not be read with their key");
+        }
+        boolean mark = mode == Deletions.MARK;
+        TargetTable.Meta deletedAt = table.columns.get(TargetTable.DELETED_AT);
+        if (mark && deletedAt == null) {
+            throw new IllegalStateException("Target table " + table.display + " has no " + TargetTable.DELETED_AT + " column");
+        }
+        String keyList = Arrays.stream(keyIdx).mapToObj(k -> Identifiers.quote(table.columns.get(columns.get(k)).stored()))
+                .collect(Collectors.joining(", "));
+        String where = Arrays.stream(keyIdx).mapToObj(k -> Identifiers.quote(table.columns.get(columns.get(k)).stored()) + " = ?")
+                .collect(Collectors.joining(" AND "));
+        String deletedCol = mark ? Identifiers.quote(deletedAt.stored()) : null;
+        long active = 0;
+        long missing = 0;
+        long revived = 0;
+        long matched = 0;
+        try (Statement scan = c.createStatement();
+             PreparedStatement gone = mode == Deletions.KEEP ? null : c.prepareStatement(mark
+                     ? "UPDATE " + table.name + " SET " + deletedCol + " = ? WHERE " + where
+                     : "DELETE FROM " + table.name + " WHERE " + where);
+             PreparedStatement back = mark ? c.prepareStatement("UPDATE " + table.name + " SET " + deletedCol + " = NULL WHERE " + where) : null) {
+            scan.setFetchSize(1000);
+            int pendingGone = 0;
+            int pendingBack = 0;
+            try (ResultSet rs = scan.executeQuery("SELECT " + keyList + (mark ? ", " + deletedCol : "") + " FROM " + table.name)) {
+                Object[] key = new Object[keyIdx.length];
+                while (rs.next()) {
+                    for (int i = 0; i < key.length; i++) {
+                        key[i] = rs.getObject(i + 1);
+                    }
+                    boolean wasDeleted = mark && rs.getObject(key.length + 1) != null;
+                    if (!wasDeleted) {
+                        active++;
+                    }
+                    Object k = key.length == 1 ? key[0] : Arrays.asList(key.clone());
+                    if (duplicates.contains(k) || rejectedKeys.contains(k)) {
+                        matched++;
+                        if (wasDeleted) {
+                            revived++;
+                            bindKey(back, 1, key);
+                            back.addBatch();
+                            if (++pendingBack >= 1000) {
+                                back.executeBatch();
+                                pendingBack = 0;
+                            }
+                        }
+                    } else if (!wasDeleted) {
+                        missing++;
+                        if (gone != null) {
+                            int p = 1;
+                            if (mark) {
+                                gone.setObject(p++, SyncRuns.utc(now));
+                            }
+                            bindKey(gone, p, key);
+                            gone.addBatch();
+                            if (++pendingGone >= 1000) {
+                                gone.executeBatch();
+                                pendingGone = 0;
+                            }
+                        }
+                    }
+                }
+            }
+            if (pendingGone > 0) {
+                gone.executeBatch();
+            }
+            if (pendingBack > 0) {
+                back.executeBatch();
+            }
+        }
+        long written = staged.inserted + staged.updated + staged.unchanged;
+        if (matched < written) {
+            throw new NonRecoverableSyncException("Source " + run.sourceId() + ": only " + matched + " of the " + written
+                    + " rows written could be found again by key in " + table.display + " (do the key columns' types differ "
+                    + "from the values read?); deletions cannot be judged safely, nothing of this read was applied");
+        }
+        if (mode != Deletions.KEEP) {
+            staged.deleted += missing;
+        }
+        // the table's rows before this read: its inserts are not
+        return new Missing(Math.max(0, active - staged.inserted), missing, revived, null);
+    }
+
+    private static void bindKey(PreparedStatement ps, int from, Object[] key) throws SQLException {
+        for (int i = 0; i < key.length; i++) {
+            ps.setObject(from + i, key[i]);
         }
     }
 

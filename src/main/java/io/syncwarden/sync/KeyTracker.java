@@ -60,6 +60,68 @@ public final class KeyTracker {
         }
     }
 
+    /**
+     * True when the key was recorded (exactly, unless two keys share a 64-bit hash: then a key not read counts as read,
+     * the safe side for a deletion check). Keys compare as {@link #canonical} values: a key read back from the target
+     * as the database typed it matches the key as the reader coerced it.
+     */
+    public boolean contains(Object key) {
+        if (mode != Mode.ALL) {
+            throw new IllegalStateException("KeyTracker in mode " + mode + " does not remember every key");
+        }
+        long h = hash(key);
+        if (h == EMPTY) {
+            h = 1;
+        }
+        int mask = hashes.length - 1;
+        for (int i = (int) (h ^ (h >>> 32)) & mask; ; i = (i + 1) & mask) {
+            if (hashes[i] == EMPTY) {
+                return false;
+            }
+            if (hashes[i] == h) {
+                return true;
+            }
+        }
+    }
+
+    /** Keys recorded so far. */
+    public int size() {
+        return size;
+    }
+
+    /**
+     * One value per key the database holds as one: numbers without trailing zeros (100, 100.0 and 1E+2 as the long
+     * 100), JDBC's date and time classes as java.time, zoned times as their instant.
+     */
+    static Object canonical(Object v) {
+        if (v instanceof Integer || v instanceof Short || v instanceof Byte) {
+            return ((Number) v).longValue();
+        }
+        if (v instanceof java.math.BigDecimal d) {
+            java.math.BigDecimal s = d.signum() == 0 ? java.math.BigDecimal.ZERO : d.stripTrailingZeros();
+            return s.scale() <= 0 && s.precision() - s.scale() < 19 ? (Object) s.longValueExact() : s.toPlainString();
+        }
+        if (v instanceof java.math.BigInteger b) {
+            return b.bitLength() < 64 ? (Object) b.longValue() : b.toString();
+        }
+        if (v instanceof java.sql.Timestamp t) {
+            return t.toLocalDateTime();
+        }
+        if (v instanceof java.sql.Date d) {
+            return d.toLocalDate();
+        }
+        if (v instanceof java.sql.Time t) {
+            return t.toLocalTime();
+        }
+        if (v instanceof java.time.OffsetDateTime t) {
+            return t.toInstant();
+        }
+        if (v instanceof java.time.ZonedDateTime t) {
+            return t.toInstant();
+        }
+        return v;
+    }
+
     private long hashed(long h, long position) {
         if (h == EMPTY) {
             h = 1; // 0 marks a free slot
@@ -95,7 +157,7 @@ public final class KeyTracker {
 
     /** Keys of the same column compare as text; binary keys by their bytes. */
     private static Object comparable(Object key) {
-        return key instanceof byte[] b ? Arrays.toString(b) : key instanceof List<?> l ? l.stream().map(KeyTracker::comparable).toList() : key;
+        return key instanceof byte[] b ? Arrays.toString(b) : key instanceof List<?> l ? l.stream().map(KeyTracker::comparable).toList() : canonical(key);
     }
 
     /** FNV-1a over the key's text form (components separated by a character no value carries), then MurmurHash3's mix. */
@@ -117,7 +179,8 @@ public final class KeyTracker {
         return h;
     }
 
-    private static long fnv(long h, Object value) {
+    private static long fnv(long h, Object raw) {
+        Object value = raw instanceof Long || raw instanceof String ? raw : canonical(raw);
         if (value instanceof Long || value instanceof Integer || value instanceof Short) {
             long v = ((Number) value).longValue();
             for (int i = 0; i < 8; i++, v >>>= 8) {

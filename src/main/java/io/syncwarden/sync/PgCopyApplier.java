@@ -39,6 +39,9 @@ final class PgCopyApplier implements AutoCloseable {
     private final Connection c;
     private final CopyManager copy;
     private final String createStage;
+    private final String emptyStage;
+    /** One transaction over many batches: the staging table is emptied after each apply, not by a commit. */
+    private boolean emptyAfterEach;
     private final String copySql;
     private final PreparedStatement apply;
     private final PreparedStatement applyWithOrdinals;
@@ -73,6 +76,7 @@ final class PgCopyApplier implements AutoCloseable {
             s.execute(createStage);
         }
         c.commit();
+        this.emptyStage = "TRUNCATE " + stage;
         this.copySql = "COPY " + stage + " (" + cols + ", " + ORD + ") FROM STDIN";
         List<String> values = storedColumns.stream().filter(col -> !storedKeys.contains(col)).toList();
         String synced = syncedAt == null ? null : Identifiers.quote(syncedAt);
@@ -99,6 +103,11 @@ final class PgCopyApplier implements AutoCloseable {
                 .collect(Collectors.joining(" AND "));
         this.applyWithOrdinals = c.prepareStatement("WITH w AS (" + upsert + " RETURNING (xmax = 0) AS syncwarden_ins_, " + keys
                 + ") SELECT s." + ORD + ", w.syncwarden_ins_ FROM w JOIN " + stage + " s ON " + join);
+    }
+
+    /** For a writer that commits once, at the end of the read: each apply empties the staging table after it. */
+    void emptyAfterEachBatch() {
+        this.emptyAfterEach = true;
     }
 
     /** Copies the rows into the staging table and applies them, in the caller's transaction. */
@@ -145,6 +154,11 @@ final class PgCopyApplier implements AutoCloseable {
                 if (whichRows) {
                     written[rs.getInt(1)] = true;
                 }
+            }
+        }
+        if (emptyAfterEach) {
+            try (Statement s = c.createStatement()) {
+                s.execute(emptyStage);
             }
         }
         return new Applied(inserted, updated, written);

@@ -39,6 +39,9 @@ public final class RunContext {
     volatile long unchanged;
     volatile long rejected;
     volatile long skipped;
+    volatile long deleted;
+    private volatile String newColumns;
+    private volatile String upstreamColumns;
 
     RunContext(long runId, String sourceId, String kind, String trigger, Instant startedAt) {
         this.runId = runId;
@@ -67,6 +70,16 @@ public final class RunContext {
     public long unchanged() { return unchanged; }
     public long rejected() { return rejected; }
     public long skipped() { return skipped; }
+    /** Rows of the target this run marked deleted (or removed): missing from its complete, accepted full read. */
+    public long deleted() { return deleted; }
+    /** Upstream columns the previous good run did not have (comma-separated), or null. */
+    public String newColumns() { return newColumns; }
+    /** The upstream's columns as this run found them (comma-separated), or null where the kind does not tell. */
+    public String upstreamColumns() { return upstreamColumns; }
+    public void columns(String upstream, String added) {
+        this.upstreamColumns = upstream;
+        this.newColumns = added;
+    }
     /** Where the last committed batch ended (a checkpoint cursor, a line, a page), for the run's record. */
     public String progress() { return progress; }
     public void progress(String progress) { this.progress = progress; }
@@ -118,6 +131,7 @@ public final class RunContext {
         unchanged += c.unchanged;
         rejected += c.rejected;
         skipped += c.skipped;
+        deleted += c.deleted;
         committedPosition = Math.max(committedPosition, position);
         if (progress != null) {
             this.progress = progress;
@@ -133,13 +147,24 @@ public final class RunContext {
         long unchanged;
         long rejected;
         long skipped;
+        long deleted;
 
         boolean isEmpty() {
             return read == 0 && skipped == 0;
         }
 
         void clear() {
-            read = inserted = updated = unchanged = rejected = skipped = 0;
+            read = inserted = updated = unchanged = rejected = skipped = deleted = 0;
+        }
+
+        void add(Counts c) {
+            read += c.read;
+            inserted += c.inserted;
+            updated += c.updated;
+            unchanged += c.unchanged;
+            rejected += c.rejected;
+            skipped += c.skipped;
+            deleted += c.deleted;
         }
     }
 }

@@ -73,6 +73,7 @@ public class SyncMetrics {
         count(r, run.sourceId(), "unchanged", run.unchanged());
         count(r, run.sourceId(), "rejected", run.rejected());
         count(r, run.sourceId(), "skipped", run.skipped());
+        count(r, run.sourceId(), "deleted", run.deleted());
     }
 
     private static void count(MeterRegistry r, String source, String outcome, long n) {

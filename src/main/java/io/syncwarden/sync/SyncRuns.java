@@ -86,6 +86,13 @@ public class SyncRuns {
         this.metrics = metrics;
     }
 
+    private final Snapshots snapshots = new Snapshots(this);
+
+    /** The snapshots full-read sources keep before they apply a read, and the rollback to one. */
+    public Snapshots snapshots() {
+        return snapshots;
+    }
+
     public TargetDatabase database() {
         return db;
     }
@@ -349,8 +356,8 @@ public class SyncRuns {
                 Checkpoints.save(c, run, cursor, Checkpoints.IN_PROGRESS, rowsDone);
             }
             try (PreparedStatement ps = c.prepareStatement(RUN_COUNTS + " WHERE run_id = ? AND status = 'running'")) {
-                bindCounts(ps, 1, run, batch, progress);
-                ps.setLong(10, run.runId());
+                int next = bindCounts(ps, 1, run, batch, progress);
+                ps.setLong(next, run.runId());
                 if (ps.executeUpdate() == 0) {
                     throw closedElsewhere(run);
                 }
@@ -361,9 +368,11 @@ public class SyncRuns {
     }
 
     private static final String RUN_COUNTS = "UPDATE sync_run SET mode = ?, rows_read = ?, rows_inserted = ?, rows_updated = ?, "
-            + "rows_unchanged = ?, rows_rejected = ?, rows_skipped = ?, resumed_from = ?, progress = ?";
+            + "rows_unchanged = ?, rows_rejected = ?, rows_skipped = ?, resumed_from = ?, progress = ?, rows_deleted = ?, "
+            + "new_columns = ?, upstream_columns = ?";
 
-    private static void bindCounts(PreparedStatement ps, int from, RunContext run, RunContext.Counts batch, String progress)
+    /** Binds the counts of {@link #RUN_COUNTS} from parameter {@code from}; returns the next parameter's index. */
+    private static int bindCounts(PreparedStatement ps, int from, RunContext run, RunContext.Counts batch, String progress)
             throws SQLException {
         ps.setString(from, run.mode());
         ps.setLong(from + 1, run.read + batch.read);
@@ -374,6 +383,10 @@ public class SyncRuns {
         ps.setLong(from + 6, run.skipped + batch.skipped);
         ps.setString(from + 7, truncate(run.resumedFrom(), 4000));
         ps.setString(from + 8, truncate(progress != null ? progress : run.progress(), 4000));
+        ps.setLong(from + 9, run.deleted + batch.deleted);
+        ps.setString(from + 10, truncate(run.newColumns(), 4000));
+        ps.setString(from + 11, truncate(run.upstreamColumns(), 4000));
+        return from + 12;
     }
 
     /**
@@ -392,18 +405,18 @@ public class SyncRuns {
                 + "EXCLUDED.cursor_value, phase = EXCLUDED.phase, run_id = EXCLUDED.run_id, rows_done = EXCLUDED.rows_done, "
                 + "updated_at = EXCLUDED.updated_at RETURNING run_id");
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            bindCounts(ps, 1, run, batch, progress);
-            ps.setLong(10, run.runId());
-            ps.setString(11, run.sourceId());
-            ps.setLong(12, run.runId());
-            ps.setObject(13, utc(now));
-            ps.setObject(14, utc(now.plusMillis(settings.leaseMillis())));
-            ps.setString(15, run.sourceId());
+            int p = bindCounts(ps, 1, run, batch, progress);
+            ps.setLong(p, run.runId());
+            ps.setString(p + 1, run.sourceId());
+            ps.setLong(p + 2, run.runId());
+            ps.setObject(p + 3, utc(now));
+            ps.setObject(p + 4, utc(now.plusMillis(settings.leaseMillis())));
+            ps.setString(p + 5, run.sourceId());
             if (cursor != null) {
-                ps.setString(16, run.sourceId());
-                ps.setString(17, cursor);
-                ps.setLong(18, rowsDone);
-                ps.setObject(19, utc(now));
+                ps.setString(p + 6, run.sourceId());
+                ps.setString(p + 7, cursor);
+                ps.setLong(p + 8, rowsDone);
+                ps.setObject(p + 9, utc(now));
             }
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) {
@@ -504,9 +517,10 @@ public class SyncRuns {
         outcomes.put(run.sourceId(), new Outcome(status, null, null, now, close.recorded));
         metrics.rows(run);
         metrics.run(run.sourceId(), status, duration);
-        LOG.info("Sync {} run {} {}: trigger={} mode={} read={} inserted={} updated={} unchanged={} rejected={} skipped={}{}{} in {} ms",
+        LOG.info("Sync {} run {} {}: trigger={} mode={} read={} inserted={} updated={} unchanged={} rejected={} skipped={}{}{}{} in {} ms",
                 run.sourceId(), run.runId(), status, run.trigger(), run.mode(), run.read(), run.inserted(),
                 run.updated(), run.unchanged(), run.rejected(), run.skipped(),
+                run.deleted() > 0 ? " deleted=" + run.deleted() : "",
                 run.resumedFrom() != null ? " resumedFrom=" + run.resumedFrom() : "",
                 run.failures() > 0 ? " after " + run.failures() + " failed attempt(s)" : "", duration);
     }
@@ -665,8 +679,9 @@ public class SyncRuns {
                     return false;
                 }
             }
-            if (!"replay".equals(run.trigger())) {
-                // a replay of rejected rows says nothing about the source: its health, queue entry and incidents stay
+            if (!"replay".equals(run.trigger()) && !"rollback".equals(run.trigger())) {
+                // a replay of rejected rows or a rollback says nothing about the source: its health, queue entry and
+                // incidents stay
                 updateHealth(c, run, status, failure, errorClass, message, at);
                 for (CloseListener listener : closeListeners) {
                     listener.closed(c, run, status, errorClass, at);
@@ -880,6 +895,13 @@ public class SyncRuns {
         }
     }
 
+    /** The upstream columns of the source's last good run that recorded them (comma-separated), or null. */
+    public String previousColumns(String sourceId) throws SQLException {
+        try (Connection c = db.dataSource().getConnection()) {
+            return FullApply.previousColumns(c, sourceId);
+        }
+    }
+
     /** When the source last synced successfully, or null. */
     public Instant lastSuccess(String sourceId) throws SQLException {
         try (Connection c = db.dataSource().getConnection();
@@ -897,16 +919,33 @@ public class SyncRuns {
         if (run.allowedPastGuards()) {
             return; // this run took the operator's permission already (an earlier check, or an earlier attempt)
         }
+        boolean empty = rows == 0 && last > 0;
+        boolean shrunk = !empty && last > 0 && maxDrop > 0 && maxDrop < 1 && rows < Math.ceil(last * (1 - maxDrop));
+        if (!empty && !shrunk) {
+            return;
+        }
+        String what = empty ? "the upstream returned no rows while the last good run read " + last
+                : "the upstream holds " + rows + " rows, more than " + Math.round(maxDrop * 100) + "% fewer than the "
+                + last + " the last good run read";
+        refuseUnlessAllowed(run, empty ? "refused_empty" : "refused_shrink", what);
+    }
+
+    /**
+     * The deletion guard, before a full read's deletions are committed: a read that would mark deleted (or remove) more
+     * than the max-drop share of the table's rows is refused as {@code refused_shrink} (a key column remapped, a filter
+     * changed upstream), unless an operator allowed the next run once.
+     */
+    public void guardDeletions(RunContext run, long missing, long active) throws SQLException {
+        if (run.allowedPastGuards() || missing == 0 || maxDrop <= 0 || maxDrop >= 1 || missing <= Math.floor(active * maxDrop)) {
+            return;
+        }
+        refuseUnlessAllowed(run, "refused_shrink", "the read no longer has " + missing + " of the table's " + active
+                + " rows, more than " + Math.round(maxDrop * 100) + "% would be marked deleted");
+    }
+
+    private void refuseUnlessAllowed(RunContext run, String status, String what) throws SQLException {
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(true);
-            boolean empty = rows == 0 && last > 0;
-            boolean shrunk = !empty && last > 0 && maxDrop > 0 && maxDrop < 1 && rows < Math.ceil(last * (1 - maxDrop));
-            if (!empty && !shrunk) {
-                return;
-            }
-            String what = empty ? "the upstream returned no rows while the last good run read " + last
-                    : "the upstream holds " + rows + " rows, more than " + Math.round(maxDrop * 100) + "% fewer than the "
-                    + last + " the last good run read";
             try (PreparedStatement ps = c.prepareStatement(
                     "UPDATE source_health SET allow_next = FALSE WHERE source_id = ? AND allow_next = TRUE")) {
                 ps.setString(1, run.sourceId());
@@ -916,9 +955,9 @@ public class SyncRuns {
                     return;
                 }
             }
-            throw new RunRefusedException(empty ? "refused_empty" : "refused_shrink", what + ": refused before anything was "
-                    + "applied, the target keeps its rows (if the source really is this small now, allow the next run once)");
         }
+        throw new RunRefusedException(status, what + ": refused before anything was applied, the target keeps its rows (if "
+                + "the source really is like this now, allow the next run once)");
     }
 
     /** Lets the next run a guard would refuse through, once (an operator's decision). */

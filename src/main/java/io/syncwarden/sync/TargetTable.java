@@ -22,6 +22,8 @@ import java.util.regex.Pattern;
  */
 public final class TargetTable {
     public static final String SYNCED_AT = "synced_at";
+    /** Set when a complete full read no longer has the row (deletions {@code mark}); cleared when it comes back. */
+    public static final String DELETED_AT = "deleted_at";
 
     /**
      * SQL types accepted in {@code columnTypes}: a type name with an optional length or precision and scale, and
@@ -111,6 +113,15 @@ public final class TargetTable {
     /** As above, with explicit SQL types (by column) for the table when it is created. */
     public static TargetTable ensure(Connection c, TargetDatabase db, String table, List<Column> offered, List<String> keys,
                                      Map<String, String> explicitTypes) throws SQLException {
+        return ensure(c, db, table, offered, keys, explicitTypes, false);
+    }
+
+    /**
+     * As above; {@code addMissing}: a column offered that an existing table lacks is added to it (nullable; its
+     * explicit type, else the offered type) instead of failing the run: for a source that reads every column it finds.
+     */
+    public static TargetTable ensure(Connection c, TargetDatabase db, String table, List<Column> offered, List<String> keys,
+                                     Map<String, String> explicitTypes, boolean addMissing) throws SQLException {
         Dialect dialect = db.dialect();
         String wanted = identifier("Target table", table);
         String schema = db.dataSchema();
@@ -144,11 +155,37 @@ public final class TargetTable {
             }
         }
         String display = schema + "." + stored;
+        if (!missing.isEmpty() && addMissing) {
+            try (Statement s = c.createStatement()) {
+                for (Column col : offered) {
+                    if (missing.contains(col.name())) {
+                        String name = identifier("Column", col.name());
+                        String type = explicitTypes.containsKey(name) ? sqlType(name, explicitTypes.get(name))
+                                : dialect.columnType(col.jdbcType(), col.typeName(), col.precision(), col.scale());
+                        s.execute("ALTER TABLE " + Identifiers.quote(schema) + "." + Identifiers.quote(stored) + " ADD COLUMN "
+                                + Identifiers.quote(dialect.fold(name)) + " " + type);
+                    }
+                }
+            }
+            c.commit();
+            org.slf4j.LoggerFactory.getLogger(TargetTable.class).info("Target table {}: column(s) {} added (new upstream)",
+                    display, missing);
+            meta = load(c, dialect, schema, stored);
+            missing.clear();
+        }
         if (!missing.isEmpty()) {
             throw new NonRecoverableSyncException("Target table " + display + " has no column(s) " + missing
                     + " that the source delivers (it has " + meta.keySet() + "); add them or map the source columns");
         }
         return new TargetTable(Identifiers.quote(schema) + "." + Identifiers.quote(stored), display, meta);
+    }
+
+    /** The table as it is, or null when it does not exist (nothing is created). */
+    public static TargetTable existing(Connection c, TargetDatabase db, String table) throws SQLException {
+        String schema = db.dataSchema();
+        String stored = storedName(c, schema, identifier("Target table", table));
+        return stored == null ? null : new TargetTable(Identifiers.quote(schema) + "." + Identifiers.quote(stored),
+                schema + "." + stored, load(c, db.dialect(), schema, stored));
     }
 
     /** The table's name as stored in the schema, matched without regard to case; null when there is none. */
@@ -214,6 +251,26 @@ public final class TargetTable {
                 // ENUM('a', 'b'), UUID, JSON, BOOLEAN, INTEGER, ... are exact as named; arrays and rows are left uncast
                 return name.endsWith("ARRAY") || name.startsWith("ROW") || jdbcType == Types.JAVA_OBJECT ? null : typeName;
         }
+    }
+
+    /**
+     * This table with a {@code deleted_at} column (added, nullable, when it has none: the table was created before
+     * deletions were tracked, or by someone else). Commits.
+     */
+    public TargetTable withDeletedAt(Connection c, TargetDatabase db) throws SQLException {
+        if (columns.containsKey(DELETED_AT)) {
+            return this;
+        }
+        try (Statement s = c.createStatement()) {
+            s.execute("ALTER TABLE " + name + " ADD COLUMN " + Identifiers.quote(db.dialect().fold(DELETED_AT))
+                    + " TIMESTAMP WITH TIME ZONE");
+        }
+        c.commit();
+        org.slf4j.LoggerFactory.getLogger(TargetTable.class).info("Target table {}: column {} added (rows missing from a "
+                + "complete full read are marked there)", display, DELETED_AT);
+        String schema = display.substring(0, display.indexOf('.'));
+        String stored = display.substring(display.indexOf('.') + 1);
+        return new TargetTable(name, display, load(c, db.dialect(), schema, stored));
     }
 
     public boolean hasSyncedAt() {

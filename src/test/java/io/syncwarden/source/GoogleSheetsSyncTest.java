@@ -318,4 +318,33 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
         assertThat(count("SELECT COUNT(*) FROM leads")).isEqualTo(25);
         assertThat(text("SELECT kind || ' ' || status FROM syncwarden.incident")).isEqualTo("refused_empty open");
     }
+
+    @Test
+    void should_take_a_new_sheet_column_into_the_table_and_mark_a_removed_lead_deleted() throws Exception {
+        serveToken();
+        ObjectNode first = (ObjectNode) new ObjectMapper().readTree(fixture("values_get_leads_unformatted.json"));
+        ObjectNode second = first.deepCopy();
+        ArrayNode rows = (ArrayNode) second.get("values");
+        ((ArrayNode) rows.get(0)).add("Owner"); // a column someone added at the sheet's right
+        for (int i = 1; i < rows.size(); i++) {
+            ArrayNode row = (ArrayNode) rows.get(i);
+            while (row.size() < 8) {
+                row.add("");
+            }
+            row.add("owner-" + i);
+        }
+        rows.remove(2); // L-1002 deleted in the sheet
+        upstream.stubFor(values("UNFORMATTED_VALUE").inScenario("grows").whenScenarioStateIs(Scenario.STARTED)
+                .willReturn(json(200, first.toString())).willSetStateTo("grown"));
+        upstream.stubFor(values("UNFORMATTED_VALUE").inScenario("grows").whenScenarioStateIs("grown")
+                .willReturn(json(200, second.toString())));
+        assertThat(fire("it-sheet-raw").status()).isEqualTo("success");
+
+        SyncTrigger.Result grown = fire("it-sheet-raw");
+
+        assertThat(run(grown.runId())).containsEntry("status", "success").containsEntry("new_columns", "owner")
+                .containsEntry("deleted", 1L);
+        assertThat(text("SELECT owner FROM leads_raw WHERE lead_id = 'L-1001'")).isEqualTo("owner-1");
+        assertThat(text("SELECT lead_id FROM leads_raw WHERE deleted_at IS NOT NULL")).isEqualTo("L-1002");
+    }
 }

@@ -247,7 +247,7 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
-    void should_continue_a_retried_read_after_the_lines_already_committed() throws Exception {
+    void should_apply_a_report_whole_or_not_at_all_across_a_retry() throws Exception {
         serve(STOCK, 200, fixture());
         assertThat(fire("it-finale-batches").status()).isEqualTo("success");
         upstream.resetAll();
@@ -256,7 +256,7 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
         try (Connection holder = target()) {
             holder.setAutoCommit(false);
             try (Statement s = holder.createStatement()) {
-                // a lock on a row of the third batch: the first attempt commits two batches, then times out
+                // a lock on a row of the third batch: the first attempt writes two batches, then times out
                 s.executeUpdate("UPDATE finale_batches SET description = 'held' WHERE product_id = "
                         + "(SELECT product_id FROM finale_batches ORDER BY product_id LIMIT 1 OFFSET 12)");
             }
@@ -269,6 +269,8 @@ class HttpCsvSyncTest extends UpstreamStubTestSupport {
             });
             org.awaitility.Awaitility.await().pollInterval(java.time.Duration.ofMillis(10)).atMost(java.time.Duration.ofSeconds(30))
                     .until(() -> count("SELECT COUNT(*) FROM syncwarden.failure_log WHERE source_id = 'it-finale-batches'") == 1);
+            assertThat(count("SELECT COUNT(*) FROM finale_batches WHERE description LIKE 'v2 %'"))
+                    .as("the batches the failed attempt wrote before the lock were not committed").isZero();
             holder.rollback();
         }
 

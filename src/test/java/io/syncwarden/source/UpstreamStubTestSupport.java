@@ -28,6 +28,8 @@ abstract class UpstreamStubTestSupport extends SyncwardenTestSupport {
     // created where CamelTestSupport asks for properties (from its constructor, before field initialisers run)
     protected WireMockServer upstream;
     protected String targetUrl;
+    protected String targetUser;
+    protected String targetPassword;
 
     /** The classpath test routes file holding this test's source instances. */
     protected abstract String testRoutes();
@@ -39,12 +41,19 @@ abstract class UpstreamStubTestSupport extends SyncwardenTestSupport {
     protected Properties useOverridePropertiesWithPropertiesComponent() {
         upstream = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
         upstream.start();
-        targetUrl = "jdbc:h2:mem:stub-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
-        Properties p = bootProperties(testRoutes(), targetUrl, "sa", "");
+        targetDatabase();
+        Properties p = bootProperties(testRoutes(), targetUrl, targetUser, targetPassword);
         p.put("syncwarden.retry.max-redeliveries", "2");
         p.put("syncwarden.retry.rate-limit-wait-ms", "10");
         properties(p);
         return p;
+    }
+
+    /** Sets the target database: an in-memory H2 one of its own; a subclass may choose PostgreSQL. */
+    protected void targetDatabase() {
+        targetUrl = "jdbc:h2:mem:stub-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
+        targetUser = "sa";
+        targetPassword = "";
     }
 
     @AfterEach
@@ -96,14 +105,14 @@ abstract class UpstreamStubTestSupport extends SyncwardenTestSupport {
     }
 
     protected Connection target() throws SQLException {
-        return DriverManager.getConnection(targetUrl, "sa", "");
+        return DriverManager.getConnection(targetUrl, targetUser, targetPassword);
     }
 
     /** The sync_run row of a run: status, counts, error class and message. */
     protected Map<String, Object> run(long runId) throws SQLException {
         try (Connection c = target(); Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT status, rows_read, rows_inserted, rows_updated, rows_unchanged, rows_rejected, "
-                     + "error_class, error_message FROM syncwarden.sync_run WHERE run_id = " + runId)) {
+                     + "error_class, error_message, rows_deleted, new_columns FROM syncwarden.sync_run WHERE run_id = " + runId)) {
             assertThat(rs.next()).isTrue();
             Map<String, Object> m = new HashMap<>();
             m.put("status", rs.getString(1));
@@ -114,6 +123,8 @@ abstract class UpstreamStubTestSupport extends SyncwardenTestSupport {
             m.put("rejected", rs.getLong(6));
             m.put("error_class", rs.getString(7));
             m.put("error", rs.getString(8));
+            m.put("deleted", rs.getLong(9));
+            m.put("new_columns", rs.getString(10));
             return m;
         }
     }

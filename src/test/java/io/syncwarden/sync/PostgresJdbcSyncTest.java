@@ -160,7 +160,7 @@ class PostgresJdbcSyncTest extends JdbcSyncScenarios {
     }
 
     @Test
-    void should_write_a_batch_whose_keys_are_equal_only_to_the_target_one_row_at_a_time() throws Exception {
+    void should_reject_a_second_key_equal_to_the_first_only_as_a_number_naming_the_first() throws Exception {
         try (Connection r = replica(); Statement s = r.createStatement()) {
             // 100 and 100.0: two keys to Java (BigDecimal scale), one to PostgreSQL's numeric comparison
             s.execute("CREATE TABLE src_numkey (id NUMERIC, name TEXT)");
@@ -169,13 +169,15 @@ class PostgresJdbcSyncTest extends JdbcSyncScenarios {
 
         SyncTrigger.Result result = fire("it-numeric-keys");
 
-        // the set-based apply refuses a batch touching one row twice (SQLState 21000); row by row the later one wins
-        // (which of the two is later is the replica's choice: they sort equal)
+        // keys compare as the database compares them: the second 100 is a repeated key, rejected with the first's
+        // position (which of the two comes first is the replica's choice: they sort equal)
         assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("read", 3L)
-                .containsEntry("inserted", 2L).containsEntry("updated", 1L).containsEntry("rejected", 0L);
+                .containsEntry("inserted", 2L).containsEntry("updated", 0L).containsEntry("rejected", 1L);
         try (Connection t = target()) {
             assertThat(query(t, "SELECT id, name FROM numkey_copy ORDER BY id")).hasSize(2).contains("7|c other|")
                     .containsAnyOf("100|a first|", "100|b second|");
+            assertThat(query(t, "SELECT reason FROM syncwarden.rejected_row")).singleElement().asString()
+                    .contains("duplicate key (id=100").contains("read first at row");
         }
     }
 }
