@@ -35,11 +35,25 @@ public final class AttemptFailed implements Processor {
             return;
         }
         failures.attemptFailed(exchange);
+        if (downloadedAndMalformed(error)) {
+            // the step that found it would read the same bytes again: no in-route retry, the queue's run asks anew
+            exchange.getExchangeExtension().setRedeliveryExhausted(true);
+            return;
+        }
         wait.process(exchange);
         java.time.Instant until = exchange.getProperty(RunContext.RATE_LIMITED_UNTIL, java.time.Instant.class);
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         if (until != null && run != null) {
             runs.holdUntil(run.sourceId(), until); // no run of the source starts before the upstream's reset
         }
+    }
+
+    private static boolean downloadedAndMalformed(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof io.syncwarden.source.MalformedAnswerException m) {
+                return m.downloaded();
+            }
+        }
+        return false;
     }
 }

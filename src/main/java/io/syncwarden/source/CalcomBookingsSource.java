@@ -656,13 +656,14 @@ public class CalcomBookingsSource extends SyncSource {
         try {
             JsonNode page = JSON.readTree(bytes);
             if (page == null || page.isMissingNode()) {
-                throw new MalformedAnswerException("Cal.com", "an empty body where a bookings page was expected", bytes, null);
+                throw new MalformedAnswerException("Cal.com", "an empty body where a bookings page was expected", bytes, null, true);
             }
             return page;
         } catch (JsonProcessingException e) {
-            // a page cut off or replaced by a proxy's page: passing, so retried; nothing of this page was written
+            // a page cut off or replaced by a proxy's page: passing, so asked again (by the retry queue: a redelivery of
+            // this step would read the same bytes); nothing of this page was written
             throw new MalformedAnswerException("Cal.com", "not JSON (" + e.getOriginalMessage() + " at line "
-                    + e.getLocation().getLineNr() + ")", bytes, e);
+                    + e.getLocation().getLineNr() + ")", bytes, e, true);
         }
     }
 
