@@ -251,6 +251,58 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         }
     }
 
+    /**
+     * Closes the run; a {@code full} read that completed first sweeps the target for rows the replica no longer has
+     * (marked deleted, removed or kept per {@code deletions}, see {@link io.syncwarden.sync.DeletionSweep}).
+     */
+    @Override
+    public void complete(Exchange exchange) throws Exception {
+        RunContext run = current(exchange);
+        SyncRuns runs = runs(exchange);
+        runs.guardEmpty(run);
+        Read read = exchange.getProperty(READ, Read.class);
+        if (read != null && !read.incremental) {
+            String target = targetTable() != null && !targetTable().isBlank() ? targetTable() : table;
+            io.syncwarden.sync.DeletionSweep.afterFullRead(runs, run, target, keys(), deletions(), () -> replicaKeys(read.shape));
+        }
+        runs.complete(run);
+    }
+
+    /** Every key the replica's rows have now (the read's own FROM), streamed into a key set; null past its size. */
+    private KeyTracker replicaKeys(Shape shape) throws SQLException {
+        KeyTracker keys = new KeyTracker(KeyTracker.Mode.ALL);
+        String select = "SELECT " + String.join(", ", shape.quotedAll(shape.keyIdx)) + " FROM " + shape.from;
+        try (Connection sc = pool.getConnection()) {
+            sc.setAutoCommit(false); // PostgreSQL streams through a cursor only so
+            try (java.sql.Statement st = sc.createStatement()) {
+                st.setFetchSize(1000);
+                try (ResultSet rs = st.executeQuery(select)) {
+                    int n = shape.keyIdx.length;
+                    long position = 0;
+                    while (rs.next()) {
+                        Object key;
+                        if (n == 1) {
+                            key = rs.getObject(1);
+                        } else {
+                            Object[] parts = new Object[n];
+                            for (int i = 0; i < n; i++) {
+                                parts[i] = rs.getObject(i + 1);
+                            }
+                            key = java.util.Arrays.asList(parts);
+                        }
+                        keys.seen(key, ++position);
+                        if (!keys.exact()) {
+                            return null;
+                        }
+                    }
+                }
+            } finally {
+                sc.rollback();
+            }
+        }
+        return keys;
+    }
+
     /** camel-jdbc's connection for the current pass: autocommit off (PostgreSQL streams with a cursor only so). */
     @Override
     public Connection getConnection() throws SQLException {

@@ -473,12 +473,10 @@ public final class BatchWriter implements AutoCloseable {
     }
 
     /**
-     * Atomic mode, after every row was written: finds the target rows whose key this read did not have (streaming the
-     * target's keys against the keys read) and marks them deleted ({@code deleted_at}), removes them, or only counts
-     * them ({@code KEEP}); a marked row whose key is back gets {@code deleted_at} cleared. Not done (and said why in
-     * {@code skipped}) when the read could not tell every key: a line that could not be read, more keys than are
-     * remembered. Checks that every row written was matched, so a key the two sides type differently can never mark
-     * a present row.
+     * Atomic mode, after every row was written: finds the target rows whose key this read did not have and marks them
+     * deleted, removes them or only counts them ({@link MissingRows}). Not done (and said why in {@code skipped}) when
+     * the read could not tell every key: a line that could not be read, more keys than are remembered. Checks that
+     * every row written was matched, so a key the two sides type differently can never mark a present row.
      */
     public Missing findMissing(Deletions mode, java.time.Instant now) throws SQLException {
         if (!atomic) {
@@ -490,91 +488,19 @@ public final class BatchWriter implements AutoCloseable {
         if (unkeyed > 0) {
             return new Missing(0, 0, 0, unkeyed + " row(s) of the read could not be read with their key");
         }
-        boolean mark = mode == Deletions.MARK;
-        TargetTable.Meta deletedAt = table.columns.get(TargetTable.DELETED_AT);
-        if (mark && deletedAt == null) {
-            throw new IllegalStateException("Target table " + table.display + " has no " + TargetTable.DELETED_AT + " column");
-        }
-        String keyList = Arrays.stream(keyIdx).mapToObj(k -> Identifiers.quote(table.columns.get(columns.get(k)).stored()))
-                .collect(Collectors.joining(", "));
-        String where = Arrays.stream(keyIdx).mapToObj(k -> Identifiers.quote(table.columns.get(columns.get(k)).stored()) + " = ?")
-                .collect(Collectors.joining(" AND "));
-        String deletedCol = mark ? Identifiers.quote(deletedAt.stored()) : null;
-        long active = 0;
-        long missing = 0;
-        long revived = 0;
-        long matched = 0;
-        try (Statement scan = c.createStatement();
-             PreparedStatement gone = mode == Deletions.KEEP ? null : c.prepareStatement(mark
-                     ? "UPDATE " + table.name + " SET " + deletedCol + " = ? WHERE " + where
-                     : "DELETE FROM " + table.name + " WHERE " + where);
-             PreparedStatement back = mark ? c.prepareStatement("UPDATE " + table.name + " SET " + deletedCol + " = NULL WHERE " + where) : null) {
-            scan.setFetchSize(1000);
-            int pendingGone = 0;
-            int pendingBack = 0;
-            try (ResultSet rs = scan.executeQuery("SELECT " + keyList + (mark ? ", " + deletedCol : "") + " FROM " + table.name)) {
-                Object[] key = new Object[keyIdx.length];
-                while (rs.next()) {
-                    for (int i = 0; i < key.length; i++) {
-                        key[i] = rs.getObject(i + 1);
-                    }
-                    boolean wasDeleted = mark && rs.getObject(key.length + 1) != null;
-                    if (!wasDeleted) {
-                        active++;
-                    }
-                    Object k = key.length == 1 ? key[0] : Arrays.asList(key.clone());
-                    if (duplicates.contains(k) || rejectedKeys.contains(k)) {
-                        matched++;
-                        if (wasDeleted) {
-                            revived++;
-                            bindKey(back, 1, key);
-                            back.addBatch();
-                            if (++pendingBack >= 1000) {
-                                back.executeBatch();
-                                pendingBack = 0;
-                            }
-                        }
-                    } else if (!wasDeleted) {
-                        missing++;
-                        if (gone != null) {
-                            int p = 1;
-                            if (mark) {
-                                gone.setObject(p++, SyncRuns.utc(now));
-                            }
-                            bindKey(gone, p, key);
-                            gone.addBatch();
-                            if (++pendingGone >= 1000) {
-                                gone.executeBatch();
-                                pendingGone = 0;
-                            }
-                        }
-                    }
-                }
-            }
-            if (pendingGone > 0) {
-                gone.executeBatch();
-            }
-            if (pendingBack > 0) {
-                back.executeBatch();
-            }
-        }
+        List<String> keys = Arrays.stream(keyIdx).mapToObj(columns::get).toList();
+        MissingRows.Found found = MissingRows.sweep(c, table, keys, k -> duplicates.contains(k) || rejectedKeys.contains(k), mode, now);
         long written = staged.inserted + staged.updated + staged.unchanged;
-        if (matched < written) {
-            throw new NonRecoverableSyncException("Source " + run.sourceId() + ": only " + matched + " of the " + written
+        if (found.matched() < written) {
+            throw new NonRecoverableSyncException("Source " + run.sourceId() + ": only " + found.matched() + " of the " + written
                     + " rows written could be found again by key in " + table.display + " (do the key columns' types differ "
                     + "from the values read?); deletions cannot be judged safely, nothing of this read was applied");
         }
         if (mode != Deletions.KEEP) {
-            staged.deleted += missing;
+            staged.deleted += found.missing();
         }
         // the table's rows before this read: its inserts are not
-        return new Missing(Math.max(0, active - staged.inserted), missing, revived, null);
-    }
-
-    private static void bindKey(PreparedStatement ps, int from, Object[] key) throws SQLException {
-        for (int i = 0; i < key.length; i++) {
-            ps.setObject(from + i, key[i]);
-        }
+        return new Missing(Math.max(0, found.active() - staged.inserted), found.missing(), found.revived(), null);
     }
 
     /** Rejected rows, checkpoint, run counts and lease in the batch's transaction, then commit. */

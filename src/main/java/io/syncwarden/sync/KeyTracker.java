@@ -204,7 +204,7 @@ public final class KeyTracker {
     }
 
     /** True when this tracker sees every repeat (not off, not past its cap). */
-    boolean exact() {
+    public boolean exact() {
         return mode != Mode.NONE;
     }
 }

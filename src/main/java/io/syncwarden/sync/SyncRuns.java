@@ -936,14 +936,23 @@ public class SyncRuns {
      * changed upstream), unless an operator allowed the next run once.
      */
     public void guardDeletions(RunContext run, long missing, long active) throws SQLException {
+        guardDeletions(run, missing, active, null);
+    }
+
+    /** As above; {@code applied}: what of the run stays applied after the refusal (a read that committed its batches). */
+    public void guardDeletions(RunContext run, long missing, long active, String applied) throws SQLException {
         if (run.allowedPastGuards() || missing == 0 || maxDrop <= 0 || maxDrop >= 1 || missing <= Math.floor(active * maxDrop)) {
             return;
         }
         refuseUnlessAllowed(run, "refused_shrink", "the read no longer has " + missing + " of the table's " + active
-                + " rows, more than " + Math.round(maxDrop * 100) + "% would be marked deleted");
+                + " rows, more than " + Math.round(maxDrop * 100) + "% would be marked deleted", applied);
     }
 
     private void refuseUnlessAllowed(RunContext run, String status, String what) throws SQLException {
+        refuseUnlessAllowed(run, status, what, null);
+    }
+
+    private void refuseUnlessAllowed(RunContext run, String status, String what, String applied) throws SQLException {
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(true);
             try (PreparedStatement ps = c.prepareStatement(
@@ -956,8 +965,9 @@ public class SyncRuns {
                 }
             }
         }
-        throw new RunRefusedException(status, what + ": refused before anything was applied, the target keeps its rows (if "
-                + "the source really is like this now, allow the next run once)");
+        throw new RunRefusedException(status, what + (applied != null ? ": refused; " + applied
+                : ": refused before anything was applied, the target keeps its rows") + " (if the source really is like this "
+                + "now, allow the next run once)");
     }
 
     /** Lets the next run a guard would refuse through, once (an operator's decision). */

@@ -243,8 +243,8 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
 
     Map<String, Object> run(long runId) throws SQLException {
         try (Connection c = target(); PreparedStatement ps = c.prepareStatement("SELECT status, rows_read, rows_inserted, "
-                + "rows_updated, rows_unchanged, rows_rejected, resumed_from, error_message, attempts, refused_triggers, error_class "
-                + "FROM syncwarden.sync_run WHERE run_id = ?")) {
+                + "rows_updated, rows_unchanged, rows_rejected, resumed_from, error_message, attempts, refused_triggers, error_class, "
+                + "rows_deleted FROM syncwarden.sync_run WHERE run_id = ?")) {
             ps.setLong(1, runId);
             try (ResultSet rs = ps.executeQuery()) {
                 assertThat(rs.next()).as("run %s recorded", runId).isTrue();
@@ -260,6 +260,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
                 m.put("attempts", rs.getInt(9));
                 m.put("refused_triggers", rs.getInt(10));
                 m.put("error_class", rs.getString(11));
+                m.put("deleted", rs.getLong(12));
                 return m;
             }
         }
@@ -608,6 +609,51 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
         assertThat(context.getRegistry().findSingleByType(SyncRuns.class).allowNext("it-full")).isTrue();
         assertThat(fire("it-full", "schedule").status()).isEqualTo("empty");
         assertThat(count("SELECT COUNT(*) FROM leads_full")).as("an empty read removes nothing").isEqualTo(ROWS);
+    }
+
+    @Test
+    void should_mark_rows_gone_from_the_replica_after_a_complete_full_read_and_unmark_one_that_comes_back() throws Exception {
+        assertThat(fire("it-full").status()).isEqualTo("success");
+        assertThat(count("SELECT COUNT(*) FROM leads_full WHERE id = 5")).isEqualTo(1);
+        try (Connection r = replica()) {
+            touch(r, "DELETE FROM src_leads WHERE id IN (5, 77)");
+        }
+
+        SyncTrigger.Result second = fire("it-full");
+
+        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("deleted", 2L)
+                .containsEntry("unchanged", (long) ROWS - 2);
+        try (Connection t = target()) {
+            assertThat(query(t, "SELECT id FROM leads_full WHERE deleted_at IS NOT NULL ORDER BY id")).containsExactly("5|", "77|");
+        }
+        assertThat(count("SELECT COUNT(*) FROM leads_full")).as("marked, not removed").isEqualTo(ROWS);
+
+        try (Connection r = replica()) {
+            touch(r, "INSERT INTO src_leads VALUES (5, 'Back', 'Again', 'back@example.com', NULL, 1.50, 'new', TIMESTAMP '2026-02-01 10:00:00')");
+        }
+        SyncTrigger.Result third = fire("it-full");
+
+        assertThat(run(third.runId())).containsEntry("status", "success").containsEntry("deleted", 0L).containsEntry("updated", 1L);
+        try (Connection t = target()) {
+            assertThat(query(t, "SELECT id FROM leads_full WHERE deleted_at IS NOT NULL ORDER BY id")).containsExactly("77|");
+        }
+    }
+
+    @Test
+    void should_keep_the_rows_read_but_mark_none_when_most_of_the_table_would_be_marked_deleted() throws Exception {
+        assertThat(fire("it-full").status()).isEqualTo("success");
+        try (Connection r = replica()) {
+            touch(r, "UPDATE src_leads SET id = id + 100000"); // as many rows, all under other keys
+        }
+
+        SyncTrigger.Result second = fire("it-full", "schedule");
+
+        assertThat(run(second.runId())).containsEntry("status", "refused_shrink").containsEntry("inserted", (long) ROWS)
+                .containsEntry("deleted", 0L);
+        assertThat((String) run(second.runId()).get("error")).contains("no longer has " + ROWS + " of the table's " + ROWS)
+                .contains("the rows read were applied, none was marked deleted");
+        assertThat(count("SELECT COUNT(*) FROM leads_full WHERE deleted_at IS NOT NULL")).isZero();
+        assertThat(text("SELECT kind FROM syncwarden.incident WHERE open_key IS NOT NULL")).isEqualTo("refused_shrink");
     }
 
     @Test
