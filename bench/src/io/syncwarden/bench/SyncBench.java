@@ -62,12 +62,15 @@ public final class SyncBench {
             + "email VARCHAR(120), company VARCHAR(120), amount NUMERIC(12, 2), status VARCHAR(20), updated_at TIMESTAMP NOT NULL)";
     private static final AtomicLong PEAK_LIVE = new AtomicLong();
     private static int runs = 3;
+    /** "csv": only the CSV report measures (4th argument); anything else: all. */
+    private static boolean csvOnly;
     private static final List<String> TABLE = new ArrayList<>();
 
     public static void main(String[] args) throws Exception {
         int rows = Integer.parseInt(args.length > 0 ? args[0] : "1000000");
         String which = args.length > 1 ? args[1] : "both";
         runs = Integer.parseInt(args.length > 2 ? args[2] : "3");
+        csvOnly = args.length > 3 && args[3].equals("csv");
         watchLiveHeap();
         System.out.printf("Syncwarden bench: %,d rows, %d runs per measure, max heap %d MiB, %d cores%n", rows, runs,
                 Runtime.getRuntime().maxMemory() >> 20, Runtime.getRuntime().availableProcessors());
@@ -104,6 +107,7 @@ public final class SyncBench {
         }
         String replicaRead = replica + ";LAZY_QUERY_EXECUTION=TRUE";
         int[] n = {0};
+        if (!csvOnly) {
         measure("H2", "initial load", rows, () -> routeFull(replicaRead, base + "route" + n[0]++, "sa", "", null),
                 () -> h2Merge(replica, base + "merge" + n[0]++ + cache, null));
         // re-sync: both targets start from a full copy; 10% of the rows change before each run
@@ -117,6 +121,7 @@ public final class SyncBench {
             return routeFull(replicaRead, routeTarget, "sa", "", null);
         }, () -> h2Merge(replica, mergeTarget, null));
         incremental("H2", replica, replicaRead, base + "route-incr", "sa", "", rows);
+        }
         int[] m = {0};
         measure("H2", "CSV report over HTTP", rows, () -> routeCsv(report, base + "csv-route" + m[0]++, "sa", ""),
                 () -> h2Merge(null, base + "csv-merge" + m[0]++ + cache, report));
@@ -169,6 +174,7 @@ public final class SyncBench {
             try (Connection c = DriverManager.getConnection(replica, "postgres", "postgres")) {
                 seed(c, rows);
             }
+            if (!csvOnly) {
             measure("PostgreSQL", "initial load", rows, () -> routeFull(replica, db.apply("route" + n[0]++), "postgres", "postgres", null),
                     () -> pgCopy(replica, db.apply("copy" + n[0]++), null));
             measureBaselineOnly("PostgreSQL", "initial load, batched upsert (reWriteBatchedInserts)", rows,
@@ -183,6 +189,7 @@ public final class SyncBench {
                 return routeFull(replica, routeTarget, "postgres", "postgres", null);
             }, () -> pgCopy(replica, copyTarget, null));
             incremental("PostgreSQL", replica, replica, db.apply("route_incr"), "postgres", "postgres", rows);
+            }
             int[] m = {0};
             measure("PostgreSQL", "CSV report over HTTP", rows, () -> routeCsv(report, db.apply("csv_route" + m[0]++), "postgres", "postgres"),
                     () -> pgCopy(null, db.apply("csv_copy" + m[0]++), report));

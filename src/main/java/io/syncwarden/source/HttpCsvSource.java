@@ -38,6 +38,9 @@ public class HttpCsvSource extends SyncSource {
     private String url;
     private String username = "";
     private String password = "";
+    private KeyRing ring;
+    private List<String> keys = List.of();
+    private List<String> secrets = List.of();
 
     @Override
     public String kind() {
@@ -47,13 +50,45 @@ public class HttpCsvSource extends SyncSource {
     /**
      * Prepares the report request: only our headers travel (the trigger's do not), and the credentials go in an
      * {@code Authorization} header built here, never in the endpoint URI (where route dumps and JMX would show them).
+     * With several key/secret pairs the first pair not resting from a rate limit is used (and remembered, so a 429
+     * rests that pair and the next attempt takes another).
      */
     public void request(Exchange exchange) {
+        request(exchange, true);
+    }
+
+    /** {@code run}: a run's request (the pair used is remembered); false for a probe or a lookup. */
+    private void request(Exchange exchange, boolean run) {
         exchange.getIn().removeHeaders("*");
         exchange.getIn().setBody(null);
         if (username != null && !username.isBlank()) {
-            exchange.getIn().setHeader("Authorization", basic(username, password));
+            KeyRing ring = keyRing();
+            String user = username;
+            String secret = password;
+            if (ring != null) {
+                java.time.Instant now = java.time.Instant.now();
+                int position = keys.indexOf(run ? ring.next(now) : ring.peek(now));
+                user = keys.get(position);
+                secret = secrets.get(position);
+            }
+            exchange.getIn().setHeader("Authorization", basic(user, secret));
         }
+    }
+
+    /** The key/secret pairs when {@code username} and {@code password} list several (in the same order); else null. */
+    @Override
+    public synchronized KeyRing keyRing() {
+        if (ring == null && username != null && username.contains(",")) {
+            keys = java.util.Arrays.stream(username.split(",")).map(String::trim).toList();
+            secrets = java.util.Arrays.stream((password == null ? "" : password).split(",", -1)).map(String::trim).toList();
+            if (keys.size() != secrets.size() || keys.stream().anyMatch(String::isEmpty) || keys.stream().distinct().count() != keys.size()) {
+                throw new NonRecoverableSyncException("Source " + sourceId() + ": username lists " + keys.size()
+                        + " key(s) and password " + secrets.size() + " secret(s): give one secret per key, comma-separated in "
+                        + "the same order, each key once");
+            }
+            ring = new KeyRing(username);
+        }
+        return ring;
     }
 
     /** A HEAD request to the report URL with the same credentials (nothing is downloaded). */
@@ -62,7 +97,7 @@ public class HttpCsvSource extends SyncSource {
         String base = required("url", url, sourceId());
         try (ProducerTemplate template = context.createProducerTemplate()) {
             answered(template.request(base + (base.contains("?") ? "&" : "?") + "httpMethod=HEAD&throwExceptionOnFailure=false",
-                    this::request), "the report server");
+                    e -> request(e, false)), "the report server");
         }
     }
 
@@ -165,7 +200,7 @@ public class HttpCsvSource extends SyncSource {
         uri += (uri.contains("?") ? "&" : "?") + "httpMethod=GET&throwExceptionOnFailure=true";
         List<Map<String, Object>> out = new ArrayList<>();
         try (ProducerTemplate template = context.createProducerTemplate()) {
-            Exchange answer = template.request(uri, this::request);
+            Exchange answer = template.request(uri, e -> request(e, false));
             if (answer.getException() != null) {
                 throw answer.getException();
             }
@@ -194,8 +229,8 @@ public class HttpCsvSource extends SyncSource {
     }
 
     public void setUrl(String url) { this.url = url; }
-    public void setUsername(String username) { this.username = username; }
-    public void setPassword(String password) { this.password = password; }
+    public synchronized void setUsername(String username) { this.username = username; this.ring = null; }
+    public synchronized void setPassword(String password) { this.password = password; this.ring = null; }
     public void setMapping(String mapping) { this.mapping = mapping; }
     public void setColumnTypes(String columnTypes) { this.columnTypes = columnTypes; }
 }

@@ -96,6 +96,9 @@ public final class BatchWriter implements AutoCloseable {
     private final KeyTracker rejectedKeys = new KeyTracker(KeyTracker.Mode.ALL);
     /** Rows whose key could not be read (a line with the wrong number of fields): the read cannot judge deletions. */
     private long unkeyed;
+    /** Atomic mode on PostgreSQL: rows copied into the staging table, not yet applied, and their read positions. */
+    private int stagedRows;
+    private long[] stagedPositions = new long[0];
 
     public BatchWriter(Connection c, Dialect dialect, TargetTable table, List<String> columns, List<String> keys,
                        int batchSize, RunContext run, SyncRuns runs, CheckpointSink checkpoint, long rowsDoneBefore)
@@ -160,10 +163,10 @@ public final class BatchWriter implements AutoCloseable {
      * failure or a refusal rolls back everything the read wrote: the target stays as it was. For reads that cannot
      * resume (a report, a sheet: a retry reads the whole body again).
      */
-    public BatchWriter atomic() {
+    public BatchWriter atomic() throws SQLException {
         this.atomic = true;
         if (copy != null) {
-            copy.emptyAfterEachBatch();
+            copy.growing();
         }
         return this;
     }
@@ -296,6 +299,7 @@ public final class BatchWriter implements AutoCloseable {
     public void finish() throws SQLException {
         flush();
         if (atomic) {
+            applyStaged();
             return; // the caller's guards, then commit()
         }
         if (progress != null) {
@@ -407,6 +411,63 @@ public final class BatchWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * Atomic mode on PostgreSQL: the staged read applied in one statement. When the database refuses a row of it (a
+     * constraint the Java checks do not know), the statement is undone and the staged rows are applied one by one in
+     * batches, each refused row rejected with the database's reason, as a batch would be.
+     */
+    private void applyStaged() throws SQLException {
+        if (copy == null || stagedRows == 0) {
+            return;
+        }
+        Savepoint before = c.setSavepoint();
+        try {
+            long[] applied = copy.applyAll();
+            staged.inserted += applied[0];
+            staged.updated += applied[1];
+            staged.unchanged += stagedRows - applied[0] - applied[1];
+            return;
+        } catch (SQLException e) {
+            c.rollback(before);
+            if (!SqlStates.isRowError(e) && !"21000".equals(SqlStates.sqlState(e))) {
+                throw e;
+            }
+            LOG.info("Sync {} run {}: the database refused a row of the staged read ({}); applying it row by row",
+                    run.sourceId(), run.runId(), firstLine(e));
+        }
+        boolean[] written = new boolean[batchSize];
+        try (Statement scan = c.createStatement()) {
+            scan.setFetchSize(batchSize);
+            try (ResultSet rs = scan.executeQuery(copy.stagedRows())) {
+                int n = columns.size();
+                while (rs.next()) {
+                    Object[] row = new Object[n];
+                    for (int i = 0; i < n; i++) {
+                        row[i] = rs.getObject(i + 1);
+                    }
+                    positions[rows.size()] = stagedPositions[(int) rs.getLong(n + 1)];
+                    rows.add(row);
+                    if (rows.size() == batchSize) {
+                        rowByRowStaged(written);
+                    }
+                }
+                rowByRowStaged(written);
+            }
+        }
+    }
+
+    private void rowByRowStaged(boolean[] written) throws SQLException {
+        if (rows.isEmpty()) {
+            return;
+        }
+        rowByRow(written);
+        writeRejects();
+        staged.add(pending);
+        pending.clear();
+        rejects.clear();
+        rows.clear();
+    }
+
     /** Atomic mode: the batch's rejected rows join the transaction, its counts wait for {@link #commit()}. */
     private void stage(int n) throws SQLException {
         if (run.leaseLost() != null) {
@@ -488,9 +549,18 @@ public final class BatchWriter implements AutoCloseable {
         if (unkeyed > 0) {
             return new Missing(0, 0, 0, unkeyed + " row(s) of the read could not be read with their key");
         }
+        long written = staged.inserted + staged.updated + staged.unchanged;
+        boolean mark = mode == Deletions.MARK;
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT COUNT(*)" + (mark ? ", COUNT("
+                + table.quoted(TargetTable.DELETED_AT) + ")" : ", 0") + " FROM " + table.name)) {
+            rs.next();
+            if (rs.getLong(1) == written && rs.getLong(2) == 0) {
+                // every row of the table is one this read wrote, none marked: nothing is missing, nothing to unmark
+                return new Missing(written - staged.inserted, 0, 0, null);
+            }
+        }
         List<String> keys = Arrays.stream(keyIdx).mapToObj(columns::get).toList();
         MissingRows.Found found = MissingRows.sweep(c, table, keys, k -> duplicates.contains(k) || rejectedKeys.contains(k), mode, now);
-        long written = staged.inserted + staged.updated + staged.unchanged;
         if (found.matched() < written) {
             throw new NonRecoverableSyncException("Source " + run.sourceId() + ": only " + found.matched() + " of the " + written
                     + " rows written could be found again by key in " + table.display + " (do the key columns' types differ "
@@ -518,6 +588,16 @@ public final class BatchWriter implements AutoCloseable {
 
     private void writeBatch(boolean[] written) throws SQLException {
         int n = rows.size();
+        if (copy != null && atomic) {
+            // staged only: the whole read is applied in one statement when it ends (finish)
+            copy.stage(rows);
+            if (stagedPositions.length < stagedRows + n) {
+                stagedPositions = Arrays.copyOf(stagedPositions, Math.max(stagedRows + n, stagedPositions.length * 2));
+            }
+            System.arraycopy(positions, 0, stagedPositions, stagedRows, n);
+            stagedRows += n;
+            return;
+        }
         if (copy != null) {
             PgCopyApplier.Applied applied = copy.apply(rows, onWritten != null);
             if (applied.written() != null) {

@@ -38,13 +38,26 @@ final class PgCopyApplier implements AutoCloseable {
     private static final int CHUNK = 64 * 1024;
     private final Connection c;
     private final CopyManager copy;
-    private final String createStage;
-    private final String emptyStage;
-    /** One transaction over many batches: the staging table is emptied after each apply, not by a commit. */
-    private boolean emptyAfterEach;
-    private final String copySql;
-    private final PreparedStatement apply;
-    private final PreparedStatement applyWithOrdinals;
+    private final String table;
+    private final String stageBase;
+    private final String cols;
+    private final String upsertHead;
+    private final String upsertTail;
+    private final String keys;
+    private final String join;
+    private String createStage;
+    private String stage;
+    private String applyCounting;
+    private String copySql;
+    private PreparedStatement apply;
+    private PreparedStatement applyWithOrdinals;
+    /**
+     * One transaction over many batches ({@link #growing()}): the staging table is not emptied between batches (a
+     * commit empties it); each batch's rows carry ordinals from {@code base} on and the apply reads only those,
+     * through an index, so nothing is truncated (a truncate per batch costs a new file and a re-plan).
+     */
+    private boolean growing;
+    private long base;
     private final int columns;
     /** Per column: a {@code timestamp} (no zone) column, where an offset time is written in the session's zone. */
     private final boolean[] localTimestamp;
@@ -59,6 +72,7 @@ final class PgCopyApplier implements AutoCloseable {
     PgCopyApplier(Connection c, String table, List<String> storedColumns, List<String> typeNames, List<String> storedKeys,
                   String syncedAt) throws SQLException {
         this.c = c;
+        this.table = table;
         this.copy = c.unwrap(PGConnection.class).getCopyAPI();
         this.columns = storedColumns.size();
         this.localTimestamp = new boolean[columns];
@@ -68,46 +82,86 @@ final class PgCopyApplier implements AutoCloseable {
             localTimestamp[i] = t.equals("timestamp");
             binary[i] = t.equals("bytea");
         }
-        String stage = "syncwarden_stage_" + Integer.toHexString((table + storedColumns + typeNames).hashCode());
-        String cols = storedColumns.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
-        this.createStage = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " + cols + ", 0 AS " + ORD
-                + " FROM " + table + " WITH NO DATA";
-        try (Statement s = c.createStatement()) {
-            s.execute(createStage);
-        }
-        c.commit();
-        this.emptyStage = "TRUNCATE " + stage;
-        this.copySql = "COPY " + stage + " (" + cols + ", " + ORD + ") FROM STDIN";
+        this.stageBase = "syncwarden_stage_" + Integer.toHexString((table + storedColumns + typeNames).hashCode());
+        this.cols = storedColumns.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
         List<String> values = storedColumns.stream().filter(col -> !storedKeys.contains(col)).toList();
         String synced = syncedAt == null ? null : Identifiers.quote(syncedAt);
-        StringBuilder upsert = new StringBuilder("INSERT INTO ").append(table).append(" AS t (").append(cols)
-                .append(synced != null ? ", " + synced : "").append(") SELECT ").append(cols)
-                .append(synced != null ? ", CURRENT_TIMESTAMP" : "").append(" FROM ").append(stage).append(" ON CONFLICT (")
+        this.upsertHead = "INSERT INTO " + table + " AS t (" + cols + (synced != null ? ", " + synced : "") + ") SELECT " + cols
+                + (synced != null ? ", CURRENT_TIMESTAMP" : "") + " FROM ";
+        StringBuilder tail = new StringBuilder(" ON CONFLICT (")
                 .append(storedKeys.stream().map(Identifiers::quote).collect(Collectors.joining(", "))).append(") DO ");
         if (values.isEmpty()) {
-            upsert.append("NOTHING");
+            tail.append("NOTHING");
         } else {
-            upsert.append("UPDATE SET ").append(values.stream().map(v -> Identifiers.quote(v) + " = EXCLUDED." + Identifiers.quote(v))
+            tail.append("UPDATE SET ").append(values.stream().map(v -> Identifiers.quote(v) + " = EXCLUDED." + Identifiers.quote(v))
                     .collect(Collectors.joining(", ")));
             if (synced != null) {
-                upsert.append(", ").append(synced).append(" = CURRENT_TIMESTAMP");
+                tail.append(", ").append(synced).append(" = CURRENT_TIMESTAMP");
             }
             String mine = values.stream().map(v -> "t." + Identifiers.quote(v)).collect(Collectors.joining(", "));
             String theirs = values.stream().map(v -> "EXCLUDED." + Identifiers.quote(v)).collect(Collectors.joining(", "));
-            upsert.append(values.size() == 1 ? " WHERE " + mine + " IS DISTINCT FROM " + theirs
+            tail.append(values.size() == 1 ? " WHERE " + mine + " IS DISTINCT FROM " + theirs
                     : " WHERE (" + mine + ") IS DISTINCT FROM (" + theirs + ")");
         }
-        String keys = storedKeys.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
-        this.apply = c.prepareStatement(upsert + " RETURNING (xmax = 0)");
-        String join = storedKeys.stream().map(k -> "s." + Identifiers.quote(k) + " = w." + Identifiers.quote(k))
+        this.upsertTail = tail.toString();
+        this.keys = storedKeys.stream().map(Identifiers::quote).collect(Collectors.joining(", "));
+        this.join = storedKeys.stream().map(k -> "s." + Identifiers.quote(k) + " = w." + Identifiers.quote(k))
                 .collect(Collectors.joining(" AND "));
-        this.applyWithOrdinals = c.prepareStatement("WITH w AS (" + upsert + " RETURNING (xmax = 0) AS syncwarden_ins_, " + keys
-                + ") SELECT s." + ORD + ", w.syncwarden_ins_ FROM w JOIN " + stage + " s ON " + join);
+        prepare(stageBase);
+        try (Statement st = c.createStatement()) {
+            st.execute(createStage);
+        }
+        c.commit();
     }
 
-    /** For a writer that commits once, at the end of the read: each apply empties the staging table after it. */
-    void emptyAfterEachBatch() {
-        this.emptyAfterEach = true;
+    /** The statements for one staging table. */
+    private void prepare(String stage) throws SQLException {
+        close();
+        this.stage = stage;
+        this.createStage = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " + cols + ", 0::bigint AS " + ORD
+                + " FROM " + table + " WITH NO DATA";
+        this.copySql = "COPY " + stage + " (" + cols + ", " + ORD + ") FROM STDIN";
+        String upsert = upsertHead + stage + upsertTail;
+        this.apply = c.prepareStatement(upsert + " RETURNING (xmax = 0)");
+        this.applyWithOrdinals = c.prepareStatement("WITH w AS (" + upsert + " RETURNING (xmax = 0) AS syncwarden_ins_, " + keys
+                + ") SELECT s." + ORD + ", w.syncwarden_ins_ FROM w JOIN " + stage + " s ON " + join);
+        this.applyCounting = "WITH w AS (" + upsert + " RETURNING (xmax = 0) AS syncwarden_ins_) SELECT "
+                + "COUNT(*) FILTER (WHERE syncwarden_ins_), COUNT(*) FROM w";
+    }
+
+    /**
+     * For a writer that commits once, at the end of the read: each batch is only copied into a staging table of its
+     * own ({@link #stage}), which grows until the commit empties it; {@link #applyAll} applies the whole read in one
+     * statement. (Applying per batch would need the staging table emptied per batch: a truncate per batch costs a new
+     * file and a re-plan, a delete leaves dead rows the next apply reads again.)
+     */
+    void growing() throws SQLException {
+        this.growing = true;
+        prepare(stageBase + "_g");
+        try (Statement st = c.createStatement()) {
+            st.execute(createStage);
+        }
+        base = 0;
+    }
+
+    /** Growing mode: copies the rows into the staging table (ordinals go on from the last batch's). */
+    void stage(List<Object[]> rows) throws SQLException {
+        copyIn(rows);
+        base += rows.size();
+    }
+
+    /** Growing mode: every staged row applied at once; returns {inserted, updated}. */
+    long[] applyAll() throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(applyCounting)) {
+            rs.next();
+            long inserted = rs.getLong(1);
+            return new long[] {inserted, rs.getLong(2) - inserted};
+        }
+    }
+
+    /** Growing mode: the staged rows in ordinal order (the columns, then the ordinal), for a row-by-row fallback. */
+    String stagedRows() {
+        return "SELECT " + cols + ", " + ORD + " FROM " + stage + " ORDER BY " + ORD;
     }
 
     /** Copies the rows into the staging table and applies them, in the caller's transaction. */
@@ -115,31 +169,7 @@ final class PgCopyApplier implements AutoCloseable {
         try (Statement s = c.createStatement()) {
             s.execute(createStage); // a no-op where this session has it already
         }
-        CopyIn in = copy.copyIn(copySql);
-        try {
-            text.setLength(0);
-            for (int r = 0; r < rows.size(); r++) {
-                Object[] row = rows.get(r);
-                for (int i = 0; i < columns; i++) {
-                    append(text, value(row[i], i));
-                    text.append('\t');
-                }
-                text.append(r).append('\n');
-                if (text.length() >= CHUNK) {
-                    send(in);
-                }
-            }
-            send(in);
-            in.endCopy();
-        } finally {
-            if (in.isActive()) {
-                in.cancelCopy();
-            }
-            if (text.capacity() > 4 * CHUNK) {
-                text.setLength(0);
-                text.trimToSize(); // one huge row does not keep its buffer for the writer's life
-            }
-        }
+        copyIn(rows);
         int inserted = 0;
         int updated = 0;
         boolean[] written = whichRows ? new boolean[rows.size()] : null;
@@ -156,12 +186,35 @@ final class PgCopyApplier implements AutoCloseable {
                 }
             }
         }
-        if (emptyAfterEach) {
-            try (Statement s = c.createStatement()) {
-                s.execute(emptyStage);
+        return new Applied(inserted, updated, written);
+    }
+
+    private void copyIn(List<Object[]> rows) throws SQLException {
+        CopyIn in = copy.copyIn(copySql);
+        try {
+            text.setLength(0);
+            for (int r = 0; r < rows.size(); r++) {
+                Object[] row = rows.get(r);
+                for (int i = 0; i < columns; i++) {
+                    append(text, value(row[i], i));
+                    text.append('\t');
+                }
+                text.append(base + r).append('\n');
+                if (text.length() >= CHUNK) {
+                    send(in);
+                }
+            }
+            send(in);
+            in.endCopy();
+        } finally {
+            if (in.isActive()) {
+                in.cancelCopy();
+            }
+            if (text.capacity() > 4 * CHUNK) {
+                text.setLength(0);
+                text.trimToSize(); // one huge row does not keep its buffer for the writer's life
             }
         }
-        return new Applied(inserted, updated, written);
     }
 
     private void send(CopyIn in) throws SQLException {
@@ -237,8 +290,12 @@ final class PgCopyApplier implements AutoCloseable {
     @Override
     public void close() {
         try {
-            apply.close();
-            applyWithOrdinals.close();
+            if (apply != null) {
+                apply.close();
+            }
+            if (applyWithOrdinals != null) {
+                applyWithOrdinals.close();
+            }
         } catch (SQLException ignored) {
             // the session is gone
         }

@@ -1,6 +1,8 @@
 package io.syncwarden.source;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.absent;
+import static com.github.tomakehurst.wiremock.client.WireMock.any;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
@@ -178,6 +180,38 @@ class FaultMatrixTest extends UpstreamStubTestSupport {
         assertThat(run(failed.runId())).containsEntry("status", "failed").containsEntry("error_class", "recoverable");
         assertThat(requests(kind)).as("1 attempt + 2 in-route redeliveries").isEqualTo(3);
         finishFromTheQueue(kind);
+    }
+
+    @ParameterizedTest(name = "{0}: probed while down, synced at the probe's first answer")
+    @EnumSource(Kind.class)
+    void a_failing_source_is_probed_with_one_cheap_request_and_synced_when_its_upstream_answers(Kind kind) throws Exception {
+        baseline(kind);
+        upstream.stubFor(any(anyUrl()).atPriority(10).willReturn(json(503, "{}")));
+        serveToken();
+        SyncTrigger.Result failed = fire(kind.source, "schedule");
+        assertThat(failed.status()).isEqualTo("failed");
+        long before = upstream.getAllServeEvents().size();
+
+        fire("recovery-probe", "schedule");
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.getAllServeEvents().size() > before);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE run_trigger = 'recovery'"))
+                .as("no run while the upstream does not answer").isZero();
+        assertThat(text("SELECT status FROM syncwarden.retry_queue")).isEqualTo("pending");
+
+        upstream.resetAll();
+        serveToken();
+        upstream.stubFor(request(kind).willReturn(good(kind, true)));
+        upstream.stubFor(any(anyUrl()).atPriority(10).willReturn(good(kind, true))); // the probe's own small request
+        if (kind == Kind.CALCOM) {
+            upstream.stubFor(get(urlPathEqualTo(BOOKINGS)).withQueryParam("afterCreatedAt", equalTo(AFTER_PAGE_1))
+                    .willReturn(json(200, Fixtures.calcom("bookings_page2.json"))));
+        }
+        fire("recovery-probe", "schedule");
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> "done".equals(text("SELECT status FROM syncwarden.retry_queue")));
+        assertThat(text("SELECT status FROM syncwarden.sync_run WHERE run_trigger = 'recovery'")).isEqualTo("success");
+        assertThat(keys(kind)).isEqualTo(upstreamKeys(kind));
     }
 
     /** The source has its pending retry entry; when it is due the queue's run finishes the work. */

@@ -170,6 +170,25 @@ public class FullReadApplyTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_reject_a_row_the_database_refuses_and_apply_the_rest_in_the_one_commit() throws Exception {
+        serve(STOCK, report());
+        fire("it-finale-stock");
+        try (Connection c = target(); Statement s = c.createStatement()) {
+            s.execute("ALTER TABLE finale_stock ADD CONSTRAINT short_description CHECK (LENGTH(description) < 60)");
+        }
+        serve(STOCK, report().replace("Hex bolt", "Hex bolt v2").replace("Neem cake 5 kg", "Neem cake 5 kg " + "x".repeat(60)));
+
+        SyncTrigger.Result second = fire("it-finale-stock");
+
+        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("rejected", 1L)
+                .containsEntry("updated", 1L).containsEntry("unchanged", 28L);
+        assertThat(text("SELECT reason FROM syncwarden.rejected_row")).startsWith("database refused the row");
+        assertThat(text("SELECT description FROM finale_stock WHERE product_id = 'NW-1010'")).isEqualTo("Neem cake 5 kg");
+        assertThat(text("SELECT description FROM finale_stock WHERE product_id = 'NW-1001'")).startsWith("Hex bolt v2");
+        assertThat(count("SELECT COUNT(*) FROM finale_stock WHERE deleted_at IS NOT NULL")).as("a refused row is not gone").isZero();
+    }
+
+    @Test
     void should_roll_the_table_back_to_the_snapshot_taken_before_a_run() throws Exception {
         serve(STOCK, report());
         fire("it-finale-stock");
