@@ -632,6 +632,18 @@ public class CalcomBookingsSource extends SyncSource {
         }
     }
 
+    /** Bookings are keyed by their uid. */
+    @Override
+    protected List<String> keys() {
+        return List.of("uid");
+    }
+
+    /** A replayed booking is owed a write-back like a synced one (the next run writes it to the sheet). */
+    @Override
+    protected BatchWriter.WrittenSink replaySink() {
+        return writeBackOn() ? this::queueWriteBack : null;
+    }
+
     private boolean writeBackOn() {
         return writeBackSpreadsheetId != null && !writeBackSpreadsheetId.isBlank();
     }

@@ -112,7 +112,13 @@ public abstract class SyncSource {
     public io.syncwarden.sync.RejectedReplay.Result replayRejected(CamelContext context, long runId, int rowsPerSecond)
             throws Exception {
         SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
-        return new io.syncwarden.sync.RejectedReplay(runs).replay(sourceId(), kind(), target(), keys(), runId, rowsPerSecond);
+        return new io.syncwarden.sync.RejectedReplay(runs).replay(sourceId(), kind(), target(), keys(), runId, rowsPerSecond,
+                replaySink());
+    }
+
+    /** Told, in the replay's batch transactions, the rows a replay wrote (null: nothing to do). */
+    protected io.syncwarden.sync.BatchWriter.WrittenSink replaySink() {
+        return null;
     }
 
     /**

@@ -470,4 +470,59 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         assertThat(requests("/eu" + BOOKINGS)).singleElement()
                 .satisfies(r -> assertThat(r.queryParameter("take").firstValue()).isEqualTo("100"));
     }
+
+    /** A run that reads every booking again, into a bookings table whose titles must be shorter than 60 characters. */
+    private SyncTrigger.Result runWithShortTitlesOnly() throws Exception {
+        serveBothPages(BOOKINGS);
+        fire("it-calcom");
+        try (var c = target(); var s = c.createStatement()) {
+            s.execute("DELETE FROM bookings");
+            s.execute("DELETE FROM syncwarden.sync_checkpoint WHERE source_id = 'it-calcom'");
+            s.execute("ALTER TABLE bookings ADD CONSTRAINT short_title CHECK (LENGTH(title) < 60)");
+        }
+        SyncTrigger.Result result = fire("it-calcom");
+        assertThat(run(result.runId())).containsEntry("status", "success").containsEntry("inserted", 7L).containsEntry("rejected", 1L);
+        try (var c = target(); var s = c.createStatement()) {
+            s.execute("ALTER TABLE bookings DROP CONSTRAINT short_title"); // the cause fixed
+        }
+        return result;
+    }
+
+    @Test
+    void should_replay_a_booking_the_database_refused_once_the_cause_is_fixed() throws Exception {
+        SyncTrigger.Result refused = runWithShortTitlesOnly();
+
+        io.syncwarden.sync.RejectedReplay.Result replay = SyncSource.of(context, "it-calcom").replayRejected(context, refused.runId(), 0);
+
+        assertThat(replay.replayed()).isEqualTo(1);
+        assertThat(replay.rejectedAgain()).isZero();
+        assertThat(text("SELECT title FROM bookings WHERE uid = 'Aa9kD3fV7nP1cS5xG2yJ8m'")).hasSize(61);
+        assertThat(count("SELECT COUNT(*) FROM bookings")).isEqualTo(8);
+        assertThat(text("SELECT CAST(replayed_at IS NOT NULL AS VARCHAR) FROM syncwarden.rejected_row")).isEqualToIgnoringCase("true");
+    }
+
+    @Test
+    void should_not_replay_a_refused_booking_a_later_run_wrote_again() throws Exception {
+        SyncTrigger.Result refused = runWithShortTitlesOnly();
+        ObjectNode changed = (ObjectNode) JSON.readTree(fixture("bookings_page2.json"));
+        ObjectNode booking = ((ObjectNode) changed.get("data").get(0)).deepCopy();
+        booking.put("title", "Product demo, rescheduled").put("updatedAt", "2025-06-06T09:00:00.000Z");
+        changed.set("data", JSON.createArrayNode().add(booking));
+        changed.set("pagination", JSON.readTree("{\"totalItems\":1,\"remainingItems\":0,\"returnedItems\":1,\"itemsPerPage\":5,"
+                + "\"currentPage\":1,\"totalPages\":1,\"hasNextPage\":false,\"hasPreviousPage\":false}"));
+        ObjectNode none = changed.deepCopy();
+        none.set("data", JSON.createArrayNode());
+        // the next run's passes: the booking changed (and now fits), nothing new
+        upstream.stubFor(get(urlPathEqualTo(BOOKINGS)).atPriority(1).withQueryParam("sortUpdatedAt", equalTo("asc"))
+                .willReturn(json(200, changed.toString())));
+        upstream.stubFor(get(urlPathEqualTo(BOOKINGS)).atPriority(1).withQueryParam("sortCreated", equalTo("asc"))
+                .willReturn(json(200, none.toString())));
+        assertThat(fire("it-calcom").status()).isEqualTo("success");
+
+        io.syncwarden.sync.RejectedReplay.Result replay = SyncSource.of(context, "it-calcom").replayRejected(context, refused.runId(), 0);
+
+        assertThat(replay.replayed()).isZero();
+        assertThat(replay.left()).as("superseded by the later run's write").isEqualTo(1);
+        assertThat(text("SELECT title FROM bookings WHERE uid = 'Aa9kD3fV7nP1cS5xG2yJ8m'")).isEqualTo("Product demo, rescheduled");
+    }
 }
