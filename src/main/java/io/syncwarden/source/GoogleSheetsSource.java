@@ -120,8 +120,8 @@ public class GoogleSheetsSource extends SyncSource {
             // the whole sheet in one transaction, after the guards: a failure half-way, or a refusal, leaves the target
             // as it was
             FullApply apply = FullApply.begin(tc, runs, run, table, deletions());
-            apply.columns(values.get(0).stream().map(h -> Tabular.normalise(String.valueOf(h))).filter(h -> !h.isEmpty()).toList());
             try (BatchWriter writer = apply.writer(sheet.columns, keys, batchSize()).positionName("sheet row")) {
+                apply.columns(values.get(0).stream().map(h -> Tabular.normalise(String.valueOf(h))).filter(h -> !h.isEmpty()).toList());
                 for (int i = 1; i < values.size(); i++) {
                     List<Object> cells = values.get(i);
                     long sheetRow = firstRow + i;

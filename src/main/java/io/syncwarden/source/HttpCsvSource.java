@@ -140,8 +140,8 @@ public class HttpCsvSource extends SyncSource {
             // the whole report in one transaction, after the guards (size, deletions): a failure half-way, or a refusal,
             // leaves the target as it was
             FullApply apply = FullApply.begin(tc, runs, run, TargetTable.ensure(tc, db, targetTable(), offered, keys, types), deletions());
-            apply.columns(names.stream().map(Tabular::normalise).filter(n -> !n.isEmpty()).toList());
             try (BatchWriter writer = apply.writer(columns, keys, batchSize()).positionName("line")) {
+                apply.columns(names.stream().map(Tabular::normalise).filter(n -> !n.isEmpty()).toList());
                 for (CSVRecord record : parser) {
                     long line = parser.getCurrentLineNumber();
                     Object[] row = new Object[columns.size()];

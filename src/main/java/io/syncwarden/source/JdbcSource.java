@@ -263,7 +263,8 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         Read read = exchange.getProperty(READ, Read.class);
         if (read != null && !read.incremental) {
             String target = targetTable() != null && !targetTable().isBlank() ? targetTable() : table;
-            io.syncwarden.sync.DeletionSweep.afterFullRead(runs, run, target, keys(), deletions(), () -> replicaKeys(read.shape));
+            io.syncwarden.sync.DeletionSweep.afterFullRead(runs, run, target, keys(), read.shape.columns, deletions(),
+                    () -> replicaKeys(read.shape));
         }
         runs.complete(run);
     }
@@ -282,11 +283,11 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
                     while (rs.next()) {
                         Object key;
                         if (n == 1) {
-                            key = rs.getObject(1);
+                            key = KeyTracker.read(rs, 1);
                         } else {
                             Object[] parts = new Object[n];
                             for (int i = 0; i < n; i++) {
-                                parts[i] = rs.getObject(i + 1);
+                                parts[i] = KeyTracker.read(rs, i + 1);
                             }
                             key = java.util.Arrays.asList(parts);
                         }

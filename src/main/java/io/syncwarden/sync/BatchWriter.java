@@ -220,7 +220,9 @@ public final class BatchWriter implements AutoCloseable {
         pending.read++;
         String reason = validate(row);
         if (reason != null) {
-            rememberRejectedKey(row);
+            if (!rememberRejectedKey(row)) {
+                unkeyed++;
+            }
             reject(row, position, reason, true);
             lastRead = row;
             return;
@@ -262,7 +264,8 @@ public final class BatchWriter implements AutoCloseable {
 
     /**
      * A rejected row's key, remembered so its target row does not count as missing upstream. False when the row's key
-     * cannot be told (not read, or not a value of the key column's type); a blank key is no key at all (true).
+     * cannot be told (blank, not read, or not a value of the key column's type): the read then judges no deletions,
+     * since that row may be any of the table's.
      */
     private boolean rememberRejectedKey(Object[] row) {
         Object[] key = new Object[keyIdx.length];
@@ -276,8 +279,7 @@ public final class BatchWriter implements AutoCloseable {
                 try {
                     v = Values.coerce(t, jdbcType[k], typeName[k]);
                 } catch (RuntimeException e) {
-                    unkeyed++;
-                    return true; // counted here, with the reason: a key that is no value of its column
+                    return false; // a key that is no value of its column
                 }
             }
             key[i] = v;
@@ -443,7 +445,7 @@ public final class BatchWriter implements AutoCloseable {
                 while (rs.next()) {
                     Object[] row = new Object[n];
                     for (int i = 0; i < n; i++) {
-                        row[i] = rs.getObject(i + 1);
+                        row[i] = KeyTracker.read(rs, i + 1);
                     }
                     positions[rows.size()] = stagedPositions[(int) rs.getLong(n + 1)];
                     rows.add(row);
@@ -542,6 +544,9 @@ public final class BatchWriter implements AutoCloseable {
     public Missing findMissing(Deletions mode, java.time.Instant now) throws SQLException {
         if (!atomic) {
             throw new IllegalStateException("findMissing() is for a writer in atomic mode");
+        }
+        if (mode == Deletions.KEEP) {
+            return new Missing(0, 0, 0, null); // rows no longer upstream stay as they are: nothing to find
         }
         if (!duplicates.exact() || !rejectedKeys.exact()) {
             return new Missing(0, 0, 0, "more keys than one read remembers (" + KeyTracker.MAX_KEYS + ")");

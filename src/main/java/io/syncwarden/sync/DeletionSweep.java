@@ -28,7 +28,8 @@ public final class DeletionSweep {
     }
 
     public static void afterFullRead(SyncRuns runs, RunContext run, String targetTable, List<String> keys,
-                                     BatchWriter.Deletions mode, SourceKeys sourceKeys) throws SQLException {
+                                     List<String> readColumns, BatchWriter.Deletions mode, SourceKeys sourceKeys)
+            throws SQLException {
         if (mode == BatchWriter.Deletions.KEEP || !"full".equals(run.mode()) || run.read() == 0) {
             return; // an empty read (let through once by an operator) marks nothing
         }
@@ -63,8 +64,24 @@ public final class DeletionSweep {
                 }
                 if (mode == BatchWriter.Deletions.MARK) {
                     table = table.withDeletedAt(c, db);
+                    String conflict = table.deletedAtConflict(readColumns);
+                    if (conflict == null && !table.columns.containsKey(TargetTable.DELETED_AT)) {
+                        conflict = "the table has no " + TargetTable.DELETED_AT + " column";
+                    }
+                    if (conflict != null) {
+                        LOG.warn("Sync {} run {}: rows missing upstream are not judged: {}", run.sourceId(), run.runId(), conflict);
+                        c.commit();
+                        return;
+                    }
                 }
                 MissingRows.Found found = MissingRows.sweep(c, table, keys, present::contains, mode, Instant.now());
+                if (written > 0 && found.matched() < written / 2) {
+                    // the rows this run just wrote are (nearly all) still in the replica: most of them not found again by
+                    // key means the two databases' key values do not compare (types), not that the replica lost them
+                    throw new NonRecoverableSyncException("Source " + run.sourceId() + ": only " + found.matched() + " of the "
+                            + written + " rows written could be found by key among the replica's keys (do the key columns' "
+                            + "types differ between the replica and " + table.display() + "?); no row was marked deleted");
+                }
                 if (found.missing() > 0) {
                     runs.guardDeletions(run, found.missing(), Math.max(0, found.active() - run.inserted()), "the rows read were applied, none was "
                             + (mode == BatchWriter.Deletions.MARK ? "marked deleted" : "removed"));

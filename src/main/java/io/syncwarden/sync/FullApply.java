@@ -37,6 +37,8 @@ public final class FullApply {
     private TargetTable table;
     private Snapshots.Taken snapshot;
     private BatchWriter writer;
+    /** Why this read cannot mark rows deleted (null: it can). */
+    private String notJudged;
 
     private FullApply(Connection c, SyncRuns runs, RunContext run, TargetTable table, BatchWriter.Deletions deletions) {
         this.c = c;
@@ -67,6 +69,13 @@ public final class FullApply {
 
     /** The writer for the read's rows: atomic, every key remembered (deletions are judged against them). */
     public BatchWriter writer(List<String> columns, List<String> keys, int batchSize) throws SQLException {
+        if (deletions == BatchWriter.Deletions.MARK) {
+            String conflict = table.deletedAtConflict(columns);
+            if (conflict == null && !table.columns.containsKey(TargetTable.DELETED_AT)) {
+                conflict = "the table has no " + TargetTable.DELETED_AT + " column";
+            }
+            notJudged = conflict;
+        }
         writer = new BatchWriter(c, runs.database().dialect(), table, columns, keys, batchSize, run, runs, null, 0).atomic();
         return writer;
     }
@@ -107,6 +116,7 @@ public final class FullApply {
         }
         // an empty read (let through once by an operator) applies nothing: it marks no row deleted either
         BatchWriter.Missing missing = writer.stagedRead() == 0 ? new BatchWriter.Missing(0, 0, 0, "the read has no rows")
+                : notJudged != null ? new BatchWriter.Missing(0, 0, 0, notJudged)
                 : writer.findMissing(deletions, Instant.now());
         if (missing.skipped() != null && writer.stagedRead() > 0) {
             LOG.warn("Sync {} run {}: rows missing upstream are not judged this time: {}", run.sourceId(), run.runId(),

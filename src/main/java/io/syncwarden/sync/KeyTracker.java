@@ -122,6 +122,24 @@ public final class KeyTracker {
         return v;
     }
 
+    /**
+     * A column value as keys compare it: a zoned timestamp as an offset time (the PostgreSQL driver's getObject gives a
+     * zone-less Timestamp), a fixed-width {@code char} without its padding.
+     */
+    public static Object read(java.sql.ResultSet rs, int column) throws java.sql.SQLException {
+        java.sql.ResultSetMetaData md = rs.getMetaData();
+        int type = md.getColumnType(column);
+        String name = md.getColumnTypeName(column);
+        if (type == java.sql.Types.TIMESTAMP_WITH_TIMEZONE || "timestamptz".equalsIgnoreCase(name)) {
+            return rs.getObject(column, java.time.OffsetDateTime.class);
+        }
+        Object v = rs.getObject(column);
+        if ((type == java.sql.Types.CHAR || type == java.sql.Types.NCHAR || "bpchar".equalsIgnoreCase(name)) && v instanceof String t) {
+            return t.stripTrailing();
+        }
+        return v;
+    }
+
     private long hashed(long h, long position) {
         if (h == EMPTY) {
             h = 1; // 0 marks a free slot

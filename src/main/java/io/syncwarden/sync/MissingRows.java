@@ -55,7 +55,7 @@ final class MissingRows {
                 Object[] key = new Object[keys.size()];
                 while (rs.next()) {
                     for (int i = 0; i < key.length; i++) {
-                        key[i] = rs.getObject(i + 1);
+                        key[i] = KeyTracker.read(rs, i + 1);
                     }
                     boolean wasDeleted = mark && rs.getObject(key.length + 1) != null;
                     if (!wasDeleted) {

@@ -209,7 +209,7 @@ public class RejectedReplay {
         try (PreparedStatement written = c.prepareStatement("SELECT " + table.quoted(TargetTable.SYNCED_AT) + " FROM "
                 + table.qualified() + " WHERE " + where);
              PreparedStatement again = c.prepareStatement("SELECT COUNT(*) FROM rejected_row WHERE source_id = ? AND row_key = ? "
-                     + "AND rejected_id > ?")) {
+                     + "AND rejected_id > ? AND run_id NOT IN (SELECT run_id FROM sync_run WHERE run_trigger = 'replay')")) {
             for (int i = rows.size() - 1; i >= 0; i--) {
                 Map<String, String> row = rows.get(i);
                 for (int k = 0; k < keys.size(); k++) {

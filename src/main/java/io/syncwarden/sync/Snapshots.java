@@ -127,8 +127,47 @@ public final class Snapshots {
             c.setAutoCommit(true);
             drop(c, taken.copy());
         } catch (SQLException e) {
-            LOG.warn("Snapshot copy {} could not be dropped ({}); it is dropped with its source's next snapshots",
+            LOG.warn("Snapshot copy {} could not be dropped ({}); it is dropped when the service next starts",
                     taken.copy(), e.getMessage());
+        }
+    }
+
+    /**
+     * Drops copy tables no snapshot entry names and no running run is still taking (a crash between the copy and its
+     * registration leaves one behind). Called when the service starts.
+     */
+    public void dropOrphans() {
+        TargetDatabase db = runs.database();
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            List<String> copies = new ArrayList<>();
+            try (ResultSet rs = c.getMetaData().getTables(null, db.schema(), null, new String[] {"TABLE"})) {
+                while (rs.next()) {
+                    String name = rs.getString("TABLE_NAME");
+                    if (name.toLowerCase(java.util.Locale.ROOT).matches("syncwarden_snap_\\d+")) {
+                        copies.add(name);
+                    }
+                }
+            }
+            for (String name : copies) {
+                String copy = Identifiers.quote(db.schema()) + "." + Identifiers.quote(name);
+                long runId = Long.parseLong(name.substring("syncwarden_snap_".length()));
+                try (PreparedStatement ps = c.prepareStatement("SELECT (SELECT COUNT(*) FROM source_snapshot WHERE copy_table = ?) "
+                        + "+ (SELECT COUNT(*) FROM sync_run WHERE run_id = ? AND status = 'running')")) {
+                    ps.setString(1, copy);
+                    ps.setLong(2, runId);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        if (rs.getLong(1) > 0) {
+                            continue;
+                        }
+                    }
+                }
+                drop(c, copy);
+                LOG.info("Dropped snapshot copy {}: no snapshot names it (its run ended before registering it)", copy);
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.warn("Could not look for unregistered snapshot copies: {}", e.getMessage());
         }
     }
 
@@ -187,7 +226,10 @@ public final class Snapshots {
                 throw new IllegalStateException("Snapshot " + snap.id() + " is of " + snap.target() + ", the source now writes "
                         + table.display);
             }
+            refuseReferenced(c, table);
             run.mode("full");
+            // the table as it is now is kept too: a rollback to the wrong snapshot can itself be rolled back
+            Taken before = take(c, run, table);
             RunContext.Counts counts = new RunContext.Counts();
             try {
                 try (Statement s = c.createStatement()) {
@@ -220,8 +262,10 @@ public final class Snapshots {
                 run.commit(counts, 0, null);
             } catch (SQLException | RuntimeException e) {
                 c.rollback();
+                discard(before);
                 throw e;
             }
+            settle(before, run, true);
         } catch (SQLException | RuntimeException e) {
             runs.fail(sourceId, run, new Failure(e, Failure.NON_RECOVERABLE, "rollback to the snapshot taken before run "
                     + beforeRun + " failed, the table is as it was: " + e.getMessage(), "failed", false));
@@ -231,6 +275,23 @@ public final class Snapshots {
         LOG.warn("Sync {}: table {} rolled back to its snapshot taken before run {} ({} rows restored, {} replaced) by run {}",
                 sourceId, snap.target(), beforeRun, run.inserted(), run.deleted(), run.runId());
         return new Restored(run.runId(), snap.id(), run.inserted(), run.deleted());
+    }
+
+    /**
+     * A table other tables reference is not rolled back: its rows are deleted and inserted again, which a foreign key
+     * would cascade to (or refuse).
+     */
+    private static void refuseReferenced(Connection c, TargetTable table) throws SQLException {
+        String display = table.display();
+        String schema = display.substring(0, display.indexOf('.'));
+        String name = display.substring(display.indexOf('.') + 1);
+        try (ResultSet rs = c.getMetaData().getExportedKeys(null, schema, name)) {
+            if (rs.next()) {
+                throw new IllegalStateException("Table " + display + " is referenced by " + rs.getString("FKTABLE_NAME") + "."
+                        + rs.getString("FKCOLUMN_NAME") + " (foreign key " + rs.getString("FK_NAME") + "): a rollback deletes "
+                        + "and re-inserts its rows, which the foreign key would cascade to or refuse; roll back by hand");
+            }
+        }
     }
 
     /** The snapshot's columns that the table still has (a column added since is left NULL, one removed is dropped). */

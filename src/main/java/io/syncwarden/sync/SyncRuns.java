@@ -126,6 +126,7 @@ public class SyncRuns {
      */
     public synchronized void start() throws SQLException {
         abandonRunsOfThisNode();
+        snapshots.dropOrphans();
         if (timer == null) {
             timer = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "syncwarden-lease-keeper");

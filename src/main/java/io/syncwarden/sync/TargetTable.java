@@ -264,6 +264,16 @@ public final class TargetTable {
         try (Statement s = c.createStatement()) {
             s.execute("ALTER TABLE " + name + " ADD COLUMN " + Identifiers.quote(db.dialect().fold(DELETED_AT))
                     + " TIMESTAMP WITH TIME ZONE");
+        } catch (SQLException e) {
+            c.rollback();
+            String state = e.getSQLState() == null ? "" : e.getSQLState();
+            if (state.startsWith("42")) {
+                // not ours to change (no privilege): rows no longer upstream are not marked; said by the caller
+                org.slf4j.LoggerFactory.getLogger(TargetTable.class).warn("Target table {}: column {} cannot be added ({}); rows "
+                        + "missing from a complete read are not marked deleted until it exists", display, DELETED_AT, e.getMessage());
+                return this;
+            }
+            throw e;
         }
         c.commit();
         org.slf4j.LoggerFactory.getLogger(TargetTable.class).info("Target table {}: column {} added (rows missing from a "
@@ -271,6 +281,21 @@ public final class TargetTable {
         String schema = display.substring(0, display.indexOf('.'));
         String stored = display.substring(display.indexOf('.') + 1);
         return new TargetTable(name, display, load(c, db.dialect(), schema, stored));
+    }
+
+    /**
+     * Why rows no longer upstream cannot be marked in this table, or null when they can: the source delivers a
+     * {@code deleted_at} column of its own (marking would overwrite it), or the table's is not a timestamp.
+     */
+    public String deletedAtConflict(List<String> readColumns) {
+        if (readColumns.contains(DELETED_AT)) {
+            return "the source delivers a " + DELETED_AT + " column of its own (set deletions: delete or keep)";
+        }
+        Meta m = columns.get(DELETED_AT);
+        if (m != null && m.jdbcType() != Types.TIMESTAMP && m.jdbcType() != Types.TIMESTAMP_WITH_TIMEZONE) {
+            return "the table's " + DELETED_AT + " column is " + m.typeName() + ", not a timestamp";
+        }
+        return null;
     }
 
     public boolean hasSyncedAt() {

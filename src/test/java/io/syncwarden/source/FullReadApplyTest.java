@@ -123,6 +123,20 @@ public class FullReadApplyTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_not_judge_deletions_when_a_line_has_no_key() throws Exception {
+        serve(STOCK, report());
+        fire("it-finale-stock");
+        // NW-1012's id cell emptied: that line could be any product, so no product counts as gone this time
+        serve(STOCK, without(report(), "NW-1010").replace("NW-1012,", ","));
+
+        SyncTrigger.Result second = fire("it-finale-stock");
+
+        assertThat(run(second.runId())).containsEntry("status", "success").containsEntry("rejected", 1L)
+                .containsEntry("deleted", 0L);
+        assertThat(count("SELECT COUNT(*) FROM finale_stock WHERE deleted_at IS NOT NULL")).isZero();
+    }
+
+    @Test
     void should_refuse_a_report_that_would_mark_most_of_the_table_deleted_and_change_nothing() throws Exception {
         serve(STOCK, report());
         fire("it-finale-stock");
@@ -207,6 +221,27 @@ public class FullReadApplyTest extends UpstreamStubTestSupport {
         assertThat(count("SELECT last_row_count FROM syncwarden.source_health WHERE source_id = 'it-finale-stock'")).isEqualTo(30);
         assertThat(count("SELECT COUNT(*) FROM syncwarden.source_snapshot WHERE restored_at IS NOT NULL")).isEqualTo(1);
         assertThatThrownBy(() -> source.rollback(context, 999_999)).hasMessageContaining("no snapshot taken before run 999999");
+
+        // the rollback kept the table as it found it: rolled back to the wrong snapshot, it can be undone
+        source.rollback(context, restored.runId());
+        assertThat(stockRows()).isNotEqualTo(good).hasSize(30).anyMatch(r -> r.contains("Hex bolt (wrong)"));
+    }
+
+    @Test
+    void should_refuse_to_roll_back_a_table_other_tables_reference() throws Exception {
+        serve(STOCK, report());
+        fire("it-finale-stock");
+        serve(STOCK, report().replace("Hex bolt", "Hex bolt (wrong)"));
+        SyncTrigger.Result bad = fire("it-finale-stock");
+        try (Connection c = target(); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE stock_notes (product_id VARCHAR(100) REFERENCES finale_stock (product_id) ON DELETE CASCADE, note TEXT)");
+            s.execute("INSERT INTO stock_notes VALUES ('NW-1001', 'reorder soon')");
+        }
+
+        assertThatThrownBy(() -> SyncSource.of(context, "it-finale-stock").rollback(context, bad.runId()))
+                .hasMessageContaining("is referenced by").hasMessageContaining("roll back by hand");
+        assertThat(count("SELECT COUNT(*) FROM stock_notes")).as("nothing cascaded").isEqualTo(1);
+        assertThat(stockRows()).anyMatch(r -> r.contains("Hex bolt (wrong)"));
     }
 
     @Test
