@@ -8,4 +8,4 @@ mvn -B -q -ntp dependency:build-classpath -Dmdep.outputFile=target/bench.cp -Dmd
 CP="target/classes:$(cat target/bench.cp)"
 rm -rf target/bench-classes && mkdir -p target/bench-classes
 javac -d target/bench-classes -cp "$CP" bench/src/io/syncwarden/bench/SyncBench.java
-exec java -Xmx256m -cp "target/bench-classes:$CP" io.syncwarden.bench.SyncBench "${1:-1000000}" "${2:-both}" "${3:-3}"
+exec java -Xmx256m -cp "target/bench-classes:$CP" io.syncwarden.bench.SyncBench "${1:-1000000}" "${2:-both}" "${3:-3}" "${4:-all}"

@@ -140,7 +140,10 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
     @Override
     protected void read(RunContext run, SyncRuns runs, Exchange exchange) throws Exception {
         Read previous = exchange.getProperty(READ, Read.class);
+        io.syncwarden.sync.Snapshots.Taken snapshot = null;
         if (previous != null) {
+            snapshot = previous.snapshot; // the run's snapshot, taken before its first attempt wrote anything
+            previous.snapshot = null;
             previous.close(); // a retried attempt plans again from what is committed
         }
         exchange.setProperty(READING, false);
@@ -179,9 +182,19 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
                     }
                 }
             }
-            TargetTable tt = TargetTable.ensure(tc, db, target, shape.offered, keys);
+            // a column the replica added is added to the target (nullable) and reported with the run; one it dropped
+            // refuses the run while it is a key or the watermark (schema drift), else it is no longer written
+            TargetTable tt = TargetTable.ensure(tc, db, target, shape.offered, keys, Map.of(), true);
+            runs.reportColumns(run, shape.columns);
+            if (!incremental && snapshot == null && previous == null && run.resumedFrom() == null && (cp == null
+                    || cp.cursor() == null || Checkpoints.COMPLETE.equals(cp.phase()))) {
+                // a fresh full read: the table's rows before it, for a rollback
+                snapshot = runs.snapshots().take(tc, run, tt);
+            }
             long done = cp != null && Checkpoints.IN_PROGRESS.equals(cp.phase()) ? cp.rowsDone() : 0;
             Read read = new Read(run, runs, tc, shape, start, incremental);
+            read.snapshot = snapshot;
+            snapshot = null;
             read.writer = new BatchWriter(tc, db.dialect(), tt, shape.columns, keys, batchSize(), run, runs, read::cursor, done)
                     .duplicates(read.duplicates);
             tc = null; // the read owns it now
@@ -339,6 +352,8 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         boolean streamTaken;
         /** The replica connection of the pass being written (camel-jdbc's, handed out by {@link #getConnection()}). */
         Connection stream;
+        /** The table's rows before this run's fresh full read; registered when the run ends, if it changed anything. */
+        io.syncwarden.sync.Snapshots.Taken snapshot;
 
         Read(RunContext run, SyncRuns runs, Connection tc, Shape shape, Position start, boolean incremental) {
             this.run = run;
@@ -448,6 +463,11 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
 
         void close() {
             closeStream();
+            if (snapshot != null) {
+                io.syncwarden.sync.Snapshots.Taken taken = snapshot;
+                snapshot = null;
+                runs.snapshots().settle(taken, run, run.inserted() + run.updated() + run.deleted() > 0);
+            }
             try {
                 if (writer != null) {
                     BatchWriter w = writer;

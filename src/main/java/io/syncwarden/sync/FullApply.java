@@ -5,11 +5,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,24 +81,7 @@ public final class FullApply {
      * have are reported as new (logged and in {@code sync_run.new_columns}); unmapped ones are not read.
      */
     public void columns(List<String> upstream) throws SQLException {
-        Set<String> now = new LinkedHashSet<>(upstream);
-        String before = runs.previousColumns(run.sourceId());
-        String added = null;
-        if (before != null) {
-            Set<String> had = new LinkedHashSet<>(Arrays.asList(before.split(",", -1)));
-            List<String> fresh = new ArrayList<>();
-            for (String col : now) {
-                if (!had.contains(col)) {
-                    fresh.add(col);
-                }
-            }
-            if (!fresh.isEmpty()) {
-                added = String.join(",", fresh);
-                LOG.info("Sync {} run {}: the upstream has new column(s) {} since its last good run", run.sourceId(),
-                        run.runId(), fresh);
-            }
-        }
-        run.columns(String.join(",", now), added);
+        runs.reportColumns(run, upstream);
     }
 
     /**

@@ -896,6 +896,26 @@ public class SyncRuns {
         }
     }
 
+    /**
+     * The upstream's columns as this run found them: recorded with the run, and those the previous good run did not
+     * have are reported as new (logged and in {@code sync_run.new_columns}).
+     */
+    public void reportColumns(RunContext run, List<String> upstream) throws SQLException {
+        java.util.Set<String> now = new java.util.LinkedHashSet<>(upstream);
+        String before = previousColumns(run.sourceId());
+        String added = null;
+        if (before != null) {
+            java.util.Set<String> had = new java.util.HashSet<>(java.util.Arrays.asList(before.split(",", -1)));
+            List<String> fresh = now.stream().filter(c -> !had.contains(c)).toList();
+            if (!fresh.isEmpty()) {
+                added = String.join(",", fresh);
+                LOG.info("Sync {} run {}: the upstream has new column(s) {} since its last good run", run.sourceId(),
+                        run.runId(), fresh);
+            }
+        }
+        run.columns(String.join(",", now), added);
+    }
+
     /** The upstream columns of the source's last good run that recorded them (comma-separated), or null. */
     public String previousColumns(String sourceId) throws SQLException {
         try (Connection c = db.dataSource().getConnection()) {

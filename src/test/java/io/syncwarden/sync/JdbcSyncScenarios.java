@@ -657,6 +657,46 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     }
 
     @Test
+    void should_take_a_column_the_replica_added_into_the_target_and_report_it_with_the_run() throws Exception {
+        assertThat(fire("it-types").status()).isEqualTo("success");
+        try (Connection r = replica()) {
+            touch(r, "ALTER TABLE src_types ADD COLUMN note VARCHAR(30)");
+            touch(r, "UPDATE src_types SET note = 'added later'");
+        }
+
+        SyncTrigger.Result second = fire("it-types");
+
+        assertThat(second.status()).as("error: %s", second.error()).isEqualTo("success");
+        assertThat(text("SELECT new_columns FROM syncwarden.sync_run WHERE run_id = " + second.runId())).isEqualTo("note");
+        assertThat(count("SELECT COUNT(*) FROM types_copy WHERE note = 'added later'"))
+                .isEqualTo(count("SELECT COUNT(*) FROM types_copy")).isPositive();
+    }
+
+    @Test
+    void should_roll_a_full_jdbc_source_back_to_its_rows_before_a_run() throws Exception {
+        assertThat(fire("it-full").status()).isEqualTo("success");
+        List<String> good;
+        try (Connection t = target()) {
+            good = rows(t, "leads_full");
+        }
+        try (Connection r = replica()) {
+            touch(r, "UPDATE src_leads SET status = 'wrong' WHERE id <= 50");
+        }
+        SyncTrigger.Result bad = fire("it-full");
+        assertThat(count("SELECT COUNT(*) FROM leads_full WHERE status = 'wrong'")).isEqualTo(50);
+
+        io.syncwarden.sync.Snapshots.Restored restored = io.syncwarden.source.SyncSource.of(context, "it-full")
+                .rollback(context, bad.runId());
+
+        assertThat(restored.rowsRestored()).isEqualTo(ROWS);
+        try (Connection t = target()) {
+            assertThat(rows(t, "leads_full")).as("row by row as before the run").isEqualTo(good);
+        }
+        assertThat(context.getRegistry().findSingleByType(SyncRuns.class).snapshots().list("it-full"))
+                .extracting(io.syncwarden.sync.Snapshots.Snapshot::runId).contains(bad.runId(), restored.runId());
+    }
+
+    @Test
     void should_replay_rejected_rows_after_their_cause_was_fixed_and_keep_the_ones_still_refused() throws Exception {
         try (Connection t = target(); Statement s = t.createStatement()) {
             s.execute("CREATE TABLE messy (id INTEGER PRIMARY KEY, email VARCHAR(20), qty INTEGER CHECK (qty >= 0), synced_at TIMESTAMP)");
