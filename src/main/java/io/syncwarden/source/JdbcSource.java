@@ -65,6 +65,8 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
     static final String PASS_CHANGES = "changes";
     /** Exchange property: the run's read ({@link Read}). */
     static final String READ = "syncwardenJdbcRead";
+    /** The run's snapshot (taken before its fresh full read), until the run settles it. */
+    static final String SNAPSHOT = "syncwardenJdbcSnapshot";
     /** Exchange property the route's loop runs on: another pass is to be read. */
     static final String READING = "syncwardenReading";
 
@@ -140,11 +142,22 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
     @Override
     protected void read(RunContext run, SyncRuns runs, Exchange exchange) throws Exception {
         Read previous = exchange.getProperty(READ, Read.class);
-        io.syncwarden.sync.Snapshots.Taken snapshot = null;
         if (previous != null) {
-            snapshot = previous.snapshot; // the run's snapshot, taken before its first attempt wrote anything
-            previous.snapshot = null;
             previous.close(); // a retried attempt plans again from what is committed
+        } else if (exchange.getProperty(SNAPSHOT) == null && !Boolean.TRUE.equals(exchange.getProperty(READ + ".cleanup"))) {
+            // registered before anything is taken: whatever the run leaves open (its read, an unsettled snapshot) is
+            // closed when the exchange is done, however it ends
+            exchange.setProperty(READ + ".cleanup", true);
+            exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+                @Override
+                public void onDone(Exchange done) {
+                    Read last = done.getProperty(READ, Read.class);
+                    if (last != null) {
+                        last.close();
+                    }
+                    settleSnapshot(done, run, runs);
+                }
+            });
         }
         exchange.setProperty(READING, false);
         String id = sourceId();
@@ -182,34 +195,21 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
                     }
                 }
             }
-            // a column the replica added is added to the target (nullable) and reported with the run; one it dropped
-            // refuses the run while it is a key or the watermark (schema drift), else it is no longer written
-            TargetTable tt = TargetTable.ensure(tc, db, target, shape.offered, keys, Map.of(), true);
+            // full mode: a column the replica added is added to the target (nullable) and reported with the run; an
+            // incremental read would leave it NULL in every row it does not read again, so there it fails, saying so
+            TargetTable tt = TargetTable.ensure(tc, db, target, shape.offered, keys, Map.of(), !incremental);
             runs.reportColumns(run, shape.columns);
-            if (!incremental && snapshot == null && previous == null && run.resumedFrom() == null && (cp == null
-                    || cp.cursor() == null || Checkpoints.COMPLETE.equals(cp.phase()))) {
+            if (!incremental && exchange.getProperty(SNAPSHOT) == null && previous == null && run.resumedFrom() == null
+                    && (cp == null || cp.cursor() == null || Checkpoints.COMPLETE.equals(cp.phase()))) {
                 // a fresh full read: the table's rows before it, for a rollback
-                snapshot = runs.snapshots().take(tc, run, tt);
+                exchange.setProperty(SNAPSHOT, runs.snapshots().take(tc, run, tt));
             }
             long done = cp != null && Checkpoints.IN_PROGRESS.equals(cp.phase()) ? cp.rowsDone() : 0;
             Read read = new Read(run, runs, tc, shape, start, incremental);
-            read.snapshot = snapshot;
-            snapshot = null;
             read.writer = new BatchWriter(tc, db.dialect(), tt, shape.columns, keys, batchSize(), run, runs, read::cursor, done)
                     .duplicates(read.duplicates);
             tc = null; // the read owns it now
             exchange.setProperty(READ, read);
-            if (previous == null) {
-                exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
-                    @Override
-                    public void onDone(Exchange done) {
-                        Read last = done.getProperty(READ, Read.class);
-                        if (last != null) {
-                            last.close();
-                        }
-                    }
-                });
-            }
             read.first(exchange);
         } finally {
             if (tc != null) {
@@ -279,7 +279,20 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
             io.syncwarden.sync.DeletionSweep.afterFullRead(runs, run, target, keys(), read.shape.columns, deletions(),
                     () -> replicaKeys(read.shape));
         }
+        settleSnapshot(exchange, run, runs); // after the deletions: they are changes a rollback undoes too
         runs.complete(run);
+    }
+
+    /**
+     * Registers the run's snapshot when the run changed the table (committed batches count, also of a run that then
+     * failed: a later run resumes it without a snapshot of its own), drops it otherwise.
+     */
+    private static void settleSnapshot(Exchange exchange, RunContext run, SyncRuns runs) {
+        io.syncwarden.sync.Snapshots.Taken taken = exchange.getProperty(SNAPSHOT, io.syncwarden.sync.Snapshots.Taken.class);
+        if (taken != null) {
+            exchange.removeProperty(SNAPSHOT);
+            runs.snapshots().settle(taken, run, run.inserted() + run.updated() + run.deleted() > 0);
+        }
     }
 
     /** Every key the replica's rows have now (the read's own FROM), streamed into a key set; null past its size. */
@@ -352,8 +365,7 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         boolean streamTaken;
         /** The replica connection of the pass being written (camel-jdbc's, handed out by {@link #getConnection()}). */
         Connection stream;
-        /** The table's rows before this run's fresh full read; registered when the run ends, if it changed anything. */
-        io.syncwarden.sync.Snapshots.Taken snapshot;
+
 
         Read(RunContext run, SyncRuns runs, Connection tc, Shape shape, Position start, boolean incremental) {
             this.run = run;
@@ -463,11 +475,6 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
 
         void close() {
             closeStream();
-            if (snapshot != null) {
-                io.syncwarden.sync.Snapshots.Taken taken = snapshot;
-                snapshot = null;
-                runs.snapshots().settle(taken, run, run.inserted() + run.updated() + run.deleted() > 0);
-            }
             try {
                 if (writer != null) {
                     BatchWriter w = writer;

@@ -90,10 +90,14 @@ public final class KeyTracker {
     }
 
     /**
-     * One value per key the database holds as one: numbers without trailing zeros (100, 100.0 and 1E+2 as the long
+     * One value per key the database holds as one: text without trailing blanks, numbers without trailing zeros (100, 100.0 and 1E+2 as the long
      * 100), JDBC's date and time classes as java.time, zoned times as their instant.
      */
     static Object canonical(Object v) {
+        if (v instanceof String s) {
+            // a char(n) column pads, a varchar copy of it does not: keys compare without trailing blanks
+            return s.isEmpty() || s.charAt(s.length() - 1) != ' ' ? s : s.stripTrailing();
+        }
         if (v instanceof Integer || v instanceof Short || v instanceof Byte) {
             return ((Number) v).longValue();
         }
@@ -198,7 +202,7 @@ public final class KeyTracker {
     }
 
     private static long fnv(long h, Object raw) {
-        Object value = raw instanceof Long || raw instanceof String ? raw : canonical(raw);
+        Object value = raw instanceof Long ? raw : canonical(raw);
         if (value instanceof Long || value instanceof Integer || value instanceof Short) {
             long v = ((Number) value).longValue();
             for (int i = 0; i < 8; i++, v >>>= 8) {

@@ -25,7 +25,7 @@ public final class Snapshots {
     private static final Logger LOG = LoggerFactory.getLogger(Snapshots.class);
 
     /** A copy taken before a run's apply: {@code copy} is null for an empty table. */
-    public record Taken(long runId, String target, String copy, long rows) {
+    public record Taken(long runId, String target, String copy, long rows, Instant takenAt) {
     }
 
     /** A registered snapshot. */
@@ -75,7 +75,7 @@ public final class Snapshots {
             }
         }
         c.commit();
-        return new Taken(run.runId(), table.display, copy, rows);
+        return new Taken(run.runId(), table.display, copy, rows, Instant.now());
     }
 
     /**
@@ -99,7 +99,7 @@ public final class Snapshots {
                 ps.setString(3, taken.target());
                 ps.setString(4, taken.copy());
                 ps.setLong(5, taken.rows());
-                ps.setObject(6, SyncRuns.utc(Instant.now()));
+                ps.setObject(6, SyncRuns.utc(taken.takenAt()));
                 ps.executeUpdate();
             }
             List<Snapshot> all = list(c, run.sourceId());
@@ -152,10 +152,14 @@ public final class Snapshots {
             for (String name : copies) {
                 String copy = Identifiers.quote(db.schema()) + "." + Identifiers.quote(name);
                 long runId = Long.parseLong(name.substring("syncwarden_snap_".length()));
+                // a run another node is closing may not have registered its copy yet: only copies of runs that ended
+                // more than a lease ago are orphans
                 try (PreparedStatement ps = c.prepareStatement("SELECT (SELECT COUNT(*) FROM source_snapshot WHERE copy_table = ?) "
-                        + "+ (SELECT COUNT(*) FROM sync_run WHERE run_id = ? AND status = 'running')")) {
+                        + "+ (SELECT COUNT(*) FROM sync_run WHERE run_id = ? AND (status = 'running' OR finished_at IS NULL "
+                        + "OR finished_at > ?))")) {
                     ps.setString(1, copy);
                     ps.setLong(2, runId);
+                    ps.setObject(3, SyncRuns.utc(Instant.now().minusMillis(runs.settings().leaseMillis())));
                     try (ResultSet rs = ps.executeQuery()) {
                         rs.next();
                         if (rs.getLong(1) > 0) {
@@ -242,6 +246,13 @@ public final class Snapshots {
                     }
                 }
                 counts.read = counts.inserted;
+                try (PreparedStatement ps = c.prepareStatement("UPDATE sync_checkpoint SET phase = ? WHERE source_id = ? AND phase = ?")) {
+                    // a read the restored table knows nothing of is not resumed: the next run reads everything again
+                    ps.setString(1, Checkpoints.COMPLETE);
+                    ps.setString(2, sourceId);
+                    ps.setString(3, Checkpoints.IN_PROGRESS);
+                    ps.executeUpdate();
+                }
                 try (PreparedStatement ps = c.prepareStatement(
                         "UPDATE source_health SET last_row_count = ?, updated_at = ? WHERE source_id = ?")) {
                     // the guards compare the next read with what the table holds again

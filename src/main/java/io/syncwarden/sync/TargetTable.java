@@ -166,12 +166,19 @@ public final class TargetTable {
                                 + Identifiers.quote(dialect.fold(name)) + " " + type);
                     }
                 }
+            } catch (SQLException e) {
+                c.rollback();
+                // another source writing this table added it first (PostgreSQL 42701, H2 42121): take the table as it is
+                if (!"42701".equals(e.getSQLState()) && !"42121".equals(e.getSQLState())) {
+                    throw e;
+                }
             }
             c.commit();
             org.slf4j.LoggerFactory.getLogger(TargetTable.class).info("Target table {}: column(s) {} added (new upstream)",
                     display, missing);
             meta = load(c, dialect, schema, stored);
-            missing.clear();
+            Map<String, Meta> now = meta;
+            missing.removeIf(now::containsKey);
         }
         if (!missing.isEmpty()) {
             throw new NonRecoverableSyncException("Target table " + display + " has no column(s) " + missing

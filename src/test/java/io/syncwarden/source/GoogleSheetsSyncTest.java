@@ -334,6 +334,12 @@ class GoogleSheetsSyncTest extends UpstreamStubTestSupport {
             row.add("owner-" + i);
         }
         rows.remove(2); // L-1002 deleted in the sheet
+        // a row without its lead id could be any lead: while the sheet has one, no lead counts as deleted
+        for (int i = rows.size() - 1; i >= 1; i--) {
+            if (rows.get(i).get(0) == null || rows.get(i).get(0).asText().isBlank()) {
+                rows.remove(i);
+            }
+        }
         upstream.stubFor(values("UNFORMATTED_VALUE").inScenario("grows").whenScenarioStateIs(Scenario.STARTED)
                 .willReturn(json(200, first.toString())).willSetStateTo("grown"));
         upstream.stubFor(values("UNFORMATTED_VALUE").inScenario("grows").whenScenarioStateIs("grown")

@@ -627,6 +627,9 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
             assertThat(query(t, "SELECT id FROM leads_full WHERE deleted_at IS NOT NULL ORDER BY id")).containsExactly("5|", "77|");
         }
         assertThat(count("SELECT COUNT(*) FROM leads_full")).as("marked, not removed").isEqualTo(ROWS);
+        assertThat(context.getRegistry().findSingleByType(SyncRuns.class).snapshots().list("it-full"))
+                .as("a run whose only change was marking rows keeps its snapshot")
+                .extracting(io.syncwarden.sync.Snapshots.Snapshot::runId).contains(second.runId());
 
         try (Connection r = replica()) {
             touch(r, "INSERT INTO src_leads VALUES (5, 'Back', 'Again', 'back@example.com', NULL, 1.50, 'new', TIMESTAMP '2026-02-01 10:00:00')");
