@@ -136,6 +136,18 @@ public class Breakers {
         return name == null ? null : registry.find(name).orElse(null);
     }
 
+    /**
+     * The source's upstream answered, if only to say "wait" (a rate limit): recorded as a successful call of its closed
+     * breaker, beside the failed one the rate-limited attempt counts as, so rate limits alone never open it (the source
+     * waits for the reset as {@code rate_limited}, not as a failure). A half-open or open breaker is left to its trial.
+     */
+    public void answered(String sourceId) {
+        CircuitBreaker breaker = ofSource(sourceId);
+        if (breaker != null && breaker.getState() == CircuitBreaker.State.CLOSED) {
+            breaker.onSuccess(0, TimeUnit.MILLISECONDS);
+        }
+    }
+
     /** When a breaker last changed state (this node's view), or null. */
     public Instant since(String name) {
         return since.get(name);

@@ -66,6 +66,13 @@ public final class UpstreamWait implements Processor {
         // only the source's own API answers rest its keys (a 429 from a write-back to Google is another upstream's)
         boolean ownApi = error instanceof HttpOperationFailedException
                 || error != null && error.getCause() instanceof HttpOperationFailedException;
+        if (status == 429 && (ownApi || source instanceof io.syncwarden.source.GoogleSheetsSource)) {
+            // the source's own upstream answered, if only "wait": that is no reason to open its breaker
+            Breakers breakers = exchange.getContext().getRegistry().findSingleByType(Breakers.class);
+            if (breakers != null) {
+                breakers.answered(exchange.getFromRouteId());
+            }
+        }
         if (status == 429 && ownApi && ring != null && used >= 0 && ring.size() > 1) {
             // this key rests until its reset; another key that does not rest takes the next attempt at once
             ring.rest(used, now.plusMillis(wait));

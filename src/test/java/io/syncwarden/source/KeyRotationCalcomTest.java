@@ -33,6 +33,7 @@ class KeyRotationCalcomTest extends UpstreamStubTestSupport {
     protected void properties(Properties p) {
         calcomProperties(p, ONE + ", " + TWO);
         p.put("syncwarden.retry.max-rate-limit-wait-ms", "2000");
+        p.put("syncwarden.breaker.failures", "2"); // rate limits must never open it
     }
 
     private void limited(String key, int resetSeconds) throws Exception {
@@ -99,5 +100,20 @@ class KeyRotationCalcomTest extends UpstreamStubTestSupport {
         assertThat(early.status()).isEqualTo("rate_limited");
         assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run")).as("no run before the reset").isEqualTo(runs);
         assertThat(requestsWith(ONE) + requestsWith(TWO)).isEqualTo(2);
+    }
+
+    @Test
+    void should_not_open_the_breaker_on_rate_limits_alone() throws Exception {
+        limited(ONE, 3600);
+        limited(TWO, 1800);
+
+        for (int i = 0; i < 3; i++) {
+            assertThat(fire("it-calcom", "manual").status()).isEqualTo("rate_limited");
+        }
+
+        assertThat(context.getRegistry().findSingleByType(io.syncwarden.heal.Breakers.class).ofSource("it-calcom").getState())
+                .as("the upstream answered every time, if only to say wait")
+                .isEqualTo(io.github.resilience4j.circuitbreaker.CircuitBreaker.State.CLOSED);
+        assertThat(requestsWith(ONE) + requestsWith(TWO)).as("every run asked (none skipped by a breaker)").isGreaterThanOrEqualTo(4);
     }
 }
