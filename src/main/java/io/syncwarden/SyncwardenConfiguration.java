@@ -232,6 +232,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         return new io.syncwarden.source.Lifecycle();
     }
 
+    @BindToRegistry("watchdog")
+    public io.syncwarden.heal.Watchdog watchdog(CamelContext context) throws Exception {
+        return new io.syncwarden.heal.Watchdog(syncRuns(context), incidents(), context);
+    }
+
     @BindToRegistry("recoveryProbe")
     public RecoveryProbe recoveryProbe(CamelContext context) throws Exception {
         return new RecoveryProbe(syncRuns(context), breakers(context), context);

@@ -38,6 +38,7 @@ public abstract class SyncwardenTestSupport extends CamelMainTestSupport {
         // the retry queue ticks only when a test fires its route
         p.put("syncwarden.retry-queue.cron", "0 0 0 1 1 ? 2099");
         p.put("syncwarden.recovery.cron", "0 0 0 1 1 ? 2099");
+        p.put("syncwarden.watchdog.cron", "0 0 0 1 1 ? 2099");
         return p;
     }
 

@@ -723,7 +723,7 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
     }
 
     /** {@code PT10M}, {@code 10m}, {@code 90s}, {@code 2h}, {@code 1d}, or milliseconds. */
-    static Duration duration(String text) {
+    public static Duration duration(String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);
         try {
             if (t.startsWith("p")) {
@@ -741,7 +741,7 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
                 default -> throw new NumberFormatException(t);
             };
         } catch (NumberFormatException | DateTimeParseException | StringIndexOutOfBoundsException e) {
-            throw new NonRecoverableSyncException("watermarkLookback '" + text + "' is not a duration (e.g. PT10M, 10m, 90s, 2h)");
+            throw new NonRecoverableSyncException("'" + text + "' is not a duration (e.g. PT10M, 10m, 90s, 2h)");
         }
     }
 

@@ -1,0 +1,30 @@
+package io.syncwarden.heal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The watchdog's grading: severity boundaries against the SLA, and the default SLA from a source's schedule. */
+class WatchdogSlaTest {
+    @ParameterizedTest(name = "{0} s late against a 600 s SLA -> {1}")
+    @CsvSource({"0, ok", "600, ok", "601, warning", "1200, warning", "1201, high", "2400, high", "2401, critical"})
+    void should_grade_an_age_against_the_sla(long ageSeconds, String severity) {
+        assertThat(Watchdog.severity(Duration.ofSeconds(ageSeconds), Duration.ofMinutes(10))).isEqualTo(severity);
+    }
+
+    @ParameterizedTest(name = "{0} every {1} -> SLA {2} min")
+    @CsvSource({"google-sheets, '0 */2 * * * ?', 10", "http-csv, '0 */5 * * * ?', 15", "jdbc, '0 0 */6 * * ?', 1080",
+            "calcom-bookings, '0 */30 * * * ?', 90"})
+    void should_derive_the_sla_from_the_schedule(String kind, String cron, long minutes) {
+        assertThat(Watchdog.freshnessSla(kind, cron, "", Instant.parse("2026-11-29T10:00:30Z"))).isEqualTo(Duration.ofMinutes(minutes));
+    }
+
+    @ParameterizedTest(name = "configured {0}")
+    @CsvSource({"PT45M, 45", "45m, 45", "2h, 120"})
+    void should_take_a_configured_sla(String configured, long minutes) {
+        assertThat(Watchdog.freshnessSla("jdbc", "0 0 */6 * * ?", configured, Instant.now())).isEqualTo(Duration.ofMinutes(minutes));
+    }
+}

@@ -1,0 +1,158 @@
+package io.syncwarden.source;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.syncwarden.heal.Watchdog;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The watchdog's pass against a report source with a 10-minute SLA: time moves on an injected clock, the pass is fired
+ * through its route, and its report, actions, incidents and the runs it fires are checked.
+ */
+class WatchdogTest extends UpstreamStubTestSupport {
+    private static final String STOCK = "/acme/doc/report/pivotTableStream/7/Report.csv";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Override
+    protected String testRoutes() {
+        return "test-watchdog-sources.camel.yaml";
+    }
+
+    @Override
+    protected void properties(Properties p) {
+        finaleProperties(p);
+    }
+
+    private void serve(int status) throws Exception {
+        upstream.resetAll();
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).willReturn(aResponse().withStatus(status).withHeader("Content-Type", "text/csv")
+                .withBody(status == 200 ? io.syncwarden.Fixtures.read("finale/products_stock_report.csv") : "")));
+    }
+
+    private Watchdog watchdog() {
+        return context.getRegistry().lookupByNameAndType("watchdog", Watchdog.class);
+    }
+
+    /** One pass, as the schedule fires it, with the clock this many minutes ahead; its report. */
+    private JsonNode passAt(long minutesAhead) throws Exception {
+        watchdog().clock(Clock.offset(Clock.systemUTC(), Duration.ofMinutes(minutesAhead)));
+        fire("watchdog", "schedule");
+        return JSON.readTree(watchdog().latestReport());
+    }
+
+    private long watchdogRuns(String status) throws Exception {
+        return count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE run_trigger = 'watchdog' AND status = '" + status + "'");
+    }
+
+    @Test
+    void should_report_a_fresh_source_healthy_and_do_nothing() throws Exception {
+        serve(200);
+        fire("wd-stock");
+
+        JsonNode report = passAt(0);
+
+        assertThat(report.get("overall").asText()).isEqualTo("healthy");
+        JsonNode check = report.get("checks").get("wd-stock");
+        assertThat(check.get("lastSync").get("status").asText()).isEqualTo("OK");
+        assertThat(check.get("lastSync").get("minutesAgo").asLong()).isZero();
+        assertThat(check.get("lastSync").get("slaMinutes").asLong()).isEqualTo(10);
+        assertThat(check.get("recentErrors").get("count").asLong()).isZero();
+        assertThat(check.get("rowCount").get("total").asLong()).isEqualTo(30);
+        assertThat(report.get("actions")).isEmpty();
+    }
+
+    @Test
+    void should_fire_a_stale_source_again_open_an_incident_and_resolve_it_once_fresh() throws Exception {
+        serve(200);
+        fire("wd-stock");
+
+        JsonNode late = passAt(25); // 2.5x the SLA
+
+        assertThat(late.get("overall").asText()).isEqualTo("degraded");
+        assertThat(late.get("checks").get("wd-stock").get("lastSync").get("status").asText()).isEqualTo("HIGH");
+        assertThat(late.get("actions").get(0).get("action").asText()).isEqualTo("refire");
+        assertThat(text("SELECT kind || ' ' || severity || ' ' || status FROM syncwarden.incident")).isEqualTo("stale high open");
+        await().atMost(Duration.ofSeconds(20)).until(() -> watchdogRuns("success") == 1);
+
+        JsonNode fresh = passAt(0);
+
+        assertThat(fresh.get("overall").asText()).isEqualTo("healthy");
+        assertThat(text("SELECT status || ' ' || resolved_by FROM syncwarden.incident")).isEqualTo("resolved watchdog");
+    }
+
+    @Test
+    void should_escalate_to_critical_past_four_times_the_sla() throws Exception {
+        serve(200);
+        fire("wd-stock");
+        serve(503); // the re-fired syncs fail: the source stays stale
+
+        passAt(15);
+        JsonNode worse = passAt(45);
+
+        assertThat(worse.get("overall").asText()).isEqualTo("unhealthy");
+        assertThat(worse.get("checks").get("wd-stock").get("lastSync").get("status").asText()).isEqualTo("CRITICAL");
+        assertThat(text("SELECT severity FROM syncwarden.incident WHERE kind = 'stale'")).isEqualTo("critical");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.incident_event WHERE event = 'escalated'")).isEqualTo(1);
+    }
+
+    @Test
+    void should_not_fire_again_a_source_whose_last_run_failed_non_recoverably() throws Exception {
+        serve(200);
+        fire("wd-stock");
+        serve(401);
+        assertThat(fire("wd-stock").status()).isEqualTo("failed");
+
+        JsonNode late = passAt(25);
+
+        JsonNode action = late.get("actions").get(0);
+        assertThat(action.get("action").asText()).isEqualTo("incident");
+        assertThat(action.get("reason").asText()).contains("non_recoverable").contains("401");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE run_trigger = 'watchdog'")).as("no blind re-fire").isZero();
+        assertThat(text("SELECT message FROM syncwarden.incident WHERE kind = 'stale'")).contains("no successful sync for 25 min");
+    }
+
+    @Test
+    void should_leave_a_paused_source_to_its_operator_and_say_so() throws Exception {
+        serve(200);
+        fire("wd-stock");
+        try (Connection c = target(); Statement s = c.createStatement()) {
+            s.executeUpdate("UPDATE syncwarden.source_health SET paused = TRUE, paused_reason = 'bad credentials' WHERE source_id = 'wd-stock'");
+        }
+
+        JsonNode late = passAt(25);
+
+        assertThat(late.get("actions").get(0).get("action").asText()).isEqualTo("report");
+        assertThat(late.get("actions").get(0).get("reason").asText()).contains("paused: bad credentials");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE run_trigger = 'watchdog'")).isZero();
+    }
+
+    @Test
+    void should_fire_an_emergency_sync_when_the_target_table_was_emptied() throws Exception {
+        serve(200);
+        fire("wd-stock");
+        try (Connection c = target(); Statement s = c.createStatement()) {
+            s.executeUpdate("DELETE FROM wd_stock");
+        }
+
+        JsonNode emptied = passAt(0);
+
+        assertThat(emptied.get("checks").get("wd-stock").get("rowCount").get("status").asText()).isEqualTo("EMPTY");
+        assertThat(emptied.get("actions").get(0).get("action").asText()).isEqualTo("emergency_sync");
+        await().atMost(Duration.ofSeconds(20)).until(() -> watchdogRuns("success") == 1);
+        assertThat(count("SELECT COUNT(*) FROM wd_stock")).isEqualTo(30);
+
+        passAt(0);
+        assertThat(text("SELECT kind || ' ' || status FROM syncwarden.incident")).isEqualTo("empty_target resolved");
+    }
+}
