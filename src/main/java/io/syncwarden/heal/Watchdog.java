@@ -53,6 +53,8 @@ public class Watchdog {
     private final Incidents incidents;
     private final CamelContext context;
     private volatile Clock clock = Clock.systemUTC();
+    /** Sources with a re-fire queued on watchdog-runs and not yet run: not queued again by a later pass. */
+    private final java.util.Set<String> queued = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public Watchdog(SyncRuns runs, Incidents incidents, CamelContext context) {
         this.runs = runs;
@@ -77,31 +79,48 @@ public class Watchdog {
     }
 
     /**
-     * A source's freshness SLA: the configured one ({@code PT10M}, {@code 10m}, {@code 90s}), else 5 intervals of its
-     * schedule for a sheet and 3 for the others (the interval between its cron's next two fire times).
+     * A source's freshness deadline after its last success {@code since}: the configured SLA ({@code PT10M},
+     * {@code 10m}; at least a minute) after it, else the schedule's 3rd fire time after it (5th for a sheet), so a
+     * schedule with gaps (office hours, weekdays) is judged by its own fires. Null when the schedule will not fire that
+     * often again (a source run by hand): nothing is expected of it.
      */
-    static Duration freshnessSla(String kind, String cron, String configured, Instant now) {
+    static Instant deadline(String kind, String cron, String configured, Instant since) {
         if (configured != null && !configured.isBlank()) {
-            return io.syncwarden.source.JdbcSource.duration(configured);
+            return since.plus(configuredSla(configured));
         }
-        Duration interval = Duration.ofHours(6);
-        if (cron != null && !cron.isBlank()) {
-            try {
-                CronExpression expression = new CronExpression(cron);
-                Date first = expression.getNextValidTimeAfter(Date.from(now));
-                Date second = first == null ? null : expression.getNextValidTimeAfter(first);
-                if (second != null) {
-                    interval = Duration.ofMillis(second.getTime() - first.getTime());
-                }
-            } catch (ParseException e) {
-                LOG.debug("Watchdog: cron '{}' does not parse: {}", cron, e.getMessage());
+        if (cron == null || cron.isBlank()) {
+            return null;
+        }
+        try {
+            CronExpression expression = new CronExpression(cron);
+            Date at = Date.from(since);
+            for (int i = 0; i < ("google-sheets".equals(kind) ? 5 : 3) && at != null; i++) {
+                at = expression.getNextValidTimeAfter(at);
             }
+            return at == null ? null : at.toInstant();
+        } catch (ParseException e) {
+            throw new IllegalArgumentException("cron '" + cron + "' does not parse: " + e.getMessage());
         }
-        return interval.multipliedBy("google-sheets".equals(kind) ? 5 : 3);
+    }
+
+    /** A configured SLA, at least one minute. */
+    static Duration configuredSla(String configured) {
+        Duration sla = io.syncwarden.source.JdbcSource.duration(configured);
+        if (sla.compareTo(Duration.ofMinutes(1)) < 0) {
+            throw new IllegalArgumentException("freshnessSla '" + configured + "' is shorter than a minute (a bare number is "
+                    + "milliseconds: write 30m or PT30M)");
+        }
+        return sla;
+    }
+
+    /** The SLA as a duration, for reports and the unit tests: the deadline's distance from {@code since}. */
+    static Duration freshnessSla(String kind, String cron, String configured, Instant since) {
+        Instant deadline = deadline(kind, cron, configured, since);
+        return deadline == null ? null : Duration.between(since, deadline);
     }
 
     /** One pass; returns the ids of the sources whose sync it fires again (the route hands them to watchdog-runs). */
-    public List<String> pass() throws SQLException {
+    public List<String> pass() {
         long started = System.nanoTime();
         Instant now = clock.instant();
         ObjectNode report = JSON.createObjectNode();
@@ -117,24 +136,45 @@ public class Watchdog {
                 if (status == null || !status.isStarted()) {
                     continue; // a source switched off has no schedule to keep
                 }
-                String worst = check(c, source, now, checks.putObject(source.id()), actions, refire);
-                overall = worse(overall, worst);
+                ObjectNode check = checks.putObject(source.id());
+                try {
+                    overall = worse(overall, check(c, source, now, check, actions, refire));
+                } catch (SQLException | RuntimeException e) {
+                    // one source that cannot be judged does not stop the pass over the others
+                    check.put("error", SyncRuns.truncate(String.valueOf(e.getMessage()), 300));
+                    overall = worse(overall, "degraded");
+                    LOG.warn("Watchdog: source {} could not be checked: {}", source.id(), e.getMessage());
+                }
             }
+        } catch (SQLException e) {
+            report.put("error", "the target database did not answer: " + SyncRuns.truncate(String.valueOf(e.getMessage()), 300));
+            overall = "unhealthy";
+            LOG.warn("Watchdog: no pass, the target database did not answer: {}", e.getMessage());
+        } finally {
+            report.put("overall", overall);
+            report.put("takenAt", now.toString());
+            report.put("durationMs", (System.nanoTime() - started) / 1_000_000);
+            save(report, now);
         }
-        report.put("overall", overall);
-        report.put("takenAt", now.toString());
-        report.put("durationMs", (System.nanoTime() - started) / 1_000_000);
-        save(report, now);
         if (!refire.isEmpty() || !"healthy".equals(overall)) {
             LOG.info("Watchdog: {}; actions {}", overall, actions);
         }
+        refire.removeIf(id -> !queued.add(id)); // one queued re-fire per source until it has run
         return refire;
     }
 
     /** Fires a source's sync for the watchdog (on the watchdog-runs route's thread, never the pass's). */
     public void refire(String sourceId) throws Exception {
-        SyncTrigger.Result result = new SyncTrigger(context).fire(sourceId, "watchdog");
-        LOG.info("Watchdog: sync of {} fired again: {}", sourceId, result.status());
+        try {
+            ServiceStatus status = context.getRouteController().getRouteStatus(sourceId);
+            if (status == null || !status.isStarted()) {
+                return; // switched off since the pass
+            }
+            SyncTrigger.Result result = new SyncTrigger(context).fire(sourceId, "watchdog");
+            LOG.info("Watchdog: sync of {} fired again: {}", sourceId, result.status());
+        } finally {
+            queued.remove(sourceId);
+        }
     }
 
     /** The latest report as JSON, or null before the first pass. */
@@ -149,25 +189,25 @@ public class Watchdog {
     private String check(Connection c, SourceRegistry.Source source, Instant now, ObjectNode check, ArrayNode actions,
                          List<String> refire) throws SQLException {
         String id = source.id();
-        Facts f = facts(c, id, now);
-        Object cron = source.parameters().get("cron");
-        Object configured = source.parameters().get("freshnessSla");
-        Duration sla = freshnessSla(source.kind(), cron == null ? null : cron.toString(),
-                configured == null ? null : configured.toString(), now);
+        Facts f = facts(c, id);
+        String cron = parameter(source, "cron");
+        String configured = parameter(source, "freshnessSla");
+        // a source that never succeeded is judged from its first run (none yet: nothing to be late against)
+        Instant since = f.lastSuccess != null ? f.lastSuccess : f.firstRun;
+        Instant deadline = since == null ? null : deadline(source.kind(), cron, configured, since);
 
         ObjectNode lastSync = check.putObject("lastSync");
-        String severity;
+        String severity = "ok";
         if (f.lastSuccess == null) {
             lastSync.putNull("minutesAgo");
-            lastSync.put("status", "UNKNOWN");
-            severity = "ok"; // never synced: nothing to be late against yet (its failures show in its runs)
         } else {
-            Duration age = Duration.between(f.lastSuccess, now);
-            severity = severity(age, sla);
-            lastSync.put("minutesAgo", age.toMinutes());
-            lastSync.put("status", "ok".equals(severity) ? "OK" : severity.toUpperCase(Locale.ROOT));
+            lastSync.put("minutesAgo", Duration.between(f.lastSuccess, now).toMinutes());
         }
-        lastSync.put("slaMinutes", sla.toMinutes());
+        if (deadline != null) {
+            severity = severity(Duration.between(since, now), Duration.between(since, deadline));
+            lastSync.put("slaMinutes", Duration.between(since, deadline).toMinutes());
+        }
+        lastSync.put("status", since == null ? "UNKNOWN" : "ok".equals(severity) ? "OK" : severity.toUpperCase(Locale.ROOT));
         ObjectNode errors = check.putObject("recentErrors");
         errors.put("count", f.failedLastHour);
         errors.put("status", f.failedLastHour == 0 ? "OK" : "WARN");
@@ -181,13 +221,14 @@ public class Watchdog {
         if (emptied) {
             worst = worse(worst, "unhealthy");
             String reason = "target table is empty while the last good run read " + f.lastGoodCount + " rows";
-            String blocked = blocked(f, now);
-            incidents.open(id, EMPTY_TARGET, "high", reason + (blocked == null ? "; emergency full sync fired" : "; " + blocked), null, "watchdog");
-            if (blocked == null && !f.running) {
+            String held = heldBy(f, id);
+            if (held == null) {
                 refire.add(id);
                 action(actions, id, "emergency_sync", reason);
+                incidents.open(id, EMPTY_TARGET, "high", reason + "; emergency full sync fired", null, "watchdog");
             } else {
-                action(actions, id, "report", reason + "; " + (blocked != null ? blocked : "a run is active"));
+                action(actions, id, "report", reason + "; " + held);
+                incidents.open(id, EMPTY_TARGET, "high", reason + "; " + held, null, "watchdog");
             }
         } else if (total > 0) {
             resolve(c, id, EMPTY_TARGET, "the target table has rows again");
@@ -196,20 +237,14 @@ public class Watchdog {
             resolve(c, id, STALE, "fresh again");
             return worst;
         }
-        String late = "no successful sync for " + Duration.between(f.lastSuccess, now).toMinutes() + " min (SLA "
-                + sla.toMinutes() + " min)";
-        String blocked = blocked(f, now);
+        String late = (f.lastSuccess == null ? "no successful sync since its first run " + Duration.between(since, now).toMinutes()
+                + " min ago" : "no successful sync for " + Duration.between(f.lastSuccess, now).toMinutes() + " min")
+                + " (due within " + Duration.between(since, deadline).toMinutes() + " min)";
+        String held = heldBy(f, id);
         String reason;
-        if (blocked != null) {
-            reason = blocked + "; the recovery probe retries it";
-            action(actions, id, "report", late + ": " + reason);
-        } else if (f.running) {
-            reason = "a run is active";
-            action(actions, id, "report", late + ": " + reason);
-        } else if (f.lastErrorClass != null && ("non_recoverable".equals(f.lastErrorClass) || f.lastStatus.startsWith("refused"))) {
-            // firing again would fail the same way: a person has to look
-            reason = "its last run " + f.lastStatus + " (" + f.lastErrorClass + "): " + (f.lastError == null ? "" : f.lastError);
-            action(actions, id, "incident", late + ": " + reason);
+        if (held != null) {
+            reason = held;
+            action(actions, id, f.nonRecoverable() ? "incident" : "report", late + ": " + reason);
         } else {
             reason = "sync fired again (trigger watchdog)";
             if (!emptied) {
@@ -221,16 +256,39 @@ public class Watchdog {
         return worst;
     }
 
-    /** Why the source cannot run now, as the ladder's reason; null when nothing holds it. */
-    private String blocked(Facts f, Instant now) {
+    /** A template parameter of the source as the route saw it (an instance may give it as a {{placeholder}}). */
+    private String parameter(SourceRegistry.Source source, String name) {
+        Object value = source.parameters().get(name);
+        return value == null ? null : context.resolvePropertyPlaceholders(value.toString());
+    }
+
+    /**
+     * Why firing the source again now would not help, as the ladder's reason; null when it may be fired: paused, rate
+     * limited, its breaker open (the recovery probe works on those two), a run active, a retry pending (its back-off
+     * is kept), or its last run failed non-recoverably or was refused (it would fail the same way: a person looks).
+     */
+    private String heldBy(Facts f, String id) {
+        Instant now = Instant.now(); // leases and resets are written with the service's clock
         if (f.paused) {
-            return "paused: " + f.pausedReason;
+            return "paused: " + f.pausedReason + " (waits for an operator to resume it)";
         }
         if (f.notBefore != null && f.notBefore.isAfter(now)) {
-            return "rate limited until " + f.notBefore;
+            return "rate limited until " + f.notBefore + " (the recovery probe and the retry queue take it up then)";
         }
-        if ("open".equals(f.circuit)) {
-            return "its circuit breaker is open";
+        Breakers breakers = context.getRegistry().findSingleByType(Breakers.class);
+        io.github.resilience4j.circuitbreaker.CircuitBreaker breaker = breakers == null ? null : breakers.ofSource(id);
+        if (breaker != null && breaker.getState() == io.github.resilience4j.circuitbreaker.CircuitBreaker.State.OPEN) {
+            return "its circuit breaker is open (the recovery probe syncs it as soon as its upstream answers)";
+        }
+        if (f.leaseUntil != null && f.leaseUntil.isAfter(now)) {
+            return "a run is active";
+        }
+        if (f.retryAt != null) {
+            return "a retry is queued for " + f.retryAt + " (its back-off is kept)";
+        }
+        if (f.nonRecoverable()) {
+            return "its last run " + f.lastStatus + " (" + f.lastErrorClass + "): "
+                    + SyncRuns.truncate(f.lastError == null ? "" : f.lastError, 300);
         }
         return null;
     }
@@ -259,12 +317,15 @@ public class Watchdog {
     }
 
     /** What the control tables say of a source. */
-    private record Facts(Instant lastSuccess, String lastStatus, String lastErrorClass, String lastError, Long lastRunId,
-                         long lastGoodCount, boolean paused, String pausedReason, Instant notBefore, String circuit,
-                         boolean running, long failedLastHour) {
+    private record Facts(Instant lastSuccess, Instant firstRun, String lastStatus, String lastErrorClass, String lastError,
+                         Long lastRunId, long lastGoodCount, boolean paused, String pausedReason, Instant notBefore,
+                         Instant leaseUntil, Instant retryAt, long failedLastHour) {
+        boolean nonRecoverable() {
+            return lastErrorClass != null && ("non_recoverable".equals(lastErrorClass) || lastStatus.startsWith("refused"));
+        }
     }
 
-    private Facts facts(Connection c, String id, Instant now) throws SQLException {
+    private Facts facts(Connection c, String id) throws SQLException {
         Instant lastSuccess = null;
         String lastStatus = null;
         String lastErrorClass = null;
@@ -274,9 +335,8 @@ public class Watchdog {
         boolean paused = false;
         String pausedReason = null;
         Instant notBefore = null;
-        String circuit = "closed";
         try (PreparedStatement ps = c.prepareStatement("SELECT h.last_success_at, h.last_run_status, r.error_class, h.last_error, "
-                + "h.last_run_id, h.last_row_count, h.paused, h.paused_reason, h.not_before, h.circuit_state "
+                + "h.last_run_id, h.last_row_count, h.paused, h.paused_reason, h.not_before "
                 + "FROM source_health h LEFT JOIN sync_run r ON r.run_id = h.last_run_id WHERE h.source_id = ?")) {
             ps.setString(1, id);
             try (ResultSet rs = ps.executeQuery()) {
@@ -291,31 +351,33 @@ public class Watchdog {
                     paused = rs.getBoolean(7);
                     pausedReason = rs.getString(8);
                     notBefore = instant(rs.getObject(9, OffsetDateTime.class));
-                    circuit = rs.getString(10);
                 }
             }
         }
-        boolean running;
-        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM source_lock WHERE source_id = ? AND lease_until > ?")) {
-            ps.setString(1, id);
-            ps.setObject(2, SyncRuns.utc(now));
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                running = rs.getLong(1) > 0;
-            }
-        }
+        Instant leaseUntil = one(c, "SELECT MAX(lease_until) FROM source_lock WHERE source_id = ?", id);
+        Instant retryAt = one(c, "SELECT MIN(next_retry_at) FROM retry_queue WHERE source_id = ? AND status IN ('pending', 'running')", id);
+        Instant firstRun = lastSuccess != null ? null : one(c, "SELECT MIN(started_at) FROM sync_run WHERE source_id = ?", id);
         long failed;
         try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM sync_run WHERE source_id = ? AND status = 'failed' "
                 + "AND started_at > ?")) {
             ps.setString(1, id);
-            ps.setObject(2, SyncRuns.utc(now.minus(Duration.ofHours(1))));
+            ps.setObject(2, SyncRuns.utc(Instant.now().minus(Duration.ofHours(1))));
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 failed = rs.getLong(1);
             }
         }
-        return new Facts(lastSuccess, lastStatus == null ? "" : lastStatus, lastErrorClass, lastError, lastRunId, lastGood,
-                paused, pausedReason, notBefore, circuit, running, failed);
+        return new Facts(lastSuccess, firstRun, lastStatus == null ? "" : lastStatus, lastErrorClass, lastError, lastRunId,
+                lastGood, paused, pausedReason, notBefore, leaseUntil, retryAt, failed);
+    }
+
+    private static Instant one(Connection c, String sql, String id) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, id);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? instant(rs.getObject(1, OffsetDateTime.class)) : null;
+            }
+        }
     }
 
     /** Rows of the source's target table (not counting rows marked deleted); -1 when it cannot be told. */
@@ -331,10 +393,12 @@ public class Watchdog {
             }
             boolean marked = table.columnNames().contains(TargetTable.DELETED_AT);
             try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM " + table.qualified()
-                    + (marked ? " WHERE " + table.quoted(TargetTable.DELETED_AT) + " IS NULL" : ""));
-                 ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
+                    + (marked ? " WHERE " + table.quoted(TargetTable.DELETED_AT) + " IS NULL" : ""))) {
+                ps.setQueryTimeout(10); // a pass is quick: a table too big or too busy to count now is "unknown"
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
+                }
             }
         } catch (SQLException | RuntimeException e) {
             LOG.debug("Watchdog: cannot count the rows of {}'s target: {}", id, e.getMessage());

@@ -1,9 +1,11 @@
 package io.syncwarden.heal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.time.Instant;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -15,11 +17,20 @@ class WatchdogSlaTest {
         assertThat(Watchdog.severity(Duration.ofSeconds(ageSeconds), Duration.ofMinutes(10))).isEqualTo(severity);
     }
 
-    @ParameterizedTest(name = "{0} every {1} -> SLA {2} min")
-    @CsvSource({"google-sheets, '0 */2 * * * ?', 10", "http-csv, '0 */5 * * * ?', 15", "jdbc, '0 0 */6 * * ?', 1080",
-            "calcom-bookings, '0 */30 * * * ?', 90"})
-    void should_derive_the_sla_from_the_schedule(String kind, String cron, long minutes) {
-        assertThat(Watchdog.freshnessSla(kind, cron, "", Instant.parse("2026-11-29T10:00:30Z"))).isEqualTo(Duration.ofMinutes(minutes));
+    @ParameterizedTest(name = "{0} every {1} -> due {2} min after its last success")
+    @CsvSource({"google-sheets, '0 */2 * * * ?', 10", "http-csv, '0 */5 * * * ?', 15", "calcom-bookings, '0 */30 * * * ?', 90"})
+    void should_derive_the_deadline_from_the_schedules_own_fires(String kind, String cron, long minutes) {
+        assertThat(Watchdog.freshnessSla(kind, cron, "", Instant.parse("2026-11-29T06:00:00Z"))).isEqualTo(Duration.ofMinutes(minutes));
+    }
+
+    @Test
+    void should_expect_nothing_of_a_schedule_that_does_not_fire_again() {
+        assertThat(Watchdog.deadline("jdbc", "0 0 0 1 1 ? 2099", "", Instant.parse("2026-11-29T06:00:00Z"))).isNull();
+    }
+
+    @Test
+    void should_refuse_a_configured_sla_under_a_minute() {
+        assertThatThrownBy(() -> Watchdog.configuredSla("30")).hasMessageContaining("shorter than a minute");
     }
 
     @ParameterizedTest(name = "configured {0}")

@@ -98,10 +98,14 @@ class WatchdogTest extends UpstreamStubTestSupport {
         serve(503); // the re-fired syncs fail: the source stays stale
 
         passAt(15);
+        await().atMost(Duration.ofSeconds(20)).until(() -> watchdogRuns("failed") == 1); // re-fired, failed, queued
         JsonNode worse = passAt(45);
 
         assertThat(worse.get("overall").asText()).isEqualTo("unhealthy");
         assertThat(worse.get("checks").get("wd-stock").get("lastSync").get("status").asText()).isEqualTo("CRITICAL");
+        assertThat(worse.get("actions").get(0).get("reason").asText()).as("the queue's back-off is kept, not overridden")
+                .contains("a retry is queued");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE run_trigger = 'watchdog'")).isEqualTo(1);
         assertThat(text("SELECT severity FROM syncwarden.incident WHERE kind = 'stale'")).isEqualTo("critical");
         assertThat(count("SELECT COUNT(*) FROM syncwarden.incident_event WHERE event = 'escalated'")).isEqualTo(1);
     }
@@ -154,5 +158,18 @@ class WatchdogTest extends UpstreamStubTestSupport {
 
         passAt(0);
         assertThat(text("SELECT kind || ' ' || status FROM syncwarden.incident")).isEqualTo("empty_target resolved");
+    }
+
+    @Test
+    void should_judge_a_source_that_never_succeeded_from_its_first_run() throws Exception {
+        serve(401);
+        assertThat(fire("wd-stock").status()).isEqualTo("failed");
+
+        JsonNode report = passAt(45);
+
+        JsonNode lastSync = report.get("checks").get("wd-stock").get("lastSync");
+        assertThat(lastSync.get("minutesAgo").isNull()).isTrue();
+        assertThat(lastSync.get("status").asText()).isEqualTo("CRITICAL");
+        assertThat(text("SELECT message FROM syncwarden.incident WHERE kind = 'stale'")).contains("since its first run");
     }
 }
