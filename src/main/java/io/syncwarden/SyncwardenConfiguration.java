@@ -104,6 +104,10 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private long retryClaimTimeoutMs;
     @PropertyInject(value = "syncwarden.guard.max-drop", defaultValue = "0.5")
     private double guardMaxDrop;
+    @PropertyInject(value = "syncwarden.watchdog.error-rate", defaultValue = "0.5")
+    private double watchdogErrorRate;
+    @PropertyInject(value = "syncwarden.watchdog.error-rate-min-runs", defaultValue = "4")
+    private int watchdogErrorRateMinRuns;
     @PropertyInject(value = "syncwarden.snapshots.keep", defaultValue = "3")
     private int snapshotsKeep;
     @PropertyInject(value = "syncwarden.pause.after-non-recoverable", defaultValue = "3")
@@ -234,7 +238,9 @@ public class SyncwardenConfiguration implements CamelConfiguration {
 
     @BindToRegistry("watchdog")
     public io.syncwarden.heal.Watchdog watchdog(CamelContext context) throws Exception {
-        return new io.syncwarden.heal.Watchdog(syncRuns(context), incidents(), context);
+        io.syncwarden.heal.Watchdog watchdog = new io.syncwarden.heal.Watchdog(syncRuns(context), incidents(), context);
+        watchdog.errorRate(watchdogErrorRate, watchdogErrorRateMinRuns);
+        return watchdog;
     }
 
     @BindToRegistry("recoveryProbe")

@@ -48,11 +48,14 @@ public class Watchdog {
     private static final ObjectMapper JSON = new ObjectMapper();
     static final String STALE = "stale";
     static final String EMPTY_TARGET = "empty_target";
+    static final String ERROR_RATE = "error_rate";
 
     private final SyncRuns runs;
     private final Incidents incidents;
     private final CamelContext context;
     private volatile Clock clock = Clock.systemUTC();
+    private volatile double errorRate = 0.5;
+    private volatile int errorRateMinRuns = 4;
     /** Sources with a re-fire queued on watchdog-runs and not yet run: not queued again by a later pass. */
     private final java.util.Set<String> queued = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -65,6 +68,16 @@ public class Watchdog {
     /** The clock the watchdog judges ages by (tests move it; the service uses the system clock). */
     public void clock(Clock clock) {
         this.clock = clock;
+    }
+
+    /** An error-rate incident: more than {@code share} of at least {@code minRuns} runs of the last hour failed. */
+    public void errorRate(double share, int minRuns) {
+        if (share <= 0 || share > 1 || minRuns < 1) {
+            throw new IllegalArgumentException("syncwarden.watchdog.error-rate must be in (0, 1] and "
+                    + "syncwarden.watchdog.error-rate-min-runs >= 1, were " + share + " and " + minRuns);
+        }
+        this.errorRate = share;
+        this.errorRateMinRuns = minRuns;
     }
 
     /** {@code ok}, or how late a source is: warning (1-2x the SLA), high (2-4x), critical (above 4x). */
@@ -189,6 +202,11 @@ public class Watchdog {
     private String check(Connection c, SourceRegistry.Source source, Instant now, ObjectNode check, ArrayNode actions,
                          List<String> refire) throws SQLException {
         String id = source.id();
+        Long stuck = runs.releaseExpired(id);
+        if (stuck != null) {
+            // its node died or hung: the run is closed, the lock free, the sync fired again
+            action(actions, id, "release_stuck_run", "run " + stuck + " outlived its lease: closed as abandoned, lock released");
+        }
         Facts f = facts(c, id);
         String cron = parameter(source, "cron");
         String configured = parameter(source, "freshnessSla");
@@ -210,7 +228,15 @@ public class Watchdog {
         lastSync.put("status", since == null ? "UNKNOWN" : "ok".equals(severity) ? "OK" : severity.toUpperCase(Locale.ROOT));
         ObjectNode errors = check.putObject("recentErrors");
         errors.put("count", f.failedLastHour);
-        errors.put("status", f.failedLastHour == 0 ? "OK" : "WARN");
+        errors.put("runs", f.runsLastHour);
+        boolean spiking = f.runsLastHour >= errorRateMinRuns && f.failedLastHour > errorRate * f.runsLastHour;
+        errors.put("status", spiking ? "HIGH" : f.failedLastHour == 0 ? "OK" : "WARN");
+        if (spiking) {
+            incidents.open(id, ERROR_RATE, "high", f.failedLastHour + " of its " + f.runsLastHour + " runs of the last hour failed "
+                    + "(more than " + Math.round(errorRate * 100) + "%)", f.lastRunId, "watchdog");
+        } else if (f.runsLastHour >= errorRateMinRuns) {
+            resolve(c, id, ERROR_RATE, "the share of failed runs is below " + Math.round(errorRate * 100) + "% again");
+        }
         ObjectNode rows = check.putObject("rowCount");
         long total = targetRows(c, id);
         rows.put("total", total);
@@ -218,6 +244,12 @@ public class Watchdog {
         rows.put("status", total < 0 ? "UNKNOWN" : emptied ? "EMPTY" : "OK");
 
         String worst = "ok".equals(severity) ? "healthy" : "critical".equals(severity) ? "unhealthy" : "degraded";
+        if (spiking || stuck != null) {
+            worst = worse(worst, "degraded");
+        }
+        if (stuck != null && "ok".equals(severity) && !emptied) {
+            refire.add(id); // a fresh source whose run died: fired again now, not when it turns stale
+        }
         if (emptied) {
             worst = worse(worst, "unhealthy");
             String reason = "target table is empty while the last good run read " + f.lastGoodCount + " rows";
@@ -319,7 +351,7 @@ public class Watchdog {
     /** What the control tables say of a source. */
     private record Facts(Instant lastSuccess, Instant firstRun, String lastStatus, String lastErrorClass, String lastError,
                          Long lastRunId, long lastGoodCount, boolean paused, String pausedReason, Instant notBefore,
-                         Instant leaseUntil, Instant retryAt, long failedLastHour) {
+                         Instant leaseUntil, Instant retryAt, long failedLastHour, long runsLastHour) {
         boolean nonRecoverable() {
             return lastErrorClass != null && ("non_recoverable".equals(lastErrorClass) || lastStatus.startsWith("refused"));
         }
@@ -358,17 +390,20 @@ public class Watchdog {
         Instant retryAt = one(c, "SELECT MIN(next_retry_at) FROM retry_queue WHERE source_id = ? AND status IN ('pending', 'running')", id);
         Instant firstRun = lastSuccess != null ? null : one(c, "SELECT MIN(started_at) FROM sync_run WHERE source_id = ?", id);
         long failed;
-        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM sync_run WHERE source_id = ? AND status = 'failed' "
-                + "AND started_at > ?")) {
+        long ran;
+        // runs that ended in the last hour, judged: successes, empties, failures (not skipped, refused or waiting ones)
+        try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(CASE WHEN status = 'failed' THEN 1 END), COUNT(*) FROM sync_run "
+                + "WHERE source_id = ? AND status IN ('success', 'empty', 'failed') AND started_at > ?")) {
             ps.setString(1, id);
             ps.setObject(2, SyncRuns.utc(Instant.now().minus(Duration.ofHours(1))));
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 failed = rs.getLong(1);
+                ran = rs.getLong(2);
             }
         }
         return new Facts(lastSuccess, firstRun, lastStatus == null ? "" : lastStatus, lastErrorClass, lastError, lastRunId,
-                lastGood, paused, pausedReason, notBefore, leaseUntil, retryAt, failed);
+                lastGood, paused, pausedReason, notBefore, leaseUntil, retryAt, failed, ran);
     }
 
     private static Instant one(Connection c, String sql, String id) throws SQLException {

@@ -300,6 +300,47 @@ public class SyncRuns {
     }
 
     /** A run whose lease ran out keeps its counts (written batch by batch) and gets a failure-log entry saying why. */
+    /**
+     * A run whose lease expired (its node died or hung past the lease, judged by the lease's age, never by the run's
+     * status alone): the run is closed as {@code abandoned} and the lock released, so the source can run again. Returns
+     * the abandoned run's id, or null when the source's lock is live or free.
+     */
+    public Long releaseExpired(String sourceId) throws SQLException {
+        Instant now = Instant.now();
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                Long runId = null;
+                try (PreparedStatement ps = c.prepareStatement(
+                        "SELECT run_id FROM source_lock WHERE source_id = ? AND lease_until < ? FOR UPDATE")) {
+                    ps.setString(1, sourceId);
+                    ps.setObject(2, utc(now));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) {
+                            runId = rs.getLong(1);
+                        }
+                    }
+                }
+                if (runId == null) {
+                    c.commit();
+                    return null;
+                }
+                abandon(c, runId, now, null, "lease expired (its node stopped or hung); released by the watchdog");
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM source_lock WHERE source_id = ? AND run_id = ?")) {
+                    ps.setString(1, sourceId);
+                    ps.setLong(2, runId);
+                    ps.executeUpdate();
+                }
+                c.commit();
+                LOG.warn("Sync {} run {}: lease expired; closed as abandoned and its lock released", sourceId, runId);
+                return runId;
+            } catch (SQLException | RuntimeException e) {
+                rollbackQuietly(c);
+                throw e;
+            }
+        }
+    }
+
     private void abandon(Connection c, long runId, Instant now, Long durationMillis, String why) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("UPDATE sync_run SET status = 'abandoned', finished_at = ?, "
                 + "duration_ms = COALESCE(?, duration_ms), error_class = ?, error_message = ? WHERE run_id = ? AND status = 'running'")) {

@@ -172,4 +172,49 @@ class WatchdogTest extends UpstreamStubTestSupport {
         assertThat(lastSync.get("status").asText()).isEqualTo("CRITICAL");
         assertThat(text("SELECT message FROM syncwarden.incident WHERE kind = 'stale'")).contains("since its first run");
     }
+
+    @Test
+    void should_open_an_error_rate_incident_when_most_runs_of_the_hour_failed() throws Exception {
+        serve(200);
+        fire("wd-stock");
+        serve(503);
+        for (int i = 0; i < 3; i++) {
+            assertThat(fire("wd-stock").status()).isEqualTo("failed");
+        }
+
+        JsonNode report = passAt(0);
+
+        JsonNode errors = report.get("checks").get("wd-stock").get("recentErrors");
+        assertThat(errors.get("count").asLong()).isEqualTo(3);
+        assertThat(errors.get("runs").asLong()).isEqualTo(4);
+        assertThat(errors.get("status").asText()).isEqualTo("HIGH");
+        assertThat(text("SELECT severity || ' ' || message FROM syncwarden.incident WHERE kind = 'error_rate'"))
+                .isEqualTo("high 3 of its 4 runs of the last hour failed (more than 50%)");
+
+        serve(200);
+        fire("wd-stock");
+        fire("wd-stock"); // 3 of 6: no longer more than half
+        passAt(0);
+        assertThat(text("SELECT status FROM syncwarden.incident WHERE kind = 'error_rate'")).isEqualTo("resolved");
+    }
+
+    @Test
+    void should_release_a_run_whose_lease_expired_and_fire_the_source_again() throws Exception {
+        serve(200);
+        fire("wd-stock");
+        // a run of a node that died: its lock outlives nobody's heartbeat
+        io.syncwarden.sync.SyncRuns live = context.getRegistry().findSingleByType(io.syncwarden.sync.SyncRuns.class);
+        io.syncwarden.sync.SyncRuns dead = new io.syncwarden.sync.SyncRuns(live.database(),
+                new io.syncwarden.sync.SyncSettings("dead-node", 60_000, 3), new io.syncwarden.sync.SyncMetrics(() -> null));
+        long stuck = dead.begin("wd-stock", "http-csv", "schedule").runId();
+        try (Connection c = target(); Statement s = c.createStatement()) {
+            s.executeUpdate("UPDATE syncwarden.source_lock SET lease_until = CURRENT_TIMESTAMP - INTERVAL '1' MINUTE");
+        }
+
+        JsonNode report = passAt(0);
+
+        assertThat(report.get("actions").get(0).get("action").asText()).isEqualTo("release_stuck_run");
+        assertThat(text("SELECT status FROM syncwarden.sync_run WHERE run_id = " + stuck)).isEqualTo("abandoned");
+        await().atMost(Duration.ofSeconds(20)).until(() -> watchdogRuns("success") == 1);
+    }
 }
