@@ -56,6 +56,8 @@ public class Watchdog {
     private volatile Clock clock = Clock.systemUTC();
     private volatile double errorRate = 0.5;
     private volatile int errorRateMinRuns = 4;
+    /** Per source, as of the last pass: seconds since its last success, and its lateness (0 ok .. 3 critical). */
+    private final java.util.Map<String, double[]> gauges = new java.util.concurrent.ConcurrentHashMap<>();
     /** Sources with a re-fire queued on watchdog-runs and not yet run: not queued again by a later pass. */
     private final java.util.Set<String> queued = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -173,7 +175,35 @@ public class Watchdog {
             LOG.info("Watchdog: {}; actions {}", overall, actions);
         }
         refire.removeIf(id -> !queued.add(id)); // one queued re-fire per source until it has run
+        measure(actions, System.nanoTime() - started);
         return refire;
+    }
+
+    /**
+     * The pass in Prometheus terms: {@code syncwarden_freshness_age_seconds{source}} and
+     * {@code syncwarden_staleness_severity{source}} (0 ok, 1 warning, 2 high, 3 critical) as of the last pass,
+     * {@code syncwarden_watchdog_pass_duration_seconds} and {@code syncwarden_watchdog_actions_total{action}}.
+     */
+    private void measure(ArrayNode actions, long nanos) {
+        io.micrometer.core.instrument.MeterRegistry meters = context.getRegistry()
+                .findSingleByType(io.micrometer.core.instrument.MeterRegistry.class);
+        if (meters == null) {
+            return;
+        }
+        io.micrometer.core.instrument.Timer.builder("syncwarden.watchdog.pass.duration").description("Duration of watchdog passes")
+                .register(meters).record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        for (com.fasterxml.jackson.databind.JsonNode action : actions) {
+            io.micrometer.core.instrument.Counter.builder("syncwarden.watchdog.actions").description("Actions the watchdog took, by kind")
+                    .tag("action", action.get("action").asText()).register(meters).increment();
+        }
+        gauges.forEach((source, values) -> {
+            io.micrometer.core.instrument.Gauge.builder("syncwarden.freshness.age.seconds", values, v -> v[0])
+                    .description("Seconds since the source's last successful sync, as of the last watchdog pass (-1: never)")
+                    .tag("source", source).register(meters);
+            io.micrometer.core.instrument.Gauge.builder("syncwarden.staleness.severity", values, v -> v[1])
+                    .description("How late the source is: 0 ok, 1 warning, 2 high, 3 critical")
+                    .tag("source", source).register(meters);
+        });
     }
 
     /** Fires a source's sync for the watchdog (on the watchdog-runs route's thread, never the pass's). */
@@ -226,6 +256,9 @@ public class Watchdog {
             lastSync.put("slaMinutes", Duration.between(since, deadline).toMinutes());
         }
         lastSync.put("status", since == null ? "UNKNOWN" : "ok".equals(severity) ? "OK" : severity.toUpperCase(Locale.ROOT));
+        double[] gauge = gauges.computeIfAbsent(id, k -> new double[2]);
+        gauge[0] = f.lastSuccess == null ? -1 : Duration.between(f.lastSuccess, now).toSeconds();
+        gauge[1] = List.of("ok", "warning", "high", "critical").indexOf(severity);
         ObjectNode errors = check.putObject("recentErrors");
         errors.put("count", f.failedLastHour);
         errors.put("runs", f.runsLastHour);

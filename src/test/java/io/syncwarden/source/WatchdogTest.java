@@ -81,6 +81,12 @@ class WatchdogTest extends UpstreamStubTestSupport {
 
         assertThat(late.get("overall").asText()).isEqualTo("degraded");
         assertThat(late.get("checks").get("wd-stock").get("lastSync").get("status").asText()).isEqualTo("HIGH");
+        io.micrometer.core.instrument.MeterRegistry meters = context.getRegistry()
+                .findSingleByType(io.micrometer.core.instrument.MeterRegistry.class);
+        assertThat(meters.get("syncwarden.staleness.severity").tag("source", "wd-stock").gauge().value()).isEqualTo(2.0);
+        assertThat(meters.get("syncwarden.freshness.age.seconds").tag("source", "wd-stock").gauge().value())
+                .isBetween(25 * 60.0, 27 * 60.0);
+        assertThat(meters.get("syncwarden.watchdog.actions").tag("action", "refire").counter().count()).isEqualTo(1.0);
         assertThat(late.get("actions").get(0).get("action").asText()).isEqualTo("refire");
         assertThat(text("SELECT kind || ' ' || severity || ' ' || status FROM syncwarden.incident")).isEqualTo("stale high open");
         await().atMost(Duration.ofSeconds(20)).until(() -> watchdogRuns("success") == 1);
