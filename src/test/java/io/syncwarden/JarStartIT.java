@@ -126,7 +126,8 @@ class JarStartIT {
     private void sigtermThenRestart(Path home) throws Exception {
         layOut(home);
         Process first = startSlowDemo(home, "first.log");
-        awaitLog(home, "first.log", "Sync demo-replica-leads run 1 started");
+        // mid-sync: after a progress line (batches committed), so there is a checkpoint to resume from
+        awaitLog(home, "first.log", "Sync demo-replica-leads run 1: ");
 
         first.destroy(); // SIGTERM, as docker stop sends
 
