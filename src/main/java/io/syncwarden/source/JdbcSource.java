@@ -305,15 +305,16 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
                 st.setFetchSize(1000);
                 try (ResultSet rs = st.executeQuery(select)) {
                     int n = shape.keyIdx.length;
+                    int[] kinds = KeyTracker.kinds(rs);
                     long position = 0;
                     while (rs.next()) {
                         Object key;
                         if (n == 1) {
-                            key = KeyTracker.read(rs, 1);
+                            key = KeyTracker.read(rs, 1, kinds);
                         } else {
                             Object[] parts = new Object[n];
                             for (int i = 0; i < n; i++) {
-                                parts[i] = KeyTracker.read(rs, i + 1);
+                                parts[i] = KeyTracker.read(rs, i + 1, kinds);
                             }
                             key = java.util.Arrays.asList(parts);
                         }

@@ -442,10 +442,11 @@ public final class BatchWriter implements AutoCloseable {
             scan.setFetchSize(batchSize);
             try (ResultSet rs = scan.executeQuery(copy.stagedRows())) {
                 int n = columns.size();
+                int[] kinds = KeyTracker.kinds(rs);
                 while (rs.next()) {
                     Object[] row = new Object[n];
                     for (int i = 0; i < n; i++) {
-                        row[i] = KeyTracker.read(rs, i + 1);
+                        row[i] = KeyTracker.read(rs, i + 1, kinds);
                     }
                     positions[rows.size()] = stagedPositions[(int) rs.getLong(n + 1)];
                     rows.add(row);

@@ -63,9 +63,6 @@ public final class DeletionSweep {
                 if (mode == BatchWriter.Deletions.MARK) {
                     table = table.withDeletedAt(c, db);
                     String conflict = table.deletedAtConflict(readColumns);
-                    if (conflict == null && !table.columns.containsKey(TargetTable.DELETED_AT)) {
-                        conflict = "the table has no " + TargetTable.DELETED_AT + " column";
-                    }
                     if (conflict != null) {
                         LOG.warn("Sync {} run {}: rows missing upstream are not judged: {}", run.sourceId(), run.runId(), conflict);
                         c.commit();

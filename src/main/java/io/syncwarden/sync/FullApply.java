@@ -1,8 +1,6 @@
 package io.syncwarden.sync;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
@@ -67,9 +65,6 @@ public final class FullApply {
     public BatchWriter writer(List<String> columns, List<String> keys, int batchSize) throws SQLException {
         if (deletions == BatchWriter.Deletions.MARK) {
             String conflict = table.deletedAtConflict(columns);
-            if (conflict == null && !table.columns.containsKey(TargetTable.DELETED_AT)) {
-                conflict = "the table has no " + TargetTable.DELETED_AT + " column";
-            }
             notJudged = conflict;
         }
         writer = new BatchWriter(c, runs.database().dialect(), table, columns, keys, batchSize, run, runs, null, 0).atomic();
@@ -128,16 +123,5 @@ public final class FullApply {
         }
         runs.snapshots().discard(snapshot);
         snapshot = null;
-    }
-
-    /** The upstream columns of the source's last good run that recorded them, comma-separated, or null. */
-    static String previousColumns(Connection c, String sourceId) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT upstream_columns FROM sync_run WHERE source_id = ? "
-                + "AND status = 'success' AND upstream_columns IS NOT NULL ORDER BY run_id DESC FETCH FIRST 1 ROWS ONLY")) {
-            ps.setString(1, sourceId);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getString(1) : null;
-            }
-        }
     }
 }

@@ -126,22 +126,29 @@ public final class KeyTracker {
         return v;
     }
 
+    /** How each column of a result set is read as a key value (see {@link #read}); computed once per result set. */
+    public static int[] kinds(java.sql.ResultSet rs) throws java.sql.SQLException {
+        java.sql.ResultSetMetaData md = rs.getMetaData();
+        int[] kinds = new int[md.getColumnCount() + 1];
+        for (int i = 1; i < kinds.length; i++) {
+            int type = md.getColumnType(i);
+            String name = md.getColumnTypeName(i);
+            kinds[i] = type == java.sql.Types.TIMESTAMP_WITH_TIMEZONE || "timestamptz".equalsIgnoreCase(name) ? 1
+                    : type == java.sql.Types.CHAR || type == java.sql.Types.NCHAR || "bpchar".equalsIgnoreCase(name) ? 2 : 0;
+        }
+        return kinds;
+    }
+
     /**
      * A column value as keys compare it: a zoned timestamp as an offset time (the PostgreSQL driver's getObject gives a
-     * zone-less Timestamp), a fixed-width {@code char} without its padding.
+     * zone-less Timestamp), a fixed-width {@code char} without its padding. {@code kinds} from {@link #kinds}.
      */
-    public static Object read(java.sql.ResultSet rs, int column) throws java.sql.SQLException {
-        java.sql.ResultSetMetaData md = rs.getMetaData();
-        int type = md.getColumnType(column);
-        String name = md.getColumnTypeName(column);
-        if (type == java.sql.Types.TIMESTAMP_WITH_TIMEZONE || "timestamptz".equalsIgnoreCase(name)) {
+    public static Object read(java.sql.ResultSet rs, int column, int[] kinds) throws java.sql.SQLException {
+        if (kinds[column] == 1) {
             return rs.getObject(column, java.time.OffsetDateTime.class);
         }
         Object v = rs.getObject(column);
-        if ((type == java.sql.Types.CHAR || type == java.sql.Types.NCHAR || "bpchar".equalsIgnoreCase(name)) && v instanceof String t) {
-            return t.stripTrailing();
-        }
-        return v;
+        return kinds[column] == 2 && v instanceof String t ? t.stripTrailing() : v;
     }
 
     private long hashed(long h, long position) {

@@ -53,9 +53,10 @@ final class MissingRows {
             Batch backBatch = new Batch(back);
             try (ResultSet rs = scan.executeQuery("SELECT " + keyList + (mark ? ", " + deletedCol : "") + " FROM " + table.name)) {
                 Object[] key = new Object[keys.size()];
+                int[] kinds = KeyTracker.kinds(rs);
                 while (rs.next()) {
                     for (int i = 0; i < key.length; i++) {
-                        key[i] = KeyTracker.read(rs, i + 1);
+                        key[i] = KeyTracker.read(rs, i + 1, kinds);
                     }
                     boolean wasDeleted = mark && rs.getObject(key.length + 1) != null;
                     if (!wasDeleted) {

@@ -959,8 +959,13 @@ public class SyncRuns {
 
     /** The upstream columns of the source's last good run that recorded them (comma-separated), or null. */
     public String previousColumns(String sourceId) throws SQLException {
-        try (Connection c = db.dataSource().getConnection()) {
-            return FullApply.previousColumns(c, sourceId);
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT upstream_columns FROM sync_run WHERE source_id = ? "
+                     + "AND status = 'success' AND upstream_columns IS NOT NULL ORDER BY run_id DESC FETCH FIRST 1 ROWS ONLY")) {
+            ps.setString(1, sourceId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
         }
     }
 

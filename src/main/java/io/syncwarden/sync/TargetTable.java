@@ -292,14 +292,17 @@ public final class TargetTable {
 
     /**
      * Why rows no longer upstream cannot be marked in this table, or null when they can: the source delivers a
-     * {@code deleted_at} column of its own (marking would overwrite it), or the table's is not a timestamp.
+     * {@code deleted_at} column of its own (marking would overwrite it), the table has none, or its is not a timestamp.
      */
     public String deletedAtConflict(List<String> readColumns) {
         if (readColumns.contains(DELETED_AT)) {
             return "the source delivers a " + DELETED_AT + " column of its own (set deletions: delete or keep)";
         }
         Meta m = columns.get(DELETED_AT);
-        if (m != null && m.jdbcType() != Types.TIMESTAMP && m.jdbcType() != Types.TIMESTAMP_WITH_TIMEZONE) {
+        if (m == null) {
+            return "the table has no " + DELETED_AT + " column (it could not be added)";
+        }
+        if (m.jdbcType() != Types.TIMESTAMP && m.jdbcType() != Types.TIMESTAMP_WITH_TIMEZONE) {
             return "the table's " + DELETED_AT + " column is " + m.typeName() + ", not a timestamp";
         }
         return null;
