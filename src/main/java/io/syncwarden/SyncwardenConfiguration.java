@@ -108,6 +108,14 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private double watchdogErrorRate;
     @PropertyInject(value = "syncwarden.watchdog.error-rate-min-runs", defaultValue = "4")
     private int watchdogErrorRateMinRuns;
+    @PropertyInject(value = "syncwarden.anomaly.threshold", defaultValue = "3.5")
+    private double anomalyThreshold;
+    @PropertyInject(value = "syncwarden.anomaly.window", defaultValue = "20")
+    private int anomalyWindow;
+    @PropertyInject(value = "syncwarden.anomaly.min-runs", defaultValue = "5")
+    private int anomalyMinRuns;
+    @PropertyInject(value = "syncwarden.anomaly.min-spread", defaultValue = "0.05")
+    private double anomalyMinSpread;
     @PropertyInject(value = "syncwarden.snapshots.keep", defaultValue = "3")
     private int snapshotsKeep;
     @PropertyInject(value = "syncwarden.pause.after-non-recoverable", defaultValue = "3")
@@ -282,6 +290,8 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         guard.context(context);
         SyncRuns lifecycle = syncRuns(context);
         lifecycle.maxDrop(guardMaxDrop);
+        lifecycle.anomaly(new io.syncwarden.sync.RowCountAnomaly(anomalyThreshold, anomalyWindow, anomalyMinRuns, anomalyMinSpread));
+        io.syncwarden.heal.IncrementalAnomalies.watch(lifecycle, incidents());
         lifecycle.snapshots().keep(snapshotsKeep);
         // before any route can start a run: close what this node left running, start the lease keeper
         lifecycle.start();

@@ -46,6 +46,9 @@ public class SourcePause {
                 incidents.resolve(c, run.sourceId(), "refused_empty", by, "a run was accepted", run.runId());
                 incidents.resolve(c, run.sourceId(), "refused_shrink", by, "a run was accepted", run.runId());
                 incidents.resolve(c, run.sourceId(), "refused_schema", by, "a run was accepted", run.runId());
+                incidents.resolve(c, run.sourceId(), "refused_anomaly", by, "a run was accepted", run.runId());
+                // fresh again: a stale source repaired before anyone was told is never alerted on
+                incidents.resolve(c, run.sourceId(), "stale", by, "the source synced again", run.runId());
             }
         });
     }

@@ -54,6 +54,14 @@ public class SyncMetrics {
         }
     }
 
+    /** Counts one event with these tags (name, value, name, value...). */
+    public void count(String name, String description, String... tags) {
+        MeterRegistry r = registry.get();
+        if (r != null) {
+            Counter.builder(name).description(description).tags(tags).register(r).increment();
+        }
+    }
+
     void unrecorded() {
         MeterRegistry r = registry.get();
         if (r != null) {

@@ -989,12 +989,39 @@ public class SyncRuns {
         boolean empty = rows == 0 && last > 0;
         boolean shrunk = !empty && last > 0 && maxDrop > 0 && maxDrop < 1 && rows < Math.ceil(last * (1 - maxDrop));
         if (!empty && !shrunk) {
+            guardAnomaly(run, rows);
             return;
         }
         String what = empty ? "the upstream returned no rows while the last good run read " + last
                 : "the upstream holds " + rows + " rows, more than " + Math.round(maxDrop * 100) + "% fewer than the "
                 + last + " the last good run read";
         refuseUnlessAllowed(run, empty ? "refused_empty" : "refused_shrink", what);
+    }
+
+    private volatile RowCountAnomaly anomaly = new RowCountAnomaly(3.5, 20, 5, 0.05);
+
+    public void anomaly(RowCountAnomaly anomaly) {
+        this.anomaly = anomaly;
+    }
+
+    public RowCountAnomaly anomaly() {
+        return anomaly;
+    }
+
+    /**
+     * The row-count anomaly gate, before a full read applies anything: a count far from the source's recent good full
+     * reads (robust z-score, {@link RowCountAnomaly}) is refused as {@code refused_anomaly}, unless an operator allowed
+     * the next run once. The shrink guard is its simplest case and is judged first.
+     */
+    private void guardAnomaly(RunContext run, long rows) throws SQLException {
+        RowCountAnomaly.Judgement judged;
+        try (Connection c = db.dataSource().getConnection()) {
+            judged = anomaly.judge(rows, anomaly.history(c, run.sourceId(), "full", run.runId()));
+        }
+        if (judged != null && judged.anomalous()) {
+            refuseUnlessAllowed(run, "refused_anomaly", "the upstream " + judged.describe() + ", past "
+                    + anomaly.threshold());
+        }
     }
 
     /**

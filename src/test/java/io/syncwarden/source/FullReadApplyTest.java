@@ -153,6 +153,43 @@ public class FullReadApplyTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_refuse_a_report_whose_row_count_is_far_from_its_recent_good_runs() throws Exception {
+        serve(STOCK, report());
+        for (int i = 0; i < 5; i++) {
+            assertThat(fire("it-finale-stock").status()).isEqualTo("success");
+        }
+        List<String> before = stockRows();
+        // twice the products at once: the 30 and 30 more under other keys (a report joined wrongly upstream)
+        serve(STOCK, report() + report().replaceAll("(?s)^[^\\r\\n]*\\r?\\n", "").replaceAll("(?m)^NW-10", "ZZ-20"));
+
+        SyncTrigger.Result doubled = fire("it-finale-stock");
+
+        assertThat(run(doubled.runId())).containsEntry("status", "refused_anomaly").containsEntry("inserted", 0L);
+        assertThat((String) run(doubled.runId()).get("error"))
+                .contains("read 60 rows while the last 5 good runs read a median of 30").contains("robust z-score");
+        assertThat(stockRows()).as("nothing applied").isEqualTo(before);
+        assertThat(text("SELECT kind || ' ' || severity FROM syncwarden.incident WHERE open_key IS NOT NULL"))
+                .isEqualTo("refused_anomaly high");
+
+        runs().allowNext("it-finale-stock");
+        assertThat(fire("it-finale-stock").status()).as("an operator let it through once").isEqualTo("success");
+        assertThat(count("SELECT COUNT(*) FROM finale_stock")).isEqualTo(60);
+        assertThat(text("SELECT status FROM syncwarden.incident WHERE kind = 'refused_anomaly'")).isEqualTo("resolved");
+    }
+
+    @Test
+    void should_not_judge_a_row_count_before_five_good_runs() throws Exception {
+        serve(STOCK, report());
+        for (int i = 0; i < 4; i++) {
+            fire("it-finale-stock");
+        }
+        serve(STOCK, report() + report().replaceAll("(?s)^[^\\r\\n]*\\r?\\n", "").replaceAll("(?m)^NW-10", "ZZ-20"));
+
+        assertThat(fire("it-finale-stock").status()).isEqualTo("success");
+        assertThat(count("SELECT COUNT(*) FROM finale_stock")).isEqualTo(60);
+    }
+
+    @Test
     void should_refuse_a_report_that_shrank_by_more_than_half_before_applying_a_row() throws Exception {
         serve(STOCK, report());
         fire("it-finale-stock");

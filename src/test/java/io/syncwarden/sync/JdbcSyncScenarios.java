@@ -392,6 +392,24 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     }
 
     @Test
+    void should_report_an_incremental_read_far_from_its_usual_size_once_it_is_applied() throws Exception {
+        for (int i = 0; i < 6; i++) {
+            assertThat(fire("it-incremental").status()).isEqualTo("success");
+        }
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.incident")).as("the usual reads are not anomalies").isZero();
+        try (Connection r = replica()) {
+            touch(r, "UPDATE src_leads SET status = 'bulk', updated_at = TIMESTAMP '2026-04-01 09:00:00'");
+        }
+
+        SyncTrigger.Result burst = fire("it-incremental");
+
+        assertThat(run(burst.runId())).as("applied: an incremental read is not refused").containsEntry("status", "success")
+                .containsEntry("updated", (long) ROWS);
+        assertThat(text("SELECT kind || ' ' || severity || ' ' || status FROM syncwarden.incident")).isEqualTo("anomaly warning open");
+        assertThat(text("SELECT message FROM syncwarden.incident")).contains("read " + ROWS + " rows while the last 6 good runs");
+    }
+
+    @Test
     void should_pick_up_a_row_committed_late_with_a_watermark_behind_the_last_run() throws Exception {
         assertThat(fire("it-incremental").status()).isEqualTo("success");
         // the last run saw 08:42; a transaction that began at 08:38 commits only now
