@@ -116,6 +116,24 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private int anomalyMinRuns;
     @PropertyInject(value = "syncwarden.anomaly.min-spread", defaultValue = "0.05")
     private double anomalyMinSpread;
+    @PropertyInject(value = "syncwarden.alerts.slack.webhook-url", defaultValue = "")
+    private String slackWebhookUrl;
+    @PropertyInject(value = "syncwarden.alerts.pagerduty.url", defaultValue = "https://events.pagerduty.com/v2/enqueue")
+    private String pagerDutyUrl;
+    @PropertyInject(value = "syncwarden.alerts.pagerduty.routing-key", defaultValue = "")
+    private String pagerDutyRoutingKey;
+    @PropertyInject(value = "syncwarden.alerts.cooldown-minutes", defaultValue = "15")
+    private long alertsCooldownMinutes;
+    @PropertyInject(value = "syncwarden.alerts.repeat-minutes", defaultValue = "240")
+    private long alertsRepeatMinutes;
+    @PropertyInject(value = "syncwarden.alerts.max-attempts", defaultValue = "8")
+    private int alertsMaxAttempts;
+    @PropertyInject(value = "syncwarden.alerts.retry-delay-ms", defaultValue = "30000")
+    private long alertsRetryDelayMs;
+    @PropertyInject(value = "syncwarden.retention.months", defaultValue = "13")
+    private int retentionMonths;
+    @PropertyInject(value = "syncwarden.retention.batch", defaultValue = "1000")
+    private int retentionBatch;
     @PropertyInject(value = "syncwarden.snapshots.keep", defaultValue = "3")
     private int snapshotsKeep;
     @PropertyInject(value = "syncwarden.pause.after-non-recoverable", defaultValue = "3")
@@ -222,6 +240,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     public synchronized Incidents incidents() {
         if (incidents == null) {
             incidents = new Incidents(targetDatabase());
+            incidents.metrics(runs == null ? null : runs.metrics());
         }
         return incidents;
     }
@@ -249,6 +268,21 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         io.syncwarden.heal.Watchdog watchdog = new io.syncwarden.heal.Watchdog(syncRuns(context), incidents(), context);
         watchdog.errorRate(watchdogErrorRate, watchdogErrorRateMinRuns);
         return watchdog;
+    }
+
+    @BindToRegistry("alerts")
+    public io.syncwarden.alert.Alerts alerts(CamelContext context) throws Exception {
+        io.syncwarden.alert.Alerts alerts = new io.syncwarden.alert.Alerts(targetDatabase(), new io.syncwarden.alert.Alerts.Settings(
+                slackWebhookUrl, pagerDutyUrl, pagerDutyRoutingKey, Duration.ofMinutes(alertsCooldownMinutes),
+                Duration.ofMinutes(alertsRepeatMinutes), alertsMaxAttempts, Duration.ofMillis(alertsRetryDelayMs),
+                syncRuns(context).settings().nodeId()));
+        alerts.metrics(syncRuns(context).metrics());
+        return alerts;
+    }
+
+    @BindToRegistry("retention")
+    public io.syncwarden.heal.Retention retention() {
+        return new io.syncwarden.heal.Retention(targetDatabase(), retentionMonths, retryKeepDays, retentionBatch);
     }
 
     @BindToRegistry("recoveryProbe")
@@ -292,6 +326,7 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         lifecycle.maxDrop(guardMaxDrop);
         lifecycle.anomaly(new io.syncwarden.sync.RowCountAnomaly(anomalyThreshold, anomalyWindow, anomalyMinRuns, anomalyMinSpread));
         io.syncwarden.heal.IncrementalAnomalies.watch(lifecycle, incidents());
+        incidents().metrics(lifecycle.metrics());
         lifecycle.snapshots().keep(snapshotsKeep);
         // before any route can start a run: close what this node left running, start the lease keeper
         lifecycle.start();

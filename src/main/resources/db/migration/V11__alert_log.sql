@@ -25,3 +25,6 @@ CREATE INDEX ix_alert_log_due ON alert_log (status, next_attempt_at);
 CREATE INDEX ix_alert_log_incident ON alert_log (incident_id, channel);
 CREATE INDEX ix_alert_log_condition ON alert_log (source_id, kind, channel, created_at);
 CREATE INDEX ix_incident_status ON incident (status, resolved_at);
+
+-- the 6-hourly resilient full sync writes its verification as a report too (kind full_sync; a watchdog pass is 'pass')
+ALTER TABLE watchdog_report ADD COLUMN kind VARCHAR(20) DEFAULT 'pass' NOT NULL;

@@ -24,9 +24,23 @@ public class Incidents {
     public static final List<String> SEVERITIES = List.of("warning", "high", "critical");
 
     private final TargetDatabase db;
+    private volatile io.syncwarden.sync.SyncMetrics metrics;
 
     public Incidents(TargetDatabase db) {
         this.db = db;
+    }
+
+    /** Counts incidents opened and resolved by severity ({@code syncwarden_incidents_total{event,severity,kind}}). */
+    public void metrics(io.syncwarden.sync.SyncMetrics metrics) {
+        this.metrics = metrics;
+    }
+
+    private void count(String event, String severity, String kind) {
+        io.syncwarden.sync.SyncMetrics m = metrics;
+        if (m != null) {
+            m.count("syncwarden.incidents", "Incidents opened, escalated and resolved, by severity and kind", "event", event,
+                    "severity", severity, "kind", kind);
+        }
     }
 
     /** An open incident as read back. */
@@ -75,6 +89,7 @@ public class Incidents {
                     id = keys.getLong(1);
                 }
                 event(c, id, "opened", severity, actor, message, now);
+                count("opened", severity, kind);
                 LOG.warn("Incident {} opened for source {}: {} ({}): {}", id, sourceId, kind, severity, message);
                 return id;
             } catch (SQLException e) {
@@ -101,6 +116,7 @@ public class Incidents {
         }
         if (escalate) {
             event(c, current.id(), "escalated", severity, actor, message, now);
+            count("escalated", severity, kind);
             LOG.warn("Incident {} of source {} ({}) escalated to {}: {}", current.id(), sourceId, kind, severity, message);
         }
         return current.id();
@@ -132,6 +148,7 @@ public class Incidents {
             }
         }
         event(c, current.id(), "resolved", current.severity(), actor, note, now);
+        count("resolved", current.severity(), kind);
         LOG.info("Incident {} of source {} ({}) resolved by {}: {}", current.id(), sourceId, kind, actor, note);
         return true;
     }

@@ -58,6 +58,8 @@ public class Watchdog {
     private volatile int errorRateMinRuns = 4;
     /** Per source, as of the last pass: seconds since its last success, and its lateness (0 ok .. 3 critical). */
     private final java.util.Map<String, double[]> gauges = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Live retry entries (pending or running) as of the last pass. */
+    private final double[] retryDepth = new double[1];
     /** Sources with a re-fire queued on watchdog-runs and not yet run: not queued again by a later pass. */
     private final java.util.Set<String> queued = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -161,6 +163,11 @@ public class Watchdog {
                     LOG.warn("Watchdog: source {} could not be checked: {}", source.id(), e.getMessage());
                 }
             }
+            try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM retry_queue WHERE status IN ('pending', 'running')");
+                 ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                retryDepth[0] = rs.getLong(1);
+            }
         } catch (SQLException e) {
             report.put("error", "the target database did not answer: " + SyncRuns.truncate(String.valueOf(e.getMessage()), 300));
             overall = "unhealthy";
@@ -169,7 +176,7 @@ public class Watchdog {
             report.put("overall", overall);
             report.put("takenAt", now.toString());
             report.put("durationMs", (System.nanoTime() - started) / 1_000_000);
-            save(report, now);
+            save(report, now, "pass");
         }
         if (!refire.isEmpty() || !"healthy".equals(overall)) {
             LOG.info("Watchdog: {}; actions {}", overall, actions);
@@ -196,6 +203,8 @@ public class Watchdog {
             io.micrometer.core.instrument.Counter.builder("syncwarden.watchdog.actions").description("Actions the watchdog took, by kind")
                     .tag("action", action.get("action").asText()).register(meters).increment();
         }
+        io.micrometer.core.instrument.Gauge.builder("syncwarden.retry.queue.depth", retryDepth, v -> v[0])
+                .description("Live retry entries (pending or running), as of the last watchdog pass").register(meters);
         gauges.forEach((source, values) -> {
             io.micrometer.core.instrument.Gauge.builder("syncwarden.freshness.age.seconds", values, v -> v[0])
                     .description("Seconds since the source's last successful sync, as of the last watchdog pass (-1: never)")
@@ -220,12 +229,95 @@ public class Watchdog {
         }
     }
 
-    /** The latest report as JSON, or null before the first pass. */
+    /** The latest pass's report as JSON, or null before the first pass. */
     public String latestReport() throws SQLException {
+        return latest("pass");
+    }
+
+    /** The latest resilient full sync's report as JSON, or null before the first. */
+    public String latestFullSync() throws SQLException {
+        return latest("full_sync");
+    }
+
+    private String latest(String kind) throws SQLException {
         try (Connection c = runs.database().dataSource().getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT report FROM watchdog_report ORDER BY report_id DESC FETCH FIRST 1 ROWS ONLY");
-             ResultSet rs = ps.executeQuery()) {
-            return rs.next() ? rs.getString(1) : null;
+             PreparedStatement ps = c.prepareStatement("SELECT report FROM watchdog_report WHERE kind = ? ORDER BY report_id DESC "
+                     + "FETCH FIRST 1 ROWS ONLY")) {
+            ps.setString(1, kind);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        }
+    }
+
+    /**
+     * The resilient full sync (route {@code resilient-full-sync}, every 6 hours): every started source's sync is run
+     * (trigger {@code full_sync}), one after the other, through its route with its retries and guards; then its health
+     * is verified (the target's rows against the last good run's count, freshness within the SLA) and the result is
+     * written as a {@code full_sync} report. A source that is paused, rate limited or running is reported as such.
+     */
+    public String fullSync() {
+        long started = System.nanoTime();
+        ObjectNode report = JSON.createObjectNode();
+        report.put("kind", "full_sync");
+        ObjectNode sources = report.putObject("sources");
+        String overall = "healthy";
+        SourceRegistry registry = context.getRegistry().findSingleByType(SourceRegistry.class);
+        for (SourceRegistry.Source source : registry == null ? List.<SourceRegistry.Source>of() : registry.sources()) {
+            ServiceStatus status = context.getRouteController().getRouteStatus(source.id());
+            if (status == null || !status.isStarted()) {
+                continue;
+            }
+            ObjectNode entry = sources.putObject(source.id());
+            try {
+                SyncTrigger.Result result = new SyncTrigger(context).fire(source.id(), "full_sync");
+                entry.put("run", result.runId() == null ? null : result.runId());
+                entry.put("status", result.status());
+                if (result.error() != null) {
+                    entry.put("error", SyncRuns.truncate(String.valueOf(result.error().getMessage()), 300));
+                }
+                String health = verify(source, entry);
+                if (!"success".equals(result.status()) && !"empty".equals(result.status())) {
+                    health = worse(health, "degraded"); // the run did not go through, whatever the table still holds
+                    entry.put("health", health);
+                }
+                overall = worse(overall, health);
+            } catch (Exception e) {
+                entry.put("error", SyncRuns.truncate(String.valueOf(e.getMessage()), 300));
+                overall = worse(overall, "unhealthy");
+            }
+        }
+        Instant now = clock.instant();
+        report.put("overall", overall);
+        report.put("takenAt", now.toString());
+        report.put("durationMs", (System.nanoTime() - started) / 1_000_000);
+        save(report, now, "full_sync");
+        LOG.info("Resilient full sync: {} in {} ms: {}", overall, (System.nanoTime() - started) / 1_000_000, sources);
+        return report.toString();
+    }
+
+    /** After a full-sync run: the target's rows and freshness; the source's state (healthy, degraded, unhealthy). */
+    private String verify(SourceRegistry.Source source, ObjectNode entry) throws SQLException {
+        try (Connection c = runs.database().dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            Facts f = facts(c, source.id());
+            long total = targetRows(c, source.id());
+            ObjectNode rows = entry.putObject("rowCount");
+            rows.put("total", total);
+            rows.put("lastGoodRun", f.lastGoodCount);
+            boolean rowsOk = total < 0 ? false : f.lastGoodCount == 0 || total > 0;
+            rows.put("status", total < 0 ? "UNKNOWN" : rowsOk ? "OK" : "EMPTY");
+            Instant now = clock.instant();
+            Instant since = f.lastSuccess != null ? f.lastSuccess : f.firstRun;
+            Instant deadline = since == null ? null : deadline(source.kind(), parameter(source, "cron"),
+                    parameter(source, "freshnessSla"), since);
+            String severity = deadline == null ? "ok" : severity(Duration.between(since, now), Duration.between(since, deadline));
+            ObjectNode fresh = entry.putObject("freshness");
+            fresh.put("minutesAgo", f.lastSuccess == null ? null : Duration.between(f.lastSuccess, now).toMinutes());
+            fresh.put("status", "ok".equals(severity) ? "OK" : severity.toUpperCase(Locale.ROOT));
+            String state = !rowsOk || "critical".equals(severity) ? "unhealthy" : "ok".equals(severity) ? "healthy" : "degraded";
+            entry.put("health", state);
+            return state;
         }
     }
 
@@ -474,13 +566,14 @@ public class Watchdog {
         }
     }
 
-    private void save(ObjectNode report, Instant now) {
+    private void save(ObjectNode report, Instant now, String kind) {
         try (Connection c = runs.database().dataSource().getConnection();
-             PreparedStatement ps = c.prepareStatement("INSERT INTO watchdog_report (taken_at, overall, report) VALUES (?, ?, ?)")) {
+             PreparedStatement ps = c.prepareStatement("INSERT INTO watchdog_report (taken_at, overall, report, kind) VALUES (?, ?, ?, ?)")) {
             c.setAutoCommit(true);
             ps.setObject(1, SyncRuns.utc(now));
             ps.setString(2, report.get("overall").asText());
             ps.setString(3, report.toString());
+            ps.setString(4, kind);
             ps.executeUpdate();
         } catch (SQLException e) {
             LOG.warn("Watchdog: the report of this pass could not be written: {}", e.getMessage());

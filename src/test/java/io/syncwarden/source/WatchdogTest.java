@@ -94,7 +94,7 @@ class WatchdogTest extends UpstreamStubTestSupport {
         JsonNode fresh = passAt(0);
 
         assertThat(fresh.get("overall").asText()).isEqualTo("healthy");
-        assertThat(text("SELECT status || ' ' || resolved_by FROM syncwarden.incident")).isEqualTo("resolved watchdog");
+        assertThat(text("SELECT status || ' ' || resolved_by FROM syncwarden.incident")).matches("resolved run \\d+ \\(watchdog\\)");
     }
 
     @Test
@@ -114,6 +114,8 @@ class WatchdogTest extends UpstreamStubTestSupport {
         assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE run_trigger = 'watchdog'")).isEqualTo(1);
         assertThat(text("SELECT severity FROM syncwarden.incident WHERE kind = 'stale'")).isEqualTo("critical");
         assertThat(count("SELECT COUNT(*) FROM syncwarden.incident_event WHERE event = 'escalated'")).isEqualTo(1);
+        assertThat(context.getRegistry().findSingleByType(io.micrometer.core.instrument.MeterRegistry.class)
+                .get("syncwarden.retry.queue.depth").gauge().value()).isEqualTo(1.0);
     }
 
     @Test
@@ -222,5 +224,61 @@ class WatchdogTest extends UpstreamStubTestSupport {
         assertThat(report.get("actions").get(0).get("action").asText()).isEqualTo("release_stuck_run");
         assertThat(text("SELECT status FROM syncwarden.sync_run WHERE run_id = " + stuck)).isEqualTo("abandoned");
         await().atMost(Duration.ofSeconds(20)).until(() -> watchdogRuns("success") == 1);
+    }
+
+    @Test
+    void should_run_every_source_in_the_resilient_full_sync_and_record_its_verification() throws Exception {
+        serve(200);
+
+        fire("resilient-full-sync", "schedule");
+
+        JsonNode report = JSON.readTree(watchdog().latestFullSync());
+        JsonNode stock = report.get("sources").get("wd-stock");
+        assertThat(stock.get("status").asText()).isEqualTo("success");
+        assertThat(stock.get("rowCount").get("total").asLong()).isEqualTo(30);
+        assertThat(stock.get("rowCount").get("lastGoodRun").asLong()).isEqualTo(30);
+        assertThat(stock.get("freshness").get("status").asText()).isEqualTo("OK");
+        assertThat(report.get("overall").asText()).isEqualTo("healthy");
+        assertThat(text("SELECT run_trigger || ' ' || status FROM syncwarden.sync_run")).isEqualTo("full_sync success");
+        assertThat(watchdog().latestReport()).as("a pass's report is kept apart").isNull();
+
+        serve(503);
+        fire("resilient-full-sync", "schedule");
+
+        JsonNode failed = JSON.readTree(watchdog().latestFullSync());
+        assertThat(failed.get("sources").get("wd-stock").get("status").asText()).isEqualTo("failed");
+        assertThat(failed.get("sources").get("wd-stock").get("health").asText()).isEqualTo("degraded");
+        assertThat(failed.get("overall").asText()).isEqualTo("degraded");
+    }
+
+    @Test
+    void should_delete_control_rows_older_than_the_retention_in_batches_and_keep_what_is_in_use() throws Exception {
+        serve(200);
+        long kept = fire("wd-stock").runId(); // the source's last run: kept however old
+        try (Connection c = target(); Statement s = c.createStatement()) {
+            s.executeUpdate("UPDATE syncwarden.sync_run SET started_at = TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00'");
+            for (int i = 0; i < 2500; i++) {
+                s.addBatch("INSERT INTO syncwarden.sync_run (source_id, source_kind, run_trigger, status, node_id, started_at) "
+                        + "VALUES ('wd-stock', 'http-csv', 'schedule', 'success', 'n', TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00')");
+            }
+            s.executeBatch();
+            s.executeUpdate("INSERT INTO syncwarden.sync_run (source_id, source_kind, run_trigger, status, node_id, started_at) "
+                    + "VALUES ('wd-stock', 'http-csv', 'schedule', 'success', 'n', CURRENT_TIMESTAMP)");
+            s.executeUpdate("INSERT INTO syncwarden.incident (source_id, kind, severity, status, opened_at, updated_at, resolved_at) "
+                    + "VALUES ('wd-stock', 'stale', 'high', 'resolved', TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00', "
+                    + "TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00', TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00')");
+            s.executeUpdate("INSERT INTO syncwarden.incident (source_id, kind, severity, status, open_key, opened_at, updated_at) "
+                    + "VALUES ('wd-stock', 'paused', 'high', 'open', 'wd-stock|paused', TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00', "
+                    + "TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00')");
+            s.executeUpdate("INSERT INTO syncwarden.incident_event (incident_id, event, actor, at) SELECT incident_id, 'opened', 'test', "
+                    + "opened_at FROM syncwarden.incident");
+        }
+
+        fire("retention", "schedule");
+
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run")).as("the recent run and the source's last run").isEqualTo(2);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE run_id = " + kept)).isEqualTo(1);
+        assertThat(text("SELECT kind FROM syncwarden.incident")).as("an open incident stays, however old").isEqualTo("paused");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.incident_event")).isEqualTo(1);
     }
 }
