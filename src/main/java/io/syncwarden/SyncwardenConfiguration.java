@@ -330,6 +330,14 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         lifecycle.snapshots().keep(snapshotsKeep);
         // before any route can start a run: close what this node left running, start the lease keeper
         lifecycle.start();
+        // alert deliveries: the http component with short timeouts of its own, so a hanging channel holds up only an alert
+        org.apache.camel.component.http.HttpComponent alertHttp = new org.apache.camel.component.http.HttpComponent();
+        alertHttp.setConnectTimeout(10_000);
+        alertHttp.setConnectionRequestTimeout(10_000);
+        alertHttp.setSoTimeout(30_000);
+        alertHttp.setResponseTimeout(30_000);
+        alertHttp.setAutomaticRetriesDisabled(true); // HttpClient would otherwise sleep through a 429's Retry-After
+        context.addComponent("alert-http", alertHttp);
         HealthCheckRegistry health = HealthCheckRegistry.get(context);
         if (health != null) {
             health.register(new TargetDatabaseHealthCheck(targetDatabase()));

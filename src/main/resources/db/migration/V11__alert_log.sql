@@ -13,6 +13,7 @@ CREATE TABLE alert_log (
     plan_key        VARCHAR(200)  NOT NULL,
     status          VARCHAR(20)   NOT NULL,   -- pending, sending, sent, failed, dropped
     attempts        INTEGER       DEFAULT 0 NOT NULL,
+    claimed_by      VARCHAR(100),             -- the node posting it while 'sending'
     next_attempt_at TIMESTAMP WITH TIME ZONE NOT NULL,
     created_at      TIMESTAMP WITH TIME ZONE NOT NULL,
     updated_at      TIMESTAMP WITH TIME ZONE NOT NULL,
@@ -28,3 +29,7 @@ CREATE INDEX ix_incident_status ON incident (status, resolved_at);
 
 -- the 6-hourly resilient full sync writes its verification as a report too (kind full_sync; a watchdog pass is 'pass')
 ALTER TABLE watchdog_report ADD COLUMN kind VARCHAR(20) DEFAULT 'pass' NOT NULL;
+
+-- a run an operator let past a guard (allow the next run once) starts a new baseline for the row-count anomaly gate:
+-- only good runs from it on are compared with, so a source that really changed size is not refused again and again
+ALTER TABLE sync_run ADD COLUMN guard_override BOOLEAN DEFAULT FALSE NOT NULL;

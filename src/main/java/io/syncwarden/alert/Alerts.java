@@ -61,6 +61,13 @@ public class Alerts {
             }
         }
 
+        /** Never prints the webhook URL or the routing key (both secrets). */
+        @Override
+        public String toString() {
+            return "Settings[slack " + (on(SLACK) ? "on" : "off") + ", pagerduty " + (on(PAGERDUTY) ? "on" : "off") + ", cooldown "
+                    + cooldown + ", repeat " + repeat + ", maxAttempts " + maxAttempts + ", retryDelay " + retryDelay + "]";
+        }
+
         boolean on(String channel) {
             String value = SLACK.equals(channel) ? slackUrl : routingKey;
             return value != null && !value.isBlank();
@@ -68,8 +75,11 @@ public class Alerts {
     }
 
     /** One notification claimed for delivery: the route posts {@link #body} to the channel. */
-    public record Delivery(long id, String channel, String action, String body) {
+    public record Delivery(long id, String channel, String action, String body, int attempt) {
     }
+
+    /** Per channel, no post before this instant (a 429's Retry-After holds the whole channel, not one message). */
+    private final java.util.Map<String, Instant> channelHold = new java.util.concurrent.ConcurrentHashMap<>();
 
     public Alerts(TargetDatabase db, Settings settings) {
         this.db = db;
@@ -109,8 +119,9 @@ public class Alerts {
             c.setAutoCommit(true);
             Instant now = clock.instant();
             for (Incidents.Incident incident : openIncidents(c)) {
-                if (repairing != null && repairing.contains(incident.sourceId())) {
-                    continue;
+                if (incident.occurrences() <= 2 && (repairing != null && repairing.contains(incident.sourceId())
+                        || repairRunning(c, incident.sourceId()))) {
+                    continue; // being repaired (by this pass, or a re-fire, probe or retry of any node): told if it does not work
                 }
                 for (String channel : channels(incident.severity())) {
                     if (settings.on(channel)) {
@@ -127,41 +138,73 @@ public class Alerts {
 
     /**
      * The alerts route's tick: resolutions are planned (a resolution is never held back), triggers whose incident
-     * resolved before they went out are dropped, stuck deliveries are freed; then the due notifications are claimed.
+     * resolved before they went out are dropped, deliveries whose node died are freed; then the ids of the due
+     * notifications on the channels this node has on (and no channel's Retry-After holds), oldest first. Each is
+     * claimed just before it is posted ({@link #claim}).
      */
-    public List<Delivery> due() {
-        List<Delivery> out = new ArrayList<>();
+    public List<Long> due() {
+        List<Long> out = new ArrayList<>();
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(true);
             Instant now = clock.instant();
             planResolutions(c, now);
-            try (PreparedStatement ps = c.prepareStatement("UPDATE alert_log SET status = 'pending', updated_at = ? "
+            try (PreparedStatement ps = c.prepareStatement("UPDATE alert_log SET status = 'pending', claimed_by = NULL, updated_at = ? "
                     + "WHERE status = 'sending' AND updated_at < ?")) {
                 // a node died while posting: the notification goes again (PagerDuty dedups it; Slack may show it twice)
                 ps.setObject(1, utc(now));
                 ps.setObject(2, utc(now.minus(Duration.ofMinutes(5))));
                 ps.executeUpdate();
             }
-            List<long[]> ids = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT alert_id FROM alert_log WHERE status = 'pending' "
-                    + "AND next_attempt_at <= ? ORDER BY alert_id FETCH FIRST 20 ROWS ONLY")) {
-                ps.setObject(1, utc(now));
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        ids.add(new long[] {rs.getLong(1)});
-                    }
+            List<String> open = new ArrayList<>();
+            for (String channel : List.of(SLACK, PAGERDUTY)) {
+                Instant hold = channelHold.get(channel);
+                if (settings.on(channel) && (hold == null || !hold.isAfter(now))) {
+                    open.add(channel);
                 }
             }
-            for (long[] id : ids) {
-                Delivery d = claim(c, id[0], now);
-                if (d != null) {
-                    out.add(d);
+            if (open.isEmpty()) {
+                return out;
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT alert_id FROM alert_log WHERE status = 'pending' "
+                    + "AND next_attempt_at <= ? AND channel IN (?, ?) ORDER BY alert_id FETCH FIRST 20 ROWS ONLY")) {
+                ps.setObject(1, utc(now));
+                ps.setString(2, open.get(0));
+                ps.setString(3, open.get(open.size() - 1));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(rs.getLong(1));
+                    }
                 }
             }
         } catch (SQLException | RuntimeException e) {
             LOG.warn("Alerts: cannot read the due notifications now: {}", e.getMessage());
         }
         return out;
+    }
+
+    /**
+     * Claims one due notification for this node just before it is posted, and builds its request body; null when
+     * another node took it, it is no longer due, or its channel is held by a Retry-After since.
+     */
+    public Delivery claim(long id) {
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            Instant now = clock.instant();
+            try (PreparedStatement ps = c.prepareStatement("UPDATE alert_log SET status = 'sending', attempts = attempts + 1, "
+                    + "claimed_by = ?, updated_at = ? WHERE alert_id = ? AND status = 'pending' AND next_attempt_at <= ?")) {
+                ps.setString(1, settings.node());
+                ps.setObject(2, utc(now));
+                ps.setLong(3, id);
+                ps.setObject(4, utc(now));
+                if (ps.executeUpdate() == 0) {
+                    return null;
+                }
+            }
+            return build(c, id);
+        } catch (SQLException | RuntimeException e) {
+            LOG.warn("Alert {}: cannot claim it now: {}", id, e.getMessage());
+            return null;
+        }
     }
 
     /** Prepares the HTTP request of a claimed delivery (the body of the exchange) for the route's http endpoint. */
@@ -180,13 +223,17 @@ public class Alerts {
     public void answered(Exchange exchange) {
         Delivery d = exchange.getProperty("syncwardenAlert", Delivery.class);
         Integer code = exchange.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
-        String body = truncate(String.valueOf(exchange.getMessage().getBody(String.class)).strip(), 300);
+        String body = scrub(truncate(String.valueOf(exchange.getMessage().getBody(String.class)).strip(), 300));
         Duration retryAfter = retryAfter(exchange.getMessage().getHeader("Retry-After", String.class));
         exchange.getMessage().removeHeaders("*");
         int status = code == null ? 0 : code;
         if (status >= 200 && status < 300) {
             finish(d, "sent", null);
         } else if (status == 429 || status >= 500) {
+            if (status == 429) {
+                // the whole channel waits: the next message would only meet the same limit and use up its attempts
+                channelHold.put(d.channel(), clock.instant().plus(retryAfter != null ? retryAfter : settings.retryDelay()));
+            }
             retry(d, "HTTP " + status + (body.isEmpty() ? "" : " " + body), status == 429 ? retryAfter : null);
         } else {
             finish(d, "failed", "HTTP " + status + (body.isEmpty() ? "" : " " + body) + " (the request was refused: not retried)");
@@ -199,7 +246,7 @@ public class Alerts {
         Throwable error = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         exchange.getMessage().removeHeaders("*");
         // the exception's class and message only (never the request, whose URL is a secret)
-        retry(d, error == null ? "no answer" : error.getClass().getSimpleName() + ": " + hostOnly(error.getMessage()), null);
+        retry(d, error == null ? "no answer" : error.getClass().getSimpleName() + ": " + scrub(error.getMessage()), null);
     }
 
     /** A Retry-After header in seconds (the HTTP-date form is not used by Slack or PagerDuty); null when absent. */
@@ -217,13 +264,7 @@ public class Alerts {
     private void retry(Delivery d, String why, Duration retryAfter) {
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(true);
-            int attempts;
-            try (PreparedStatement ps = c.prepareStatement("SELECT attempts FROM alert_log WHERE alert_id = ?")) {
-                ps.setLong(1, d.id());
-                try (ResultSet rs = ps.executeQuery()) {
-                    attempts = rs.next() ? rs.getInt(1) : settings.maxAttempts();
-                }
-            }
+            int attempts = d.attempt();
             if (attempts >= settings.maxAttempts()) {
                 finish(d, "failed", why + " (gave up after " + attempts + " attempts)");
                 return;
@@ -235,11 +276,14 @@ public class Alerts {
             Duration wait = retryAfter != null ? retryAfter : backOff;
             Instant now = clock.instant();
             try (PreparedStatement ps = c.prepareStatement("UPDATE alert_log SET status = 'pending', next_attempt_at = ?, "
-                    + "last_error = ?, updated_at = ? WHERE alert_id = ? AND status = 'sending'")) {
+                    + "last_error = ?, updated_at = ?, claimed_by = NULL WHERE alert_id = ? AND status = 'sending' AND claimed_by = ? "
+                    + "AND attempts = ?")) {
                 ps.setObject(1, utc(now.plus(wait)));
                 ps.setString(2, truncate(why, 1000));
                 ps.setObject(3, utc(now));
                 ps.setLong(4, d.id());
+                ps.setString(5, settings.node());
+                ps.setInt(6, d.attempt());
                 ps.executeUpdate();
             }
             LOG.warn("Alert {} ({} {}) not delivered: {}; tried again in {} s", d.id(), d.channel(), d.action(), why, wait.toSeconds());
@@ -251,14 +295,16 @@ public class Alerts {
     private void finish(Delivery d, String status, String error) {
         Instant now = clock.instant();
         try (Connection c = db.dataSource().getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE alert_log SET status = ?, last_error = ?, updated_at = ?, sent_at = ? "
-                     + "WHERE alert_id = ? AND status = 'sending'")) {
+             PreparedStatement ps = c.prepareStatement("UPDATE alert_log SET status = ?, last_error = ?, updated_at = ?, sent_at = ?, "
+                     + "claimed_by = NULL WHERE alert_id = ? AND status = 'sending' AND claimed_by = ? AND attempts = ?")) {
             c.setAutoCommit(true);
             ps.setString(1, status);
             ps.setString(2, error == null ? null : truncate(error, 1000));
             ps.setObject(3, utc(now));
             ps.setObject(4, "sent".equals(status) ? utc(now) : null);
             ps.setLong(5, d.id());
+            ps.setString(6, settings.node());
+            ps.setInt(7, d.attempt());
             ps.executeUpdate();
         } catch (SQLException e) {
             LOG.warn("Alert {} ({}): cannot record its delivery: {}", d.id(), d.channel(), e.getMessage());
@@ -275,17 +321,9 @@ public class Alerts {
         }
     }
 
-    private Delivery claim(Connection c, long id, Instant now) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("UPDATE alert_log SET status = 'sending', attempts = attempts + 1, "
-                + "updated_at = ? WHERE alert_id = ? AND status = 'pending'")) {
-            ps.setObject(1, utc(now));
-            ps.setLong(2, id);
-            if (ps.executeUpdate() == 0) {
-                return null; // another node took it
-            }
-        }
+    private Delivery build(Connection c, long id) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT a.channel, a.action, a.severity, a.incident_id, i.source_id, i.kind, "
-                + "i.message, i.opened_at, i.occurrences, i.resolved_at, i.resolved_by FROM alert_log a JOIN incident i "
+                + "i.message, i.opened_at, i.occurrences, i.resolved_at, i.resolved_by, a.attempts FROM alert_log a JOIN incident i "
                 + "ON i.incident_id = a.incident_id WHERE a.alert_id = ?")) {
             ps.setLong(1, id);
             try (ResultSet rs = ps.executeQuery()) {
@@ -300,7 +338,7 @@ public class Alerts {
                 String action = rs.getString(2);
                 String tried = tried(c, n.sourceId());
                 String body = SLACK.equals(channel) ? slack(n, action, tried) : pagerDuty(n, action, tried);
-                return new Delivery(id, channel, action, body);
+                return new Delivery(id, channel, action, body, rs.getInt(12));
             }
         }
     }
@@ -422,52 +460,81 @@ public class Alerts {
         return out.length() == 0 ? "no run yet" : out.toString();
     }
 
+    /**
+     * Plans a trigger of the incident on the channel unless: a trigger of the same condition (source and kind, whichever
+     * incident of it) was planned on the channel within the cooldown; or this incident was told (or is being told) at
+     * this severity or a higher one already, within {@code repeat} (PagerDuty: ever; it pages again by itself). A
+     * trigger that failed or was dropped does not count as told: it is planned again once the cooldown has passed.
+     */
     private void planTrigger(Connection c, Incidents.Incident incident, String channel, Instant now) throws SQLException {
-        String lastSeverity = null;
         Instant lastAt = null;
-        int sameSeverity = 0;
-        // the last notification of this condition on this channel, whichever incident of it (a reopened one counts)
-        try (PreparedStatement ps = c.prepareStatement("SELECT severity, created_at, incident_id FROM alert_log WHERE source_id = ? "
-                + "AND kind = ? AND channel = ? AND action = 'trigger' AND status <> 'dropped' ORDER BY alert_id DESC")) {
+        Instant toldAt = null;
+        int seq = 0;
+        int rank = Incidents.SEVERITIES.indexOf(incident.severity());
+        try (PreparedStatement ps = c.prepareStatement("SELECT severity, created_at, incident_id, status FROM alert_log WHERE source_id = ? "
+                + "AND kind = ? AND channel = ? AND action = 'trigger' ORDER BY alert_id DESC")) {
             ps.setString(1, incident.sourceId());
             ps.setString(2, incident.kind());
             ps.setString(3, channel);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    if (lastAt == null) {
-                        lastSeverity = rs.getString(1);
-                        lastAt = rs.getObject(2, OffsetDateTime.class).toInstant();
+                    String severity = rs.getString(1);
+                    Instant at = rs.getObject(2, OffsetDateTime.class).toInstant();
+                    String status = rs.getString(4);
+                    if (lastAt == null && !"dropped".equals(status)) {
+                        lastAt = at;
                     }
-                    if (rs.getLong(3) == incident.id() && incident.severity().equals(rs.getString(1))) {
-                        sameSeverity++;
+                    if (rs.getLong(3) != incident.id()) {
+                        continue;
+                    }
+                    if (severity.equals(incident.severity())) {
+                        seq++;
+                    }
+                    if (List.of("sent", "pending", "sending").contains(status) && Incidents.SEVERITIES.indexOf(severity) >= rank
+                            && (toldAt == null || at.isAfter(toldAt))) {
+                        toldAt = at;
                     }
                 }
             }
         }
-        if (lastAt != null) {
-            if (lastAt.isAfter(now.minus(settings.cooldown()))) {
-                return; // at most one per condition and channel within the cooldown
-            }
-            boolean told = sameSeverity > 0 && Incidents.SEVERITIES.indexOf(lastSeverity)
-                    >= Incidents.SEVERITIES.indexOf(incident.severity());
-            if (told && (PAGERDUTY.equals(channel) || settings.repeat().isZero() || lastAt.isAfter(now.minus(settings.repeat())))) {
-                return; // already told at this severity (PagerDuty pages again by itself)
-            }
+        if (lastAt != null && lastAt.isAfter(now.minus(settings.cooldown()))) {
+            return; // at most one per condition and channel within the cooldown
         }
-        insert(c, incident, channel, "trigger", incident.id() + "|" + channel + "|trigger|" + incident.severity() + "|" + sameSeverity, now);
+        if (toldAt != null && (PAGERDUTY.equals(channel) || settings.repeat().isZero() || toldAt.isAfter(now.minus(settings.repeat())))) {
+            return; // told at this severity already
+        }
+        insert(c, incident, channel, "trigger", incident.id() + "|" + channel + "|trigger|" + incident.severity() + "|" + seq, now);
     }
 
+    /** A re-fire, recovery or retry run of the source holds its lock (on any node): a repair is under way. */
+    private static boolean repairRunning(Connection c, String sourceId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM source_lock l JOIN sync_run r ON r.run_id = l.run_id "
+                + "WHERE l.source_id = ? AND l.lease_until > ? AND r.run_trigger IN ('watchdog', 'recovery', 'retry')")) {
+            ps.setString(1, sourceId);
+            ps.setObject(2, utc(Instant.now())); // leases are written with the service's clock
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    /**
+     * Resolutions: a trigger still waiting when its incident resolved is dropped (never sent: nothing to resolve;
+     * tried already: its last error is kept); every trigger that may have reached its channel (sent, or tried without
+     * an HTTP answer: a timeout may hide a delivery) gets its resolve, once per incident and channel.
+     */
     private void planResolutions(Connection c, Instant now) throws SQLException {
-        // a trigger still waiting when its incident resolved: never sent, so nothing to resolve either
         try (PreparedStatement ps = c.prepareStatement("UPDATE alert_log SET status = 'dropped', updated_at = ?, "
-                + "last_error = 'the incident resolved before it was sent' WHERE status = 'pending' AND action = 'trigger' "
+                + "last_error = CASE WHEN attempts = 0 THEN 'the incident resolved before it was sent' ELSE last_error END "
+                + "WHERE status = 'pending' AND action = 'trigger' "
                 + "AND incident_id IN (SELECT incident_id FROM incident WHERE status = 'resolved')")) {
             ps.setObject(1, utc(now));
             ps.executeUpdate();
         }
         List<Object[]> todo = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT DISTINCT a.incident_id, a.channel FROM alert_log a JOIN incident i "
-                + "ON i.incident_id = a.incident_id WHERE i.status = 'resolved' AND a.action = 'trigger' AND a.status = 'sent' "
+                + "ON i.incident_id = a.incident_id WHERE i.status = 'resolved' AND a.action = 'trigger' AND (a.status = 'sent' "
+                + "OR a.status IN ('dropped', 'failed') AND a.attempts > 0 AND (a.last_error IS NULL OR a.last_error NOT LIKE 'HTTP %')) "
                 + "AND NOT EXISTS (SELECT 1 FROM alert_log r WHERE r.incident_id = a.incident_id AND r.channel = a.channel "
                 + "AND r.action = 'resolve')")) {
             try (ResultSet rs = ps.executeQuery()) {
@@ -547,8 +614,26 @@ public class Alerts {
         return text == null ? "" : text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
     }
 
-    /** An exception message without any path or query of a URL in it (a webhook URL's path is its secret). */
-    static String hostOnly(String message) {
-        return message == null ? "" : message.replaceAll("(https?://[^/\\s]+)/\\S*", "$1/…");
+    /**
+     * A channel's answer or an exception message without the secrets in it: the webhook URL (and its path, which is the
+     * secret part), the routing key, and any URL's path.
+     */
+    String scrub(String message) {
+        if (message == null) {
+            return "";
+        }
+        String out = message;
+        String url = settings.slackUrl();
+        if (url != null && !url.isBlank()) {
+            out = out.replace(url, "<slack webhook>");
+            String path = url.replaceFirst("^[a-zA-Z]+://[^/]*", "");
+            if (path.length() > 1) {
+                out = out.replace(path, "/<secret>");
+            }
+        }
+        if (settings.routingKey() != null && !settings.routingKey().isBlank()) {
+            out = out.replace(settings.routingKey(), "<routing key>");
+        }
+        return out.replaceAll("(https?://[^/\\s]+)/\\S*", "$1/<path>");
     }
 }

@@ -11,7 +11,10 @@ import io.syncwarden.sync.SyncRuns;
  * ({@link SyncRuns}, {@code refused_anomaly}).
  */
 public final class IncrementalAnomalies {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(IncrementalAnomalies.class);
     static final String KIND = "anomaly";
+    /** Incremental reads: a spread of at least 10 rows (a quiet source reads 0 to a few; a dozen at once is normal). */
+    static final double LEAST_SPREAD = 10;
 
     private IncrementalAnomalies() {
     }
@@ -21,16 +24,24 @@ public final class IncrementalAnomalies {
             if (!"success".equals(status) || !"incremental".equals(run.mode()) || run.resumedFrom() != null) {
                 return;
             }
-            RowCountAnomaly anomaly = runs.anomaly();
-            RowCountAnomaly.Judgement judged = anomaly.judge(run.read(),
-                    anomaly.history(c, run.sourceId(), "incremental", run.runId()));
-            String by = "run " + run.runId() + " (" + run.trigger() + ")";
-            if (judged != null && judged.anomalous()) {
-                incidents.open(c, run.sourceId(), KIND, "warning", "Sync " + run.sourceId() + " run " + run.runId() + " "
-                        + judged.describe() + ", past " + anomaly.threshold() + " (applied: an incremental read is not "
-                        + "refused; check the upstream's changes)", run.runId(), by);
-            } else if (judged != null) {
-                incidents.resolve(c, run.sourceId(), KIND, by, "the read count is usual again", run.runId());
+            // a judgement that fails must not fail the run's close: under a savepoint, logged and left out
+            java.sql.Savepoint sp = c.setSavepoint();
+            try {
+                RowCountAnomaly anomaly = runs.anomaly();
+                RowCountAnomaly.Judgement judged = anomaly.judge(run.read(),
+                        anomaly.history(c, run.sourceId(), "incremental", run.runId()), LEAST_SPREAD);
+                String by = "run " + run.runId() + " (" + run.trigger() + ")";
+                if (judged != null && judged.anomalous()) {
+                    incidents.open(c, run.sourceId(), KIND, "warning", "Sync " + run.sourceId() + " run " + run.runId() + " "
+                            + judged.describe() + ", past " + anomaly.threshold() + " (applied: an incremental read is not "
+                            + "refused; check the upstream's changes)", run.runId(), by);
+                } else if (judged != null) {
+                    incidents.resolve(c, run.sourceId(), KIND, by, "the read count is usual again", run.runId());
+                }
+                c.releaseSavepoint(sp);
+            } catch (Exception e) {
+                c.rollback(sp);
+                LOG.warn("Sync {} run {}: its read count could not be judged: {}", run.sourceId(), run.runId(), e.getMessage());
             }
         });
     }

@@ -19,7 +19,9 @@ import org.slf4j.LoggerFactory;
  * compared with the one before) are deleted, in batches of {@code batch} rows, each batch its own transaction so a big
  * first clean-up never holds long locks: runs and their failures, rejected rows, watchdog reports, resolved incidents
  * with their history and alerts; and retry entries that ended more than {@code retryKeepDays} ago. What is still in
- * use is never removed: a running run, the last run of a source, a run a checkpoint points at, an open incident.
+ * use is never removed: a running run, the last run of a source, a run a checkpoint, an open incident or a live retry
+ * entry points at, the last good run that recorded the upstream's columns (the schema guard's baseline), an open
+ * incident. Every node runs it (Quartz is not clustered yet): the deletes are idempotent and taken in key order.
  */
 public class Retention {
     private static final Logger LOG = LoggerFactory.getLogger(Retention.class);
@@ -57,7 +59,13 @@ public class Retention {
         removed.put("sync_run", delete("sync_run", "run_id", "started_at < ? AND status <> 'running' "
                 + "AND run_id NOT IN (SELECT last_run_id FROM source_health WHERE last_run_id IS NOT NULL) "
                 + "AND run_id NOT IN (SELECT run_id FROM sync_checkpoint WHERE run_id IS NOT NULL) "
-                + "AND run_id NOT IN (SELECT run_id FROM source_lock)", cutoff));
+                + "AND run_id NOT IN (SELECT run_id FROM source_lock) "
+                + "AND run_id NOT IN (SELECT run_id FROM incident WHERE open_key IS NOT NULL AND run_id IS NOT NULL) "
+                + "AND run_id NOT IN (SELECT first_run_id FROM retry_queue WHERE active_source IS NOT NULL AND first_run_id IS NOT NULL) "
+                + "AND run_id NOT IN (SELECT last_run_id FROM retry_queue WHERE active_source IS NOT NULL AND last_run_id IS NOT NULL) "
+                // the schema guard's baseline: each source's last good run that recorded the upstream's columns
+                + "AND run_id NOT IN (SELECT MAX(run_id) FROM sync_run WHERE status = 'success' AND upstream_columns IS NOT NULL "
+                + "GROUP BY source_id)", cutoff));
         removed.put("watchdog_report", delete("watchdog_report", "report_id", "taken_at < ?", cutoff));
         String oldResolved = "SELECT incident_id FROM incident WHERE status = 'resolved' AND resolved_at < ?";
         removed.put("alert_log", delete("alert_log", "alert_id", "incident_id IN (" + oldResolved + ")", cutoff));
@@ -75,7 +83,7 @@ public class Retention {
     private long delete(String table, String key, String where, Instant before) throws SQLException {
         long total = 0;
         String sql = "DELETE FROM " + table + " WHERE " + key + " IN (SELECT " + key + " FROM " + table + " WHERE " + where
-                + " FETCH FIRST " + batch + " ROWS ONLY)";
+                + " ORDER BY " + key + " FETCH FIRST " + batch + " ROWS ONLY)"; // in key order: nodes cleaning at once do not deadlock
         try (Connection c = db.dataSource().getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             c.setAutoCommit(true);
             while (true) {

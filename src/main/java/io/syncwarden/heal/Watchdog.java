@@ -277,7 +277,9 @@ public class Watchdog {
                     entry.put("error", SyncRuns.truncate(String.valueOf(result.error().getMessage()), 300));
                 }
                 String health = verify(source, entry);
-                if (!"success".equals(result.status()) && !"empty".equals(result.status())) {
+                if ("refused".equals(result.status())) {
+                    entry.put("note", "a run of the source was going already (this node's or another's): verified as it stands");
+                } else if (!"success".equals(result.status()) && !"empty".equals(result.status())) {
                     health = worse(health, "degraded"); // the run did not go through, whatever the table still holds
                     entry.put("health", health);
                 }

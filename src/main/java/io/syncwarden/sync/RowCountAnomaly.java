@@ -49,12 +49,20 @@ public final class RowCountAnomaly {
 
     /** The judgement of {@code count} against {@code history}; null when there is too little history or it is off. */
     public Judgement judge(long count, long[] history) {
+        return judge(count, history, 1);
+    }
+
+    /**
+     * As above, the spread never below {@code leastSpread} rows either: incremental reads of a quiet source read 0 to a
+     * few rows, and a dozen changes at once is not an anomaly.
+     */
+    public Judgement judge(long count, long[] history, double leastSpread) {
         if (threshold == 0 || history.length < minRuns) {
             return null;
         }
         double median = median(Arrays.stream(history).asDoubleStream().toArray());
         double mad = median(Arrays.stream(history).mapToDouble(h -> Math.abs(h - median)).toArray());
-        double spread = Math.max(mad, Math.max(minSpread * median, 1.0));
+        double spread = Math.max(mad, Math.max(minSpread * median, Math.max(leastSpread, 1.0)));
         double score = (count - median) / (MAD_TO_SIGMA * spread);
         return new Judgement(count, median, mad, score, history.length, Math.abs(score) > threshold);
     }
@@ -64,11 +72,16 @@ public final class RowCountAnomaly {
      * {@link #judge} compares with.
      */
     public long[] history(Connection c, String sourceId, String mode, long beforeRun) throws SQLException {
+        // from the last run an operator let past a guard on: the size it accepted is the new normal
         try (PreparedStatement ps = c.prepareStatement("SELECT rows_read FROM sync_run WHERE source_id = ? AND status = 'success' "
-                + "AND mode = ? AND resumed_from IS NULL AND run_id < ? ORDER BY run_id DESC FETCH FIRST " + window + " ROWS ONLY")) {
+                + "AND mode = ? AND resumed_from IS NULL AND run_id < ? AND run_id >= COALESCE((SELECT MAX(run_id) FROM sync_run "
+                + "WHERE source_id = ? AND status = 'success' AND guard_override = TRUE AND run_id < ?), 0) "
+                + "ORDER BY run_id DESC FETCH FIRST " + window + " ROWS ONLY")) {
             ps.setString(1, sourceId);
             ps.setString(2, mode);
             ps.setLong(3, beforeRun);
+            ps.setString(4, sourceId);
+            ps.setLong(5, beforeRun);
             try (ResultSet rs = ps.executeQuery()) {
                 long[] out = new long[window];
                 int n = 0;

@@ -1054,6 +1054,10 @@ public class SyncRuns {
                 ps.setString(1, run.sourceId());
                 if (ps.executeUpdate() == 1) {
                     run.allowPastGuards();
+                    try (PreparedStatement mark = c.prepareStatement("UPDATE sync_run SET guard_override = TRUE WHERE run_id = ?")) {
+                        mark.setLong(1, run.runId()); // the anomaly gate's new baseline, once the run succeeds
+                        mark.executeUpdate();
+                    }
                     LOG.warn("Sync {} run {}: {}; accepted once, as an operator allowed", run.sourceId(), run.runId(), what);
                     return;
                 }

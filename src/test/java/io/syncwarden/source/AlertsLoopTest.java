@@ -58,6 +58,7 @@ class AlertsLoopTest extends UpstreamStubTestSupport {
         p.put("syncwarden.alerts.pagerduty.routing-key", ROUTING_KEY);
         p.put("syncwarden.alerts.delay-ms", "200");
         p.put("syncwarden.alerts.retry-delay-ms", "500");
+        p.put("syncwarden.alerts.repeat-minutes", "1"); // so that only the cooldown keeps a second message back
     }
 
     @AfterEach
@@ -181,7 +182,7 @@ class AlertsLoopTest extends UpstreamStubTestSupport {
 
         passAt(25); // high, but nothing holds it: fired again, and the re-fired sync works
         await().atMost(Duration.ofSeconds(20)).until(() -> "resolved".equals(text("SELECT status FROM syncwarden.incident")));
-        passAt(26);
+        passAt(0); // the next pass: fresh
 
         assertThat(count("SELECT COUNT(*) FROM syncwarden.alert_log")).as("nothing planned").isZero();
         assertThat(slack()).isEmpty();
@@ -230,19 +231,35 @@ class AlertsLoopTest extends UpstreamStubTestSupport {
         assertThat(meters.get("syncwarden.alerts").tag("channel", "slack").tag("outcome", "failed").counter().count()).isEqualTo(1.0);
         passAt(30);
         assertThat(count("SELECT COUNT(*) FROM syncwarden.alert_log")).as("not planned again inside the cooldown").isEqualTo(1);
+        passAt(41);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.alert_log WHERE channel = 'slack'"))
+                .as("a failed message is not 'told': planned again after the cooldown").isEqualTo(2);
     }
 
     @Test
-    void should_retry_a_channel_that_does_not_answer_without_holding_up_syncs() throws Exception {
+    void should_retry_a_channel_that_does_not_answer() throws Exception {
         channels.stop(); // Slack and PagerDuty unreachable
         upstreamStartsFailing();
 
         passAt(45);
         await().atMost(Duration.ofSeconds(10)).until(() -> count("SELECT COUNT(*) FROM syncwarden.alert_log "
                 + "WHERE status = 'pending' AND attempts >= 1") == 2);
-        assertThat(text("SELECT MAX(last_error) FROM syncwarden.alert_log")).doesNotContain("s3cr3t").contains("Connection refused");
+        assertThat(text("SELECT MAX(last_error) FROM syncwarden.alert_log")).contains("Connection refused");
+    }
+
+    @Test
+    void should_sync_while_a_channel_is_slow_to_answer() throws Exception {
+        channels.stubFor(post(urlPathEqualTo(SLACK)).willReturn(aResponse().withStatus(200).withFixedDelay(8000)
+                .withBody(Fixtures.read("slack/ok.txt"))));
+        upstreamStartsFailing();
+        passAt(25);
+        await().atMost(Duration.ofSeconds(10)).until(() -> "sending".equals(text("SELECT status FROM syncwarden.alert_log")));
 
         serve(200);
-        assertThat(fire("wd-stock").status()).as("a sync does not wait for alerts").isEqualTo("success");
+        assertThat(fire("wd-stock").status()).isEqualTo("success");
+
+        assertThat(text("SELECT status FROM syncwarden.alert_log")).as("the sync did not wait for Slack").isEqualTo("sending");
+        await().atMost(Duration.ofSeconds(20)).until(() -> "sent".equals(text("SELECT status FROM syncwarden.alert_log "
+                + "WHERE action = 'trigger'")));
     }
 }

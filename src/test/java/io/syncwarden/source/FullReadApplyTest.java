@@ -175,6 +175,8 @@ public class FullReadApplyTest extends UpstreamStubTestSupport {
         assertThat(fire("it-finale-stock").status()).as("an operator let it through once").isEqualTo("success");
         assertThat(count("SELECT COUNT(*) FROM finale_stock")).isEqualTo(60);
         assertThat(text("SELECT status FROM syncwarden.incident WHERE kind = 'refused_anomaly'")).isEqualTo("resolved");
+        assertThat(fire("it-finale-stock").status()).as("the accepted size is the new baseline, not refused again")
+                .isEqualTo("success");
     }
 
     @Test

@@ -32,6 +32,7 @@ class WatchdogTest extends UpstreamStubTestSupport {
     @Override
     protected void properties(Properties p) {
         finaleProperties(p);
+        p.put("syncwarden.retention.batch", "100");
     }
 
     private void serve(int status) throws Exception {
@@ -272,11 +273,19 @@ class WatchdogTest extends UpstreamStubTestSupport {
                     + "TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00')");
             s.executeUpdate("INSERT INTO syncwarden.incident_event (incident_id, event, actor, at) SELECT incident_id, 'opened', 'test', "
                     + "opened_at FROM syncwarden.incident");
+            s.executeUpdate("INSERT INTO syncwarden.alert_log (incident_id, source_id, kind, channel, action, severity, plan_key, "
+                    + "status, next_attempt_at, created_at, updated_at) SELECT incident_id, source_id, kind, 'slack', 'trigger', "
+                    + "severity, 'k' || incident_id, 'sent', opened_at, opened_at, opened_at FROM syncwarden.incident");
+            s.executeUpdate("INSERT INTO syncwarden.sync_run (source_id, source_kind, run_trigger, status, node_id, started_at) "
+                    + "VALUES ('wd-stock', 'http-csv', 'schedule', 'running', 'n', TIMESTAMP WITH TIME ZONE '2020-01-01 00:00:00+00')");
         }
 
         fire("retention", "schedule");
 
-        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run")).as("the recent run and the source's last run").isEqualTo(2);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run")).as("the recent run, the source's last run, a running one")
+                .isEqualTo(3);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE status = 'running'")).isEqualTo(1);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.alert_log")).as("the open incident's alert only").isEqualTo(1);
         assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE run_id = " + kept)).isEqualTo(1);
         assertThat(text("SELECT kind FROM syncwarden.incident")).as("an open incident stays, however old").isEqualTo("paused");
         assertThat(count("SELECT COUNT(*) FROM syncwarden.incident_event")).isEqualTo(1);
