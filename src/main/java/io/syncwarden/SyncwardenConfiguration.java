@@ -270,9 +270,14 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         return watchdog;
     }
 
+    private io.syncwarden.alert.Alerts alerts;
+
     @BindToRegistry("alerts")
-    public io.syncwarden.alert.Alerts alerts(CamelContext context) throws Exception {
-        io.syncwarden.alert.Alerts alerts = new io.syncwarden.alert.Alerts(targetDatabase(), new io.syncwarden.alert.Alerts.Settings(
+    public synchronized io.syncwarden.alert.Alerts alerts(CamelContext context) throws Exception {
+        if (alerts != null) {
+            return alerts;
+        }
+        alerts = new io.syncwarden.alert.Alerts(targetDatabase(), new io.syncwarden.alert.Alerts.Settings(
                 slackWebhookUrl, pagerDutyUrl, pagerDutyRoutingKey, Duration.ofMinutes(alertsCooldownMinutes),
                 Duration.ofMinutes(alertsRepeatMinutes), alertsMaxAttempts, Duration.ofMillis(alertsRetryDelayMs),
                 syncRuns(context).settings().nodeId()));
