@@ -130,6 +130,10 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private int alertsMaxAttempts;
     @PropertyInject(value = "syncwarden.alerts.retry-delay-ms", defaultValue = "30000")
     private long alertsRetryDelayMs;
+    @PropertyInject(value = "syncwarden.api.tokens", defaultValue = "")
+    private String apiTokens;
+    @PropertyInject(value = "syncwarden.api.health-public", defaultValue = "true")
+    private boolean apiHealthPublic;
     @PropertyInject(value = "syncwarden.retention.months", defaultValue = "13")
     private int retentionMonths;
     @PropertyInject(value = "syncwarden.retention.batch", defaultValue = "1000")
@@ -283,6 +287,16 @@ public class SyncwardenConfiguration implements CamelConfiguration {
                 syncRuns(context).settings().nodeId()));
         alerts.metrics(syncRuns(context).metrics());
         return alerts;
+    }
+
+    @BindToRegistry("api")
+    public io.syncwarden.api.Api api(CamelContext context) {
+        io.syncwarden.api.ApiAccess access = new io.syncwarden.api.ApiAccess(apiTokens);
+        if (!access.configured()) {
+            org.slf4j.LoggerFactory.getLogger(SyncwardenConfiguration.class).info("Operations API: no tokens configured "
+                    + "(SYNCWARDEN_API_TOKENS): only GET /api/health answers; every other call gets 401");
+        }
+        return new io.syncwarden.api.Api(context, access, new io.syncwarden.api.Audit(targetDatabase()), apiHealthPublic);
     }
 
     @BindToRegistry("retention")

@@ -500,10 +500,20 @@ public class Alerts {
         if (lastAt != null && lastAt.isAfter(now.minus(settings.cooldown()))) {
             return; // at most one per condition and channel within the cooldown
         }
-        if (toldAt != null && (PAGERDUTY.equals(channel) || settings.repeat().isZero() || toldAt.isAfter(now.minus(settings.repeat())))) {
-            return; // told at this severity already
+        if (toldAt != null && (PAGERDUTY.equals(channel) || settings.repeat().isZero() || toldAt.isAfter(now.minus(settings.repeat()))
+                || acknowledged(c, incident.id()))) {
+            return; // told at this severity already (an acknowledged incident is not repeated; an escalation still goes out)
         }
         insert(c, incident, channel, "trigger", incident.id() + "|" + channel + "|trigger|" + incident.severity() + "|" + seq, now);
+    }
+
+    private static boolean acknowledged(Connection c, long incidentId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM incident WHERE incident_id = ? AND acknowledged_at IS NOT NULL")) {
+            ps.setLong(1, incidentId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
     }
 
     /** A re-fire, recovery or retry run of the source holds its lock (on any node): a repair is under way. */

@@ -130,6 +130,11 @@ public class Breakers {
         return null;
     }
 
+    /** The target database's breaker, or null before the first connection. */
+    public CircuitBreaker target() {
+        return registry.find(TARGET).orElse(null);
+    }
+
     /** The breaker of a source, or null when its route has not built one (yet). */
     public CircuitBreaker ofSource(String sourceId) {
         String name = nameOf(sourceId);

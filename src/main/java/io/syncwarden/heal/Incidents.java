@@ -186,6 +186,11 @@ public class Incidents {
                 rs.getInt(7), rs.wasNull() ? null : run);
     }
 
+    /** Adds an event to an incident's history (acknowledged, a note) inside the caller's transaction. */
+    public void event(Connection c, long incidentId, String event, String actor, String note) throws SQLException {
+        event(c, incidentId, event, null, actor, note, Instant.now());
+    }
+
     private static void event(Connection c, long incidentId, String event, String severity, String actor, String note, Instant at)
             throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO incident_event (incident_id, event, severity, actor, note, at) "

@@ -229,6 +229,26 @@ public class Watchdog {
         }
     }
 
+    /** A source's freshness now: its last success, when it is due, how late (ok, warning, high, critical). */
+    public record Freshness(Instant lastSuccess, Instant due, String severity, long targetRows, long lastGoodCount,
+                            String lastStatus, String lastErrorClass, Instant retryAt, boolean paused) {
+    }
+
+    /** Judges one source now, as a pass would (nothing is recorded or fired); the operations API shows it. */
+    public Freshness freshness(SourceRegistry.Source source) throws SQLException {
+        try (Connection c = runs.database().dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            Facts f = facts(c, source.id());
+            Instant now = clock.instant();
+            Instant since = f.lastSuccess != null ? f.lastSuccess : f.firstRun;
+            Instant deadline = since == null ? null : deadline(source.kind(), parameter(source, "cron"),
+                    parameter(source, "freshnessSla"), since);
+            String severity = deadline == null ? "ok" : severity(Duration.between(since, now), Duration.between(since, deadline));
+            return new Freshness(f.lastSuccess, deadline, severity, targetRows(c, source.id()), f.lastGoodCount,
+                    f.lastStatus.isEmpty() ? null : f.lastStatus, f.lastErrorClass, f.retryAt, f.paused);
+        }
+    }
+
     /** The latest pass's report as JSON, or null before the first pass. */
     public String latestReport() throws SQLException {
         return latest("pass");

@@ -191,6 +191,7 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
                     try (Connection sc = pool.getConnection(); java.sql.Statement st = sc.createStatement();
                          ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM " + shape.from)) {
                         rs.next();
+                        run.expectedRows(rs.getLong(1));
                         runs.guardCount(run, rs.getLong(1), last);
                     }
                 }

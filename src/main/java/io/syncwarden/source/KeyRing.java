@@ -76,6 +76,18 @@ public final class KeyRing {
         return earliest;
     }
 
+    /** Each key by position ("key 1 of 2", never its value) and until when it rests (null: usable). */
+    public synchronized java.util.List<java.util.Map<String, Object>> states() {
+        java.util.List<java.util.Map<String, Object>> out = new java.util.ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            java.util.Map<String, Object> state = new java.util.LinkedHashMap<>();
+            state.put("key", name(i));
+            state.put("restingUntil", restUntil[i] == null || !restUntil[i].isAfter(Instant.now()) ? null : restUntil[i].toString());
+            out.add(state);
+        }
+        return out;
+    }
+
     /** "key 2 of 3": how a key is named in logs. */
     public String name(int position) {
         return "key " + (position + 1) + " of " + keys.size();

@@ -95,7 +95,7 @@ public abstract class SyncSource {
     public void sync(Exchange exchange) throws Exception {
         RunContext run = current(exchange);
         if (run.interruptRequested()) {
-            throw new RunInterruptedException("Sync " + run.sourceId() + " run " + run.runId() + " not continued: the service is stopping");
+            throw new RunInterruptedException("Sync " + run.sourceId() + " run " + run.runId() + " not continued: " + run.interruptReason());
         }
         read(run, runs(exchange), exchange);
     }

@@ -409,7 +409,7 @@ public final class BatchWriter implements AutoCloseable {
         batchKeys.clear();
         if (run.interruptRequested()) {
             throw new RunInterruptedException("Sync " + run.sourceId() + " run " + run.runId()
-                    + " stopped at a batch boundary: the service is stopping (checkpoint kept)");
+                    + " stopped at a batch boundary: " + run.interruptReason() + " (checkpoint kept)");
         }
     }
 

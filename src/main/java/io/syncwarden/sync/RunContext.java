@@ -28,6 +28,8 @@ public final class RunContext {
     private volatile int failures;
     private volatile Throwable lastLoggedFailure;
     private volatile boolean interruptRequested;
+    private volatile String interruptReason;
+    private volatile long expectedRows = -1;
     private volatile String leaseLost;
     private volatile String progress;
     private volatile long committedPosition;
@@ -57,6 +59,9 @@ public final class RunContext {
     public String kind() { return kind; }
     public String trigger() { return trigger; }
     public Instant startedAt() { return startedAt; }
+    /** The rows the read will bring when known before it (a counted full read), else -1: for progress and ETA. */
+    public long expectedRows() { return expectedRows; }
+    public void expectedRows(long rows) { expectedRows = rows; }
     public String mode() { return mode; }
     public void mode(String mode) { this.mode = mode; }
     public String resumedFrom() { return resumedFrom; }
@@ -112,8 +117,12 @@ public final class RunContext {
     }
 
     /** The service is stopping: the run stops at its next batch boundary. */
-    public void requestInterrupt() { interruptRequested = true; }
+    public void requestInterrupt() { requestInterrupt("the service is stopping"); }
+    /** Someone asked the run to stop ({@code why}: "stopped by <who>"): it stops at its next batch boundary. */
+    public void requestInterrupt(String why) { interruptReason = why; interruptRequested = true; }
     public boolean interruptRequested() { return interruptRequested; }
+    /** Why the run was asked to stop. */
+    public String interruptReason() { return interruptReason == null ? "the service is stopping" : interruptReason; }
 
     /** The lease keeper found the lock gone: the run must write nothing more. */
     void leaseLost(String why) { leaseLost = why; }

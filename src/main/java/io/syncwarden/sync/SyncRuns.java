@@ -640,8 +640,9 @@ public class SyncRuns {
         metrics.rows(run);
         metrics.run(source, status, duration);
         if ("interrupted".equals(status)) {
-            LOG.warn("Sync {} run {} interrupted (the service is stopping): read={} inserted={} updated={} rejected={}; "
-                    + "the next run resumes from its checkpoint", source, run.runId(), run.read(), run.inserted(), run.updated(), run.rejected());
+            LOG.warn("Sync {} run {} interrupted ({}): read={} inserted={} updated={} rejected={}; "
+                    + "the next run resumes from its checkpoint", source, run.runId(), run.interruptReason(), run.read(), run.inserted(),
+                    run.updated(), run.rejected());
         } else if ("failed".equals(status)) {
             LOG.error("Sync {} run {} failed after {} attempt(s) ({}): read={} inserted={} updated={} rejected={}; {}",
                     source, run.runId(), run.attempts(false), errorClass, run.read(), run.inserted(), run.updated(),
@@ -1214,6 +1215,26 @@ public class SyncRuns {
         metrics.run(run.sourceId(), "interrupted", duration);
         LOG.warn("Sync {} run {} did not reach a batch boundary within {} ms: recorded as interrupted, lock released",
                 run.sourceId(), run.runId(), settings.shutdownGraceMillis());
+    }
+
+    /**
+     * Asks the source's run on this node to stop at its next batch boundary (an operator's request: what it committed
+     * stays, its checkpoint is kept, it is closed {@code interrupted}); its run id, or null when none runs here.
+     */
+    public Long stopRun(String sourceId, String by) {
+        for (RunContext run : active.values()) {
+            if (run.sourceId().equals(sourceId)) {
+                run.requestInterrupt("stopped by " + by);
+                LOG.info("Sync {} run {}: asked to stop at its next batch boundary by {}", sourceId, run.runId(), by);
+                return run.runId();
+            }
+        }
+        return null;
+    }
+
+    /** The run of the source active on this node, or null. */
+    public RunContext activeRun(String sourceId) {
+        return active.values().stream().filter(r -> r.sourceId().equals(sourceId)).findFirst().orElse(null);
     }
 
     public boolean stopping() {

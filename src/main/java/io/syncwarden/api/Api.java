@@ -1,0 +1,778 @@
+package io.syncwarden.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.syncwarden.heal.Breakers;
+import io.syncwarden.heal.Incidents;
+import io.syncwarden.heal.SourcePause;
+import io.syncwarden.heal.Watchdog;
+import io.syncwarden.source.SyncSource;
+import io.syncwarden.store.TargetDatabase;
+import io.syncwarden.sync.RunContext;
+import io.syncwarden.sync.SourceRegistry;
+import io.syncwarden.sync.SyncRuns;
+import io.syncwarden.sync.SyncTrigger;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.ServiceStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The operations API's handlers (routes/api.camel.yaml maps each path to one of them). Every handler checks the
+ * caller's role first ({@link ApiAccess}), answers JSON, and every mutating one writes the audit log, refused or not.
+ * Answers never carry secrets: no tokens, keys, webhook URLs, passwords or endpoint URIs, and {@code /api/health}
+ * (open without a token by default) no error text either.
+ */
+public class Api {
+    private static final Logger LOG = LoggerFactory.getLogger(Api.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_PAGE = 200;
+
+    private final CamelContext context;
+    private final ApiAccess access;
+    private final Audit audit;
+    private final boolean healthPublic;
+    private ExecutorService runner;
+
+    public Api(CamelContext context, ApiAccess access, Audit audit, boolean healthPublic) {
+        this.context = context;
+        this.access = access;
+        this.audit = audit;
+        this.healthPublic = healthPublic;
+    }
+
+    @FunctionalInterface
+    interface Handler {
+        Object handle(ApiAccess.Caller caller) throws Exception;
+    }
+
+    /** A read: the role, then the handler's JSON (200). */
+    private void read(Exchange e, String role, Handler h) {
+        try {
+            ApiAccess.Caller caller = role == null ? null : access.require(e, role);
+            answer(e, 200, h.handle(caller));
+        } catch (Exception ex) {
+            fail(e, ex, null, null);
+        }
+    }
+
+    /** A change: the role, the handler, and an audit entry whatever the outcome. */
+    private void act(Exchange e, String role, String action, String target, int okStatus, Handler h) {
+        ApiAccess.Caller caller = null;
+        try {
+            caller = access.require(e, role);
+            Object result = h.handle(caller);
+            audit.record(caller.name(), caller.role(), action, target, "done", summary(result));
+            answer(e, okStatus, result);
+        } catch (Exception ex) {
+            ApiAccess.Caller who = caller != null ? caller : access.caller(e);
+            fail(e, ex, action, target);
+            int status = e.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
+            audit.record(who == null ? "anonymous" : who.name(), who == null ? null : who.role(), action, target,
+                    status == 401 || status == 403 ? "denied" : status >= 500 ? "failed" : "refused", ex.getMessage());
+        }
+    }
+
+    private static String summary(Object result) {
+        String text = result instanceof JsonNode node ? node.toString() : String.valueOf(result);
+        return text.length() > 300 ? text.substring(0, 300) + "..." : text;
+    }
+
+    private void fail(Exchange e, Exception ex, String action, String target) {
+        int status;
+        String message;
+        if (ex instanceof ApiException api) {
+            status = api.status();
+            message = api.getMessage();
+        } else if (ex instanceof IllegalArgumentException) {
+            status = 400;
+            message = ex.getMessage();
+        } else if (ex instanceof SQLException) {
+            status = 503;
+            message = "the target database did not answer; try again";
+            LOG.warn("API {} {}: {}", action == null ? e.getMessage().getHeader(Exchange.HTTP_PATH) : action, target, ex.getMessage());
+        } else {
+            status = 500;
+            message = "internal error (" + ex.getClass().getSimpleName() + "); see the service log";
+            LOG.error("API {} {} failed", action == null ? e.getMessage().getHeader(Exchange.HTTP_PATH) : action, target, ex);
+        }
+        ObjectNode body = JSON.createObjectNode();
+        body.put("status", status);
+        body.put("error", status == 401 ? "unauthorized" : status == 403 ? "forbidden" : status == 404 ? "not_found"
+                : status == 409 ? "conflict" : status == 400 ? "bad_request" : status == 503 ? "unavailable" : "error");
+        body.put("message", message);
+        answer(e, status, body);
+        if (status == 401) {
+            e.getMessage().setHeader("WWW-Authenticate", "Bearer realm=\"syncwarden\"");
+        }
+    }
+
+    private static void answer(Exchange e, int status, Object body) {
+        e.getMessage().removeHeaders("*", "CamelHttp*");
+        e.getMessage().setHeader(Exchange.HTTP_RESPONSE_CODE, status);
+        e.getMessage().setHeader(Exchange.CONTENT_TYPE, "application/json");
+        e.getMessage().setHeader("Cache-Control", "no-store");
+        e.getMessage().setBody(body instanceof String s ? s : body == null ? "{}" : body.toString());
+    }
+
+    // ---------------------------------------------------------------- health, watchdog, blocking
+
+    /** GET /api/health: the service at a glance; open without a token unless syncwarden.api.health-public=false. */
+    public void health(Exchange e) {
+        read(e, healthPublic ? null : "viewer", caller -> {
+            ObjectNode out = JSON.createObjectNode();
+            ObjectNode services = JSON.createObjectNode();
+            String overall = "healthy";
+            Instant latest = null;
+            boolean stale = false;
+            for (SourceRegistry.Source source : started()) {
+                Watchdog.Freshness f = watchdog().freshness(source);
+                ObjectNode s = services.putObject(source.id());
+                String status = f.paused() ? "paused" : sourceStatus(source.id());
+                s.put("status", status);
+                Long duration = lastDuration(source.id());
+                s.put("latency", duration == null ? null : duration + "ms");
+                s.put("totalRows", f.targetRows() < 0 ? null : f.targetRows());
+                s.put("lastSync", f.lastSuccess() == null ? null : f.lastSuccess().toString());
+                s.put("freshness", f.severity());
+                if (!"ok".equals(f.severity())) {
+                    stale = true;
+                }
+                if (f.lastSuccess() != null && (latest == null || f.lastSuccess().isAfter(latest))) {
+                    latest = f.lastSuccess();
+                }
+                overall = worse(overall, "critical".equals(f.severity()) || "unhealthy".equals(status) ? "unhealthy"
+                        : "ok".equals(f.severity()) && "healthy".equals(status) ? "healthy" : "degraded");
+            }
+            ObjectNode database = services.putObject("database");
+            long started = System.nanoTime();
+            boolean up;
+            try (Connection c = db().dataSource().getConnection(); PreparedStatement ps = c.prepareStatement("SELECT 1")) {
+                ps.setQueryTimeout(5);
+                ps.executeQuery().close();
+                up = true;
+            } catch (SQLException ex) {
+                up = false;
+            }
+            database.put("status", up ? "up" : "down");
+            database.put("latency", (System.nanoTime() - started) / 1_000_000 + "ms");
+            io.github.resilience4j.circuitbreaker.CircuitBreaker breaker = breakers() == null ? null : breakers().target();
+            database.put("circuitBreakerOpen", breaker != null
+                    && breaker.getState() == io.github.resilience4j.circuitbreaker.CircuitBreaker.State.OPEN);
+            database.put("consecutiveFailures", breaker == null ? 0 : breaker.getMetrics().getNumberOfFailedCalls());
+            if (!up) {
+                overall = "unhealthy";
+            }
+            out.put("overall", overall);
+            out.set("services", services);
+            ObjectNode sync = out.putObject("syncHealth");
+            sync.put("lastSync", latest == null ? null : latest.toString());
+            sync.put("minutesAgo", latest == null ? null : Duration.between(latest, Instant.now()).toMinutes());
+            sync.put("status", stale || latest == null ? "stale" : "recent");
+            out.put("blocked", blocking().get("blocked").asBoolean());
+            return out;
+        });
+    }
+
+    /** GET /api/blocking: whether dashboards should be blocked, and why. */
+    public void blockingState(Exchange e) {
+        read(e, "viewer", caller -> blocking());
+    }
+
+    /**
+     * Dashboards should not trust the data when a source marked {@code critical} has an empty table, is more than 4x
+     * its SLA late, or its last run was refused by a guard. Clears by itself with the condition.
+     */
+    ObjectNode blocking() throws SQLException {
+        ObjectNode out = JSON.createObjectNode();
+        ArrayNode reasons = JSON.createArrayNode();
+        for (SourceRegistry.Source source : started()) {
+            if (!Boolean.parseBoolean(parameter(source, "critical"))) {
+                continue;
+            }
+            Watchdog.Freshness f = watchdog().freshness(source);
+            String reason = null;
+            String next = null;
+            if (f.targetRows() == 0) {
+                reason = "its table is empty";
+                next = "the watchdog fires an emergency sync; check the source's last run (GET /api/sources/" + source.id() + ")";
+            } else if ("critical".equals(f.severity())) {
+                reason = "it is more than 4x its freshness SLA late (last good sync " + f.lastSuccess() + ")";
+                next = "check the upstream and the source's last error; sync it (POST /api/sources/" + source.id() + "/sync)";
+            } else if (f.lastStatus() != null && f.lastStatus().startsWith("refused")) {
+                reason = "its last run was " + f.lastStatus() + " by a guard";
+                next = "check the upstream's data; if it is right, allow the next run (POST /api/sources/" + source.id()
+                        + "/allow-next, admin)";
+            }
+            if (reason != null) {
+                reasons.addObject().put("source", source.id()).put("reason", reason).put("nextStep", next);
+            }
+        }
+        out.put("blocked", !reasons.isEmpty());
+        out.set("reasons", reasons);
+        return out;
+    }
+
+    /** GET /api/watchdog: the latest pass's report. */
+    public void watchdogReport(Exchange e) {
+        read(e, "viewer", caller -> {
+            String report = watchdog().latestReport();
+            if (report == null) {
+                throw new ApiException(404, "no watchdog pass yet (POST /api/watchdog runs one)");
+            }
+            return report;
+        });
+    }
+
+    /** POST /api/watchdog: runs a pass now (its route, as the schedule would) and answers its report. */
+    public void watchdogPass(Exchange e) {
+        act(e, "operator", "watchdog_pass", "watchdog", 200, caller -> {
+            new SyncTrigger(context).fire("watchdog", "api");
+            return watchdog().latestReport();
+        });
+    }
+
+    // ---------------------------------------------------------------- sources
+
+    /** GET /api/sources: every source with its state. */
+    public void sources(Exchange e) {
+        read(e, "viewer", caller -> {
+            ArrayNode out = JSON.createArrayNode();
+            for (SourceRegistry.Source source : registry().sources()) {
+                out.add(describe(source));
+            }
+            ObjectNode body = JSON.createObjectNode();
+            body.set("sources", out);
+            body.put("blocked", blocking().get("blocked").asBoolean());
+            return body;
+        });
+    }
+
+    /** GET /api/sources/{id}. */
+    public void source(Exchange e) {
+        read(e, "viewer", caller -> describe(source(e.getMessage().getHeader("id", String.class))));
+    }
+
+    private ObjectNode describe(SourceRegistry.Source source) throws Exception {
+        ObjectNode out = JSON.createObjectNode();
+        out.put("id", source.id());
+        out.put("kind", source.kind());
+        ServiceStatus route = context.getRouteController().getRouteStatus(source.id());
+        boolean started = route != null && route.isStarted();
+        out.put("enabled", started);
+        out.put("critical", Boolean.parseBoolean(parameter(source, "critical")));
+        out.put("schedule", parameter(source, "cron"));
+        out.put("nextRun", nextFire(source.id()));
+        try (Connection c = db().dataSource().getConnection()) {
+            List<ObjectNode> health = rows(c, "SELECT status, consecutive_failures, last_run_status, last_success_at, last_failure_at, "
+                    + "last_row_count, circuit_state, circuit_since, paused, paused_reason, not_before, last_error FROM source_health "
+                    + "WHERE source_id = ?", source.id());
+            ObjectNode h = health.isEmpty() ? JSON.createObjectNode() : health.get(0);
+            out.put("status", h.path("paused").asBoolean() ? "paused" : h.path("status").asText("unknown"));
+            out.set("health", h);
+            List<ObjectNode> last = rows(c, "SELECT run_id, run_trigger, mode, status, rows_read, rows_inserted, rows_updated, "
+                    + "rows_rejected, rows_deleted, started_at, finished_at, duration_ms, error_class, error_message FROM sync_run "
+                    + "WHERE source_id = ? ORDER BY run_id DESC FETCH FIRST 1 ROWS ONLY", source.id());
+            out.set("lastRun", last.isEmpty() ? null : last.get(0));
+            List<ObjectNode> retry = rows(c, "SELECT retry_id, status, attempts, next_retry_at, error_class FROM retry_queue "
+                    + "WHERE source_id = ? AND active_source IS NOT NULL", source.id());
+            out.set("retry", retry.isEmpty() ? null : retry.get(0));
+            out.put("openIncidents", rows(c, "SELECT COUNT(*) AS n FROM incident WHERE source_id = ? AND open_key IS NOT NULL",
+                    source.id()).get(0).path("n").asLong());
+        }
+        if (started) {
+            Watchdog.Freshness f = watchdog().freshness(source);
+            ObjectNode fresh = out.putObject("freshness");
+            fresh.put("severity", f.severity());
+            fresh.put("lastSuccess", f.lastSuccess() == null ? null : f.lastSuccess().toString());
+            fresh.put("minutesAgo", f.lastSuccess() == null ? null : Duration.between(f.lastSuccess(), Instant.now()).toMinutes());
+            fresh.put("due", f.due() == null ? null : f.due().toString());
+            ObjectNode counts = out.putObject("rows");
+            counts.put("target", f.targetRows() < 0 ? null : f.targetRows());
+            counts.put("lastGoodRun", f.lastGoodCount());
+            // why is it stale: the facts a person checks first
+            ObjectNode why = out.putObject("why");
+            why.put("lastStatus", f.lastStatus());
+            why.put("lastErrorClass", f.lastErrorClass());
+            why.put("nextRetry", f.retryAt() == null ? null : f.retryAt().toString());
+            why.put("paused", f.paused());
+            io.github.resilience4j.circuitbreaker.CircuitBreaker breaker = breakers() == null ? null : breakers().ofSource(source.id());
+            why.put("breaker", breaker == null ? "closed" : breaker.getState().name().toLowerCase(Locale.ROOT));
+        }
+        SyncSource sync = SyncSource.of(context, source.id());
+        if (sync != null && sync.keyRing() != null) {
+            out.set("keys", JSON.valueToTree(sync.keyRing().states()));
+        }
+        RunContext running = runs().activeRun(source.id());
+        if (running != null) {
+            ObjectNode progress = out.putObject("progress");
+            progress.put("runId", running.runId());
+            progress.put("rowsSoFar", running.read());
+            long total = running.expectedRows();
+            if (total > 0) {
+                double share = Math.min(1.0, running.read() / (double) total);
+                progress.put("total", total);
+                progress.put("percent", Math.round(share * 1000) / 10.0);
+                long elapsed = Duration.between(running.startedAt(), Instant.now()).toMillis();
+                if (share > 0.01) {
+                    progress.put("etaSeconds", Math.round(elapsed / share * (1 - share) / 1000));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** GET /api/sources/{id}/runs?page=&size=: the runs, newest first. */
+    public void runs(Exchange e) {
+        read(e, "viewer", caller -> {
+            String id = source(e.getMessage().getHeader("id", String.class)).id();
+            return page(e, "SELECT run_id, run_trigger, mode, status, node_id, rows_read, rows_inserted, rows_updated, rows_unchanged, "
+                    + "rows_rejected, rows_skipped, rows_deleted, attempts, started_at, finished_at, duration_ms, error_class, "
+                    + "error_message, new_columns FROM sync_run WHERE source_id = ? ORDER BY run_id DESC", "SELECT COUNT(*) AS n FROM "
+                    + "sync_run WHERE source_id = ?", id);
+        });
+    }
+
+    /** GET /api/sources/{id}/rejected?page=&size=: rejected rows with their reasons, newest first. */
+    public void rejected(Exchange e) {
+        read(e, "viewer", caller -> {
+            String id = source(e.getMessage().getHeader("id", String.class)).id();
+            return page(e, "SELECT rejected_id, run_id, row_key, row_position, reason, row_data, rejected_at, replayed_at, "
+                    + "replay_run_id FROM rejected_row WHERE source_id = ? ORDER BY rejected_id DESC", "SELECT COUNT(*) AS n FROM "
+                    + "rejected_row WHERE source_id = ?", id);
+        });
+    }
+
+    /**
+     * POST /api/sources/{id}/sync: a manual run, started in the background (202); 409 while one is active. Body
+     * {@code {"restart": true}}: the checkpoint is dropped first, so everything is read again through the same guards.
+     */
+    public void sync(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "operator", "sync", id, 202, caller -> {
+            SourceRegistry.Source source = source(id);
+            boolean restart = body(e).path("restart").asBoolean(false);
+            ServiceStatus route = context.getRouteController().getRouteStatus(source.id());
+            if (route == null || !route.isStarted()) {
+                throw new ApiException(409, "source " + id + " is switched off");
+            }
+            try (Connection c = db().dataSource().getConnection()) {
+                c.setAutoCommit(true);
+                List<ObjectNode> lock = rows(c, "SELECT run_id FROM source_lock WHERE source_id = ? AND lease_until > ?", source.id(),
+                        SyncRuns.utc(Instant.now()));
+                if (!lock.isEmpty()) {
+                    throw new ApiException(409, "a run of " + id + " is active (run " + lock.get(0).path("run_id").asLong()
+                            + "); DELETE /api/sources/" + id + "/sync stops it");
+                }
+                if (restart) {
+                    try (PreparedStatement ps = c.prepareStatement("DELETE FROM sync_checkpoint WHERE source_id = ?")) {
+                        ps.setString(1, source.id());
+                        ps.executeUpdate();
+                    }
+                }
+            }
+            runner().submit(() -> {
+                try {
+                    SyncTrigger.Result result = new SyncTrigger(context).fire(source.id(), "manual");
+                    LOG.info("API: manual sync of {} by {}: {}", source.id(), caller.name(), result.status());
+                } catch (Exception ex) {
+                    LOG.warn("API: manual sync of {} by {} did not start: {}", source.id(), caller.name(), ex.getMessage());
+                }
+            });
+            ObjectNode out = JSON.createObjectNode();
+            out.put("source", source.id());
+            out.put("accepted", true);
+            out.put("restart", restart);
+            return out;
+        });
+    }
+
+    /** DELETE /api/sources/{id}/sync: the running sync stops at its next batch boundary (checkpoint kept). */
+    public void stopSync(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "operator", "stop_sync", id, 202, caller -> {
+            Long run = runs().stopRun(source(id).id(), caller.name());
+            if (run == null) {
+                throw new ApiException(409, "no run of " + id + " is active on this node");
+            }
+            ObjectNode out = JSON.createObjectNode();
+            out.put("source", id);
+            out.put("runId", run);
+            out.put("stopping", true);
+            return out;
+        });
+    }
+
+    /** POST /api/sources/{id}/pause: the schedule stops (kept across restarts) until resumed. */
+    public void pause(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "operator", "pause", id, 200, caller -> {
+            String reason = body(e).path("reason").asText("paused by " + caller.name());
+            boolean changed = pauses().pause(source(id).id(), reason, caller.name());
+            return JSON.createObjectNode().put("source", id).put("paused", true).put("changed", changed);
+        });
+    }
+
+    /** POST /api/sources/{id}/resume. */
+    public void resume(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "operator", "resume", id, 200, caller -> {
+            boolean changed = pauses().resume(source(id).id(), caller.name());
+            return JSON.createObjectNode().put("source", id).put("paused", false).put("changed", changed);
+        });
+    }
+
+    /** POST /api/sources/{id}/allow-next (admin): the next run a guard would refuse goes through, once. */
+    public void allowNext(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "admin", "allow_next", id, 200, caller -> {
+            boolean set = pauses().allowNext(source(id).id(), caller.name());
+            return JSON.createObjectNode().put("source", id).put("allowNext", set);
+        });
+    }
+
+    /** POST /api/sources/{id}/rollback (admin), body {@code {"beforeRun": N}}: the table as it was before run N. */
+    public void rollback(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "admin", "rollback", id, 200, caller -> {
+            JsonNode body = body(e);
+            if (!body.path("beforeRun").canConvertToLong()) {
+                throw new IllegalArgumentException("body must be {\"beforeRun\": <run id>} (the run whose changes are undone)");
+            }
+            SyncSource sync = syncSource(id);
+            return JSON.valueToTree(sync.rollback(context, body.path("beforeRun").asLong()));
+        });
+    }
+
+    /** POST /api/sources/{id}/rejected/replay, body {@code {"runId": N}}: the run's rejected rows written again. */
+    public void replayRejected(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "operator", "replay_rejected", id, 200, caller -> {
+            JsonNode body = body(e);
+            if (!body.path("runId").canConvertToLong()) {
+                throw new IllegalArgumentException("body must be {\"runId\": <run id>} (the run whose rejected rows are replayed)");
+            }
+            return JSON.valueToTree(syncSource(id).replayRejected(context, body.path("runId").asLong(),
+                    body.path("rowsPerSecond").asInt(500)));
+        });
+    }
+
+    // ---------------------------------------------------------------- retries, incidents, audit
+
+    /** GET /api/retries: live retry entries and the last 50 ended ones. */
+    public void retries(Exchange e) {
+        read(e, "viewer", caller -> {
+            try (Connection c = db().dataSource().getConnection()) {
+                ObjectNode out = JSON.createObjectNode();
+                out.set("live", JSON.valueToTree(rows(c, "SELECT retry_id, source_id, status, attempts, failures, error_class, "
+                        + "error_message, next_retry_at, created_at, first_run_id, last_run_id FROM retry_queue "
+                        + "WHERE active_source IS NOT NULL ORDER BY next_retry_at")));
+                out.set("ended", JSON.valueToTree(rows(c, "SELECT retry_id, source_id, status, attempts, outcome, finished_at FROM "
+                        + "retry_queue WHERE active_source IS NULL ORDER BY retry_id DESC FETCH FIRST 50 ROWS ONLY")));
+                return out;
+            }
+        });
+    }
+
+    /** POST /api/retries/{id}/retry-now: a pending entry is due at once (the retry queue's next tick takes it). */
+    public void retryNow(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "operator", "retry_now", "retry " + id, 200, caller -> {
+            int n = update("UPDATE retry_queue SET next_retry_at = ?, updated_at = ? WHERE retry_id = ? AND status = 'pending'",
+                    SyncRuns.utc(Instant.now()), SyncRuns.utc(Instant.now()), number(id));
+            if (n == 0) {
+                throw new ApiException(404, "no pending retry entry " + id);
+            }
+            return JSON.createObjectNode().put("retryId", number(id)).put("due", "now");
+        });
+    }
+
+    /** DELETE /api/retries/{id} (admin): a pending entry is cancelled. */
+    public void cancelRetry(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "admin", "cancel_retry", "retry " + id, 200, caller -> {
+            int n = update("UPDATE retry_queue SET status = 'cancelled', active_source = NULL, finished_at = ?, updated_at = ?, "
+                    + "outcome = ? WHERE retry_id = ? AND status = 'pending'", SyncRuns.utc(Instant.now()),
+                    SyncRuns.utc(Instant.now()), "cancelled by " + caller.name(), number(id));
+            if (n == 0) {
+                throw new ApiException(409, "retry entry " + id + " is not pending (running, ended or unknown)");
+            }
+            return JSON.createObjectNode().put("retryId", number(id)).put("status", "cancelled");
+        });
+    }
+
+    /** GET /api/incidents?status=open|all: incidents, newest first (open ones, or the last 200 of all). */
+    public void incidents(Exchange e) {
+        read(e, "viewer", caller -> {
+            boolean all = "all".equals(e.getMessage().getHeader("status", String.class));
+            try (Connection c = db().dataSource().getConnection()) {
+                List<ObjectNode> list = rows(c, "SELECT incident_id, source_id, kind, severity, status, message, occurrences, run_id, "
+                        + "opened_at, updated_at, resolved_at, resolved_by, acknowledged_at, acknowledged_by FROM incident "
+                        + (all ? "" : "WHERE open_key IS NOT NULL ") + "ORDER BY incident_id DESC FETCH FIRST 200 ROWS ONLY");
+                ObjectNode out = JSON.createObjectNode();
+                out.set("incidents", JSON.valueToTree(list));
+                return out;
+            }
+        });
+    }
+
+    /** POST /api/incidents/{id}/acknowledge: someone is on it (no repeated alerts; escalations still go out). */
+    public void acknowledge(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "operator", "acknowledge", "incident " + id, 200, caller -> {
+            long incident = number(id);
+            try (Connection c = db().dataSource().getConnection()) {
+                c.setAutoCommit(false);
+                try (PreparedStatement ps = c.prepareStatement("UPDATE incident SET acknowledged_at = ?, acknowledged_by = ?, "
+                        + "updated_at = ? WHERE incident_id = ? AND open_key IS NOT NULL")) {
+                    ps.setObject(1, SyncRuns.utc(Instant.now()));
+                    ps.setString(2, caller.name());
+                    ps.setObject(3, SyncRuns.utc(Instant.now()));
+                    ps.setLong(4, incident);
+                    if (ps.executeUpdate() == 0) {
+                        c.rollback();
+                        throw new ApiException(404, "no open incident " + id);
+                    }
+                }
+                incidents().event(c, incident, "acknowledged", caller.name(), body(e).path("note").asText(null));
+                c.commit();
+            }
+            return JSON.createObjectNode().put("incidentId", incident).put("acknowledged", true);
+        });
+    }
+
+    /** POST /api/incidents/{id}/resolve: closed by hand (it opens again if the watchdog finds the condition). */
+    public void resolveIncident(Exchange e) {
+        String id = e.getMessage().getHeader("id", String.class);
+        act(e, "operator", "resolve_incident", "incident " + id, 200, caller -> {
+            long incident = number(id);
+            try (Connection c = db().dataSource().getConnection()) {
+                c.setAutoCommit(false);
+                List<ObjectNode> found = rows(c, "SELECT source_id, kind FROM incident WHERE incident_id = ? AND open_key IS NOT NULL",
+                        incident);
+                if (found.isEmpty()) {
+                    c.rollback();
+                    throw new ApiException(404, "no open incident " + id);
+                }
+                incidents().resolve(c, found.get(0).path("source_id").asText(), found.get(0).path("kind").asText(), caller.name(),
+                        body(e).path("note").asText("resolved by hand"));
+                c.commit();
+            }
+            return JSON.createObjectNode().put("incidentId", incident).put("resolved", true);
+        });
+    }
+
+    /** GET /api/audit?page=&size= (admin). */
+    public void auditLog(Exchange e) {
+        read(e, "admin", caller -> page(e, "SELECT audit_id, at, actor, role, action, target, outcome, detail FROM audit_log "
+                + "ORDER BY audit_id DESC", "SELECT COUNT(*) AS n FROM audit_log"));
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private ObjectNode page(Exchange e, String sql, String countSql, Object... params) throws SQLException {
+        int page = Math.max(0, intParam(e, "page", 0));
+        int size = Math.min(MAX_PAGE, Math.max(1, intParam(e, "size", 50)));
+        try (Connection c = db().dataSource().getConnection()) {
+            ObjectNode out = JSON.createObjectNode();
+            out.put("page", page);
+            out.put("size", size);
+            out.put("total", rows(c, countSql, params).get(0).path("n").asLong());
+            Object[] all = java.util.Arrays.copyOf(params, params.length + 2);
+            all[params.length] = (long) page * size;
+            all[params.length + 1] = size;
+            out.set("items", JSON.valueToTree(rows(c, sql + " OFFSET ? ROWS FETCH NEXT ? ROWS ONLY", all)));
+            return out;
+        }
+    }
+
+    private static int intParam(Exchange e, String name, int fallback) {
+        String value = e.getMessage().getHeader(name, String.class);
+        if (value == null || value.isBlank()) {
+            return fallback;
+        }
+        try {
+            return Integer.parseInt(value.strip());
+        } catch (NumberFormatException ex) {
+            throw new IllegalArgumentException(name + " must be a whole number, was '" + value + "'");
+        }
+    }
+
+    private static long number(String id) {
+        try {
+            return Long.parseLong(id);
+        } catch (NumberFormatException ex) {
+            throw new IllegalArgumentException("'" + id + "' is not an id");
+        }
+    }
+
+    private static JsonNode body(Exchange e) {
+        String text = e.getMessage().getBody(String.class);
+        if (text == null || text.isBlank()) {
+            return JSON.createObjectNode();
+        }
+        try {
+            return JSON.readTree(text);
+        } catch (Exception ex) {
+            throw new IllegalArgumentException("the body is not JSON: " + ex.getMessage());
+        }
+    }
+
+    private int update(String sql, Object... params) throws SQLException {
+        try (Connection c = db().dataSource().getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            c.setAutoCommit(true);
+            for (int i = 0; i < params.length; i++) {
+                ps.setObject(i + 1, params[i]);
+            }
+            return ps.executeUpdate();
+        }
+    }
+
+    /** Rows as JSON objects (column names in lower case, timestamps as ISO-8601 instants). */
+    static List<ObjectNode> rows(Connection c, String sql, Object... params) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < params.length; i++) {
+                ps.setObject(i + 1, params[i]);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                ResultSetMetaData md = rs.getMetaData();
+                List<ObjectNode> out = new ArrayList<>();
+                while (rs.next()) {
+                    ObjectNode row = JSON.createObjectNode();
+                    for (int i = 1; i <= md.getColumnCount(); i++) {
+                        String name = md.getColumnLabel(i).toLowerCase(Locale.ROOT);
+                        Object v = rs.getObject(i);
+                        if (v == null) {
+                            row.putNull(name);
+                        } else if (v instanceof java.sql.Timestamp || v instanceof OffsetDateTime || v instanceof java.time.temporal.Temporal) {
+                            OffsetDateTime t = rs.getObject(i, OffsetDateTime.class);
+                            row.put(name, t == null ? v.toString() : t.toInstant().toString());
+                        } else if (v instanceof Double || v instanceof Float || v instanceof java.math.BigDecimal) {
+                            row.put(name, ((Number) v).doubleValue());
+                        } else if (v instanceof Number n) {
+                            row.put(name, n.longValue());
+                        } else if (v instanceof Boolean b) {
+                            row.put(name, b);
+                        } else {
+                            row.put(name, v.toString());
+                        }
+                    }
+                    out.add(row);
+                }
+                return out;
+            }
+        }
+    }
+
+    private List<SourceRegistry.Source> started() {
+        List<SourceRegistry.Source> out = new ArrayList<>();
+        for (SourceRegistry.Source s : registry().sources()) {
+            ServiceStatus status = context.getRouteController().getRouteStatus(s.id());
+            if (status != null && status.isStarted()) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    private SourceRegistry.Source source(String id) {
+        return registry().sources().stream().filter(s -> s.id().equals(id)).findFirst()
+                .orElseThrow(() -> new ApiException(404, "no source '" + (id == null ? "" : id.replaceAll("[^\\w.-]", "?")) + "'"));
+    }
+
+    private SyncSource syncSource(String id) {
+        SyncSource sync = SyncSource.of(context, source(id).id());
+        if (sync == null) {
+            throw new ApiException(409, "source " + id + " is not running (switched off?)");
+        }
+        return sync;
+    }
+
+    private String parameter(SourceRegistry.Source source, String name) {
+        Object value = source.parameters().get(name);
+        return value == null ? null : context.resolvePropertyPlaceholders(value.toString());
+    }
+
+    private String nextFire(String sourceId) {
+        try {
+            org.apache.camel.component.quartz.QuartzComponent quartz = context.getComponent("quartz",
+                    org.apache.camel.component.quartz.QuartzComponent.class);
+            org.quartz.Trigger trigger = quartz.getScheduler().getTrigger(org.quartz.TriggerKey.triggerKey(sourceId, "syncwarden"));
+            Date next = trigger == null ? null : trigger.getNextFireTime();
+            return next == null ? null : next.toInstant().toString();
+        } catch (Exception ex) {
+            return null;
+        }
+    }
+
+    private String sourceStatus(String sourceId) throws SQLException {
+        try (Connection c = db().dataSource().getConnection()) {
+            List<ObjectNode> found = rows(c, "SELECT status FROM source_health WHERE source_id = ?", sourceId);
+            return found.isEmpty() ? "unknown" : found.get(0).path("status").asText("unknown");
+        }
+    }
+
+    private Long lastDuration(String sourceId) throws SQLException {
+        try (Connection c = db().dataSource().getConnection()) {
+            List<ObjectNode> found = rows(c, "SELECT duration_ms FROM sync_run WHERE source_id = ? AND duration_ms IS NOT NULL "
+                    + "ORDER BY run_id DESC FETCH FIRST 1 ROWS ONLY", sourceId);
+            return found.isEmpty() ? null : found.get(0).path("duration_ms").asLong();
+        }
+    }
+
+    private static String worse(String a, String b) {
+        List<String> order = List.of("healthy", "degraded", "unhealthy");
+        return order.indexOf(b) > order.indexOf(a) ? b : a;
+    }
+
+    private synchronized ExecutorService runner() {
+        if (runner == null) {
+            runner = context.getExecutorServiceManager().newFixedThreadPool(this, "api-runs", 2);
+        }
+        return runner;
+    }
+
+    private SourceRegistry registry() {
+        return context.getRegistry().findSingleByType(SourceRegistry.class);
+    }
+
+    private Watchdog watchdog() {
+        return context.getRegistry().lookupByNameAndType("watchdog", Watchdog.class);
+    }
+
+    private SyncRuns runs() {
+        return context.getRegistry().findSingleByType(SyncRuns.class);
+    }
+
+    private TargetDatabase db() {
+        return runs().database();
+    }
+
+    private Breakers breakers() {
+        return context.getRegistry().findSingleByType(Breakers.class);
+    }
+
+    private SourcePause pauses() {
+        return context.getRegistry().findSingleByType(SourcePause.class);
+    }
+
+    private Incidents incidents() {
+        return context.getRegistry().findSingleByType(Incidents.class);
+    }
+}
