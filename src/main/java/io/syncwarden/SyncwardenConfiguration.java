@@ -134,6 +134,14 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     private String apiTokens;
     @PropertyInject(value = "syncwarden.api.health-public", defaultValue = "true")
     private boolean apiHealthPublic;
+    @PropertyInject(value = "syncwarden.api.public-url", defaultValue = "")
+    private String apiPublicUrl;
+    @PropertyInject(value = "syncwarden.triggers.qstash.current-key", defaultValue = "")
+    private String qstashCurrentKey;
+    @PropertyInject(value = "syncwarden.triggers.qstash.next-key", defaultValue = "")
+    private String qstashNextKey;
+    @PropertyInject(value = "syncwarden.triggers.hmac-secret", defaultValue = "")
+    private String triggerHmacSecret;
     @PropertyInject(value = "syncwarden.retention.months", defaultValue = "13")
     private int retentionMonths;
     @PropertyInject(value = "syncwarden.retention.batch", defaultValue = "1000")
@@ -296,7 +304,9 @@ public class SyncwardenConfiguration implements CamelConfiguration {
             org.slf4j.LoggerFactory.getLogger(SyncwardenConfiguration.class).info("Operations API: no tokens configured "
                     + "(SYNCWARDEN_API_TOKENS): only GET /api/health answers; every other call gets 401");
         }
-        return new io.syncwarden.api.Api(context, access, new io.syncwarden.api.Audit(targetDatabase()), apiHealthPublic);
+        return new io.syncwarden.api.Api(context, access, new io.syncwarden.api.Audit(targetDatabase()), apiHealthPublic,
+                new io.syncwarden.api.SignedTriggers(qstashCurrentKey, qstashNextKey, triggerHmacSecret, apiPublicUrl,
+                        Duration.ofMinutes(5)));
     }
 
     @BindToRegistry("retention")

@@ -48,13 +48,21 @@ public class Api {
     private final ApiAccess access;
     private final Audit audit;
     private final boolean healthPublic;
+    private final SignedTriggers triggers;
     private ExecutorService runner;
+    /** Sources with a run requested through the API and not yet finished: a second request gets 409. */
+    private final java.util.Set<String> requested = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** The health answer, computed at most once per {@link #HEALTH_TTL} whoever asks (it is open to any caller). */
+    private volatile ObjectNode health;
+    private volatile long healthAt;
+    private static final long HEALTH_TTL = 10_000;
 
-    public Api(CamelContext context, ApiAccess access, Audit audit, boolean healthPublic) {
+    public Api(CamelContext context, ApiAccess access, Audit audit, boolean healthPublic, SignedTriggers triggers) {
         this.context = context;
         this.access = access;
         this.audit = audit;
         this.healthPublic = healthPublic;
+        this.triggers = triggers;
     }
 
     @FunctionalInterface
@@ -65,28 +73,72 @@ public class Api {
     /** A read: the role, then the handler's JSON (200). */
     private void read(Exchange e, String role, Handler h) {
         try {
+            refuseTokenInQuery(e);
             ApiAccess.Caller caller = role == null ? null : access.require(e, role);
             answer(e, 200, h.handle(caller));
         } catch (Exception ex) {
-            fail(e, ex, null, null);
+            fail(e, ex, null, null, false);
         }
     }
 
-    /** A change: the role, the handler, and an audit entry whatever the outcome. */
-    private void act(Exchange e, String role, String action, String target, int okStatus, Handler h) {
+    /**
+     * A change: the role, an audit entry written first (no entry, no change: 503), the handler, and the entry's
+     * outcome. Refused attempts (401, 403, 409...) are audited too.
+     */
+    private void act(Exchange e, String role, String action, String target, Handler h) {
         ApiAccess.Caller caller = null;
+        Long entry = null;
         try {
+            refuseTokenInQuery(e);
             caller = access.require(e, role);
+            entry = audit.begin(caller.name(), caller.role(), action, target);
             Object result = h.handle(caller);
-            audit.record(caller.name(), caller.role(), action, target, "done", summary(result));
-            answer(e, okStatus, result);
+            audit.finish(entry, "done", summary(result));
+            answer(e, result instanceof Accepted ? 202 : 200, result instanceof Accepted a ? a.body() : result);
         } catch (Exception ex) {
-            ApiAccess.Caller who = caller != null ? caller : access.caller(e);
-            fail(e, ex, action, target);
+            ApiAccess.Caller who = caller != null ? caller : access.caller(e); // before the answer replaces the headers
+            fail(e, ex, action, target, caller != null);
             int status = e.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
-            audit.record(who == null ? "anonymous" : who.name(), who == null ? null : who.role(), action, target,
-                    status == 401 || status == 403 ? "denied" : status >= 500 ? "failed" : "refused", ex.getMessage());
+            String outcome = status == 401 || status == 403 ? "denied" : status >= 500 ? "failed" : "refused";
+            String detail = ex instanceof ApiException ? ex.getMessage() : ex.getClass().getSimpleName();
+            if (entry != null) {
+                audit.finish(entry, outcome, detail);
+            } else {
+                audit.record(who == null ? "anonymous" : who.name(), who == null ? null : who.role(), action, target, outcome, detail);
+            }
         }
+    }
+
+    /** A run started in the background: answered 202. */
+    record Accepted(ObjectNode body) {
+        @Override
+        public String toString() {
+            return body.toString();
+        }
+    }
+
+    /** A token belongs in the Authorization header, never in a URL (logs and histories keep URLs). */
+    private static void refuseTokenInQuery(Exchange e) {
+        String query = e.getMessage().getHeader(Exchange.HTTP_QUERY, String.class);
+        if (query != null && query.toLowerCase(Locale.ROOT).matches("(^|.*&)(authorization|access_token|token)=.*")) {
+            throw new ApiException(400, "send the token in the Authorization header, never in the URL");
+        }
+    }
+
+    /** The path's id ({@code /api/<what>/<id>/...}), from the path itself: a query parameter or header cannot replace it. */
+    static String pathId(Exchange e) {
+        String path = e.getMessage().getHeader(Exchange.HTTP_PATH, String.class);
+        if (path == null) {
+            path = e.getMessage().getHeader(Exchange.HTTP_URI, String.class);
+        }
+        String[] segments = path == null ? new String[0] : path.replaceAll("\\?.*", "").split("/");
+        // "", "api", "sources", "<id>", ...: after the context path, if any
+        int api = java.util.Arrays.asList(segments).indexOf("api");
+        if (api < 0 || segments.length <= api + 2) {
+            return "";
+        }
+        String id = java.net.URLDecoder.decode(segments[api + 2], java.nio.charset.StandardCharsets.UTF_8);
+        return id.length() > 100 || !id.matches("[\\w.-]*") ? "?" : id;
     }
 
     private static String summary(Object result) {
@@ -94,28 +146,33 @@ public class Api {
         return text.length() > 300 ? text.substring(0, 300) + "..." : text;
     }
 
-    private void fail(Exchange e, Exception ex, String action, String target) {
+    /**
+     * The error answer. Only the API's own messages ({@link ApiException}) reach every caller; the text of other
+     * refusals (a rollback the database or a guard refuses) only an authenticated operator who asked for a change.
+     */
+    private void fail(Exchange e, Exception ex, String action, String target, boolean detailed) {
         int status;
         String message;
         if (ex instanceof ApiException api) {
             status = api.status();
             message = api.getMessage();
-        } else if (ex instanceof IllegalArgumentException) {
+        } else if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException) {
             status = 400;
-            message = ex.getMessage();
+            message = detailed ? ex.getMessage() : "the request cannot be done as asked";
         } else if (ex instanceof SQLException) {
             status = 503;
             message = "the target database did not answer; try again";
-            LOG.warn("API {} {}: {}", action == null ? e.getMessage().getHeader(Exchange.HTTP_PATH) : action, target, ex.getMessage());
+            LOG.warn("API {} {}: {}", action == null ? "read" : action, target, ex.getMessage());
         } else {
             status = 500;
             message = "internal error (" + ex.getClass().getSimpleName() + "); see the service log";
-            LOG.error("API {} {} failed", action == null ? e.getMessage().getHeader(Exchange.HTTP_PATH) : action, target, ex);
+            LOG.error("API {} {} failed", action == null ? "read" : action, target, ex);
         }
         ObjectNode body = JSON.createObjectNode();
         body.put("status", status);
         body.put("error", status == 401 ? "unauthorized" : status == 403 ? "forbidden" : status == 404 ? "not_found"
-                : status == 409 ? "conflict" : status == 400 ? "bad_request" : status == 503 ? "unavailable" : "error");
+                : status == 409 ? "conflict" : status == 429 ? "too_many_requests" : status == 400 ? "bad_request"
+                : status == 503 ? "unavailable" : "error");
         body.put("message", message);
         answer(e, status, body);
         if (status == 401) {
@@ -133,61 +190,88 @@ public class Api {
 
     // ---------------------------------------------------------------- health, watchdog, blocking
 
-    /** GET /api/health: the service at a glance; open without a token unless syncwarden.api.health-public=false. */
+    /**
+     * GET /api/health: the service at a glance; open without a token unless syncwarden.api.health-public=false. Any
+     * caller may ask as often as it likes: the answer is computed at most every 10 s (one caller computes, the others
+     * wait for it), on one connection, from counts the watchdog also takes.
+     */
     public void health(Exchange e) {
-        read(e, healthPublic ? null : "viewer", caller -> {
-            ObjectNode out = JSON.createObjectNode();
-            ObjectNode services = JSON.createObjectNode();
-            String overall = "healthy";
-            Instant latest = null;
-            boolean stale = false;
-            for (SourceRegistry.Source source : started()) {
-                Watchdog.Freshness f = watchdog().freshness(source);
-                ObjectNode s = services.putObject(source.id());
-                String status = f.paused() ? "paused" : sourceStatus(source.id());
-                s.put("status", status);
-                Long duration = lastDuration(source.id());
-                s.put("latency", duration == null ? null : duration + "ms");
-                s.put("totalRows", f.targetRows() < 0 ? null : f.targetRows());
-                s.put("lastSync", f.lastSuccess() == null ? null : f.lastSuccess().toString());
-                s.put("freshness", f.severity());
-                if (!"ok".equals(f.severity())) {
-                    stale = true;
-                }
-                if (f.lastSuccess() != null && (latest == null || f.lastSuccess().isAfter(latest))) {
-                    latest = f.lastSuccess();
-                }
-                overall = worse(overall, "critical".equals(f.severity()) || "unhealthy".equals(status) ? "unhealthy"
-                        : "ok".equals(f.severity()) && "healthy".equals(status) ? "healthy" : "degraded");
-            }
-            ObjectNode database = services.putObject("database");
-            long started = System.nanoTime();
-            boolean up;
-            try (Connection c = db().dataSource().getConnection(); PreparedStatement ps = c.prepareStatement("SELECT 1")) {
+        read(e, healthPublic ? null : "viewer", caller -> healthSnapshot());
+    }
+
+    private synchronized ObjectNode healthSnapshot() {
+        long now = System.currentTimeMillis();
+        if (health == null || now - healthAt > HEALTH_TTL) {
+            health = computeHealth();
+            healthAt = System.currentTimeMillis();
+        }
+        return health;
+    }
+
+    private ObjectNode computeHealth() {
+        ObjectNode out = JSON.createObjectNode();
+        ObjectNode services = JSON.createObjectNode();
+        String overall = "healthy";
+        Instant latest = null;
+        boolean stale = false;
+        long started = System.nanoTime();
+        long dbMillis = -1;
+        boolean up = true;
+        try (Connection c = db().dataSource().getConnection()) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT 1")) {
                 ps.setQueryTimeout(5);
                 ps.executeQuery().close();
-                up = true;
-            } catch (SQLException ex) {
-                up = false;
             }
-            database.put("status", up ? "up" : "down");
-            database.put("latency", (System.nanoTime() - started) / 1_000_000 + "ms");
-            io.github.resilience4j.circuitbreaker.CircuitBreaker breaker = breakers() == null ? null : breakers().target();
-            database.put("circuitBreakerOpen", breaker != null
-                    && breaker.getState() == io.github.resilience4j.circuitbreaker.CircuitBreaker.State.OPEN);
-            database.put("consecutiveFailures", breaker == null ? 0 : breaker.getMetrics().getNumberOfFailedCalls());
-            if (!up) {
-                overall = "unhealthy";
+            dbMillis = (System.nanoTime() - started) / 1_000_000;
+            for (SourceRegistry.Source source : started()) {
+                ObjectNode s = services.putObject(source.id());
+                try {
+                    Watchdog.Freshness f = watchdog().freshness(source);
+                    List<ObjectNode> h = rows(c, "SELECT h.status, r.duration_ms FROM source_health h LEFT JOIN sync_run r "
+                            + "ON r.run_id = h.last_run_id WHERE h.source_id = ?", source.id());
+                    String status = f.paused() ? "paused" : h.isEmpty() ? "unknown" : h.get(0).path("status").asText("unknown");
+                    s.put("status", status);
+                    s.put("latency", h.isEmpty() || h.get(0).path("duration_ms").isNull() ? null
+                            : h.get(0).path("duration_ms").asLong() + "ms");
+                    s.put("totalRows", f.targetRows() < 0 ? null : f.targetRows());
+                    s.put("lastSync", f.lastSuccess() == null ? null : f.lastSuccess().toString());
+                    s.put("freshness", f.severity());
+                    stale |= !"ok".equals(f.severity());
+                    if (f.lastSuccess() != null && (latest == null || f.lastSuccess().isAfter(latest))) {
+                        latest = f.lastSuccess();
+                    }
+                    overall = worse(overall, "critical".equals(f.severity()) || "unhealthy".equals(status) ? "unhealthy"
+                            : "ok".equals(f.severity()) && "healthy".equals(status) ? "healthy" : "degraded");
+                } catch (SQLException | RuntimeException ex) {
+                    s.put("status", "unknown");
+                    overall = worse(overall, "degraded");
+                }
             }
-            out.put("overall", overall);
-            out.set("services", services);
-            ObjectNode sync = out.putObject("syncHealth");
-            sync.put("lastSync", latest == null ? null : latest.toString());
-            sync.put("minutesAgo", latest == null ? null : Duration.between(latest, Instant.now()).toMinutes());
-            sync.put("status", stale || latest == null ? "stale" : "recent");
-            out.put("blocked", blocking().get("blocked").asBoolean());
-            return out;
-        });
+        } catch (SQLException ex) {
+            up = false;
+            overall = "unhealthy";
+        }
+        ObjectNode database = services.putObject("database");
+        database.put("status", up ? "up" : "down");
+        database.put("latency", (dbMillis >= 0 ? dbMillis : (System.nanoTime() - started) / 1_000_000) + "ms");
+        io.github.resilience4j.circuitbreaker.CircuitBreaker breaker = breakers() == null ? null : breakers().target();
+        database.put("circuitBreakerOpen", breaker != null
+                && breaker.getState() == io.github.resilience4j.circuitbreaker.CircuitBreaker.State.OPEN);
+        database.put("consecutiveFailures", breaker == null ? 0 : breaker.getMetrics().getNumberOfFailedCalls());
+        out.put("overall", overall);
+        out.set("services", services);
+        ObjectNode sync = out.putObject("syncHealth");
+        sync.put("lastSync", latest == null ? null : latest.toString());
+        sync.put("minutesAgo", latest == null ? null : Duration.between(latest, Instant.now()).toMinutes());
+        sync.put("status", stale || latest == null ? "stale" : "recent");
+        boolean blocked;
+        try {
+            blocked = blocking().get("blocked").asBoolean();
+        } catch (SQLException | RuntimeException ex) {
+            blocked = true; // cannot tell: dashboards should not trust the data now
+        }
+        out.put("blocked", blocked);
+        return out;
     }
 
     /** GET /api/blocking: whether dashboards should be blocked, and why. */
@@ -242,7 +326,7 @@ public class Api {
 
     /** POST /api/watchdog: runs a pass now (its route, as the schedule would) and answers its report. */
     public void watchdogPass(Exchange e) {
-        act(e, "operator", "watchdog_pass", "watchdog", 200, caller -> {
+        act(e, "operator", "watchdog_pass", "watchdog", caller -> {
             new SyncTrigger(context).fire("watchdog", "api");
             return watchdog().latestReport();
         });
@@ -255,7 +339,7 @@ public class Api {
         read(e, "viewer", caller -> {
             ArrayNode out = JSON.createArrayNode();
             for (SourceRegistry.Source source : registry().sources()) {
-                out.add(describe(source));
+                out.add(describe(source, caller));
             }
             ObjectNode body = JSON.createObjectNode();
             body.set("sources", out);
@@ -266,10 +350,41 @@ public class Api {
 
     /** GET /api/sources/{id}. */
     public void source(Exchange e) {
-        read(e, "viewer", caller -> describe(source(e.getMessage().getHeader("id", String.class))));
+        read(e, "viewer", caller -> describe(source(pathId(e)), caller));
     }
 
-    private ObjectNode describe(SourceRegistry.Source source) throws Exception {
+    /**
+     * Error text and rows as read (they may quote upstream answers, URLs or personal data) are for operators; a
+     * viewer sees the error's class and the counts.
+     */
+    private static <T extends JsonNode> T redact(T node, ApiAccess.Caller caller, String... fields) {
+        if (node == null || caller != null && caller.may("operator")) {
+            return node;
+        }
+        if (node instanceof ObjectNode o) {
+            o.remove(List.of(fields));
+            o.path("items").forEach(item -> ((ObjectNode) item).remove(List.of(fields)));
+            o.path("live").forEach(item -> ((ObjectNode) item).remove(List.of(fields)));
+            o.path("ended").forEach(item -> ((ObjectNode) item).remove(List.of(fields)));
+        }
+        return node;
+    }
+
+    /**
+     * An error in plain words for anyone who may read the source: the stored text (already described for people)
+     * without anything that looks like a connection string, a credential or a URL's path and query.
+     */
+    static String plain(String error) {
+        if (error == null || error.isBlank()) {
+            return null;
+        }
+        String out = error.replaceAll("jdbc:[^\\s,;)]+", "jdbc:…")
+                .replaceAll("(https?://[^/\\s]+)[^\\s,;)]*", "$1")
+                .replaceAll("(?i)(password|passwd|pwd|secret|token|key|authorization)(\\s*[=:]\\s*)\\S+", "$1$2…");
+        return out.length() > 500 ? out.substring(0, 500) + "…" : out;
+    }
+
+    private ObjectNode describe(SourceRegistry.Source source, ApiAccess.Caller caller) throws Exception {
         ObjectNode out = JSON.createObjectNode();
         out.put("id", source.id());
         out.put("kind", source.kind());
@@ -279,17 +394,19 @@ public class Api {
         out.put("critical", Boolean.parseBoolean(parameter(source, "critical")));
         out.put("schedule", parameter(source, "cron"));
         out.put("nextRun", nextFire(source.id()));
+        String lastError;
         try (Connection c = db().dataSource().getConnection()) {
             List<ObjectNode> health = rows(c, "SELECT status, consecutive_failures, last_run_status, last_success_at, last_failure_at, "
                     + "last_row_count, circuit_state, circuit_since, paused, paused_reason, not_before, last_error FROM source_health "
                     + "WHERE source_id = ?", source.id());
             ObjectNode h = health.isEmpty() ? JSON.createObjectNode() : health.get(0);
             out.put("status", h.path("paused").asBoolean() ? "paused" : h.path("status").asText("unknown"));
-            out.set("health", h);
+            lastError = h.path("last_error").asText(null);
+            out.set("health", redact(h, caller, "last_error"));
             List<ObjectNode> last = rows(c, "SELECT run_id, run_trigger, mode, status, rows_read, rows_inserted, rows_updated, "
                     + "rows_rejected, rows_deleted, started_at, finished_at, duration_ms, error_class, error_message FROM sync_run "
                     + "WHERE source_id = ? ORDER BY run_id DESC FETCH FIRST 1 ROWS ONLY", source.id());
-            out.set("lastRun", last.isEmpty() ? null : last.get(0));
+            out.set("lastRun", last.isEmpty() ? null : redact(last.get(0), caller, "error_message"));
             List<ObjectNode> retry = rows(c, "SELECT retry_id, status, attempts, next_retry_at, error_class FROM retry_queue "
                     + "WHERE source_id = ? AND active_source IS NOT NULL", source.id());
             out.set("retry", retry.isEmpty() ? null : retry.get(0));
@@ -312,6 +429,7 @@ public class Api {
             why.put("lastErrorClass", f.lastErrorClass());
             why.put("nextRetry", f.retryAt() == null ? null : f.retryAt().toString());
             why.put("paused", f.paused());
+            why.put("lastError", plain(lastError));
             io.github.resilience4j.circuitbreaker.CircuitBreaker breaker = breakers() == null ? null : breakers().ofSource(source.id());
             why.put("breaker", breaker == null ? "closed" : breaker.getState().name().toLowerCase(Locale.ROOT));
         }
@@ -341,21 +459,21 @@ public class Api {
     /** GET /api/sources/{id}/runs?page=&size=: the runs, newest first. */
     public void runs(Exchange e) {
         read(e, "viewer", caller -> {
-            String id = source(e.getMessage().getHeader("id", String.class)).id();
-            return page(e, "SELECT run_id, run_trigger, mode, status, node_id, rows_read, rows_inserted, rows_updated, rows_unchanged, "
+            String id = source(pathId(e)).id();
+            return redact(page(e, "SELECT run_id, run_trigger, mode, status, node_id, rows_read, rows_inserted, rows_updated, rows_unchanged, "
                     + "rows_rejected, rows_skipped, rows_deleted, attempts, started_at, finished_at, duration_ms, error_class, "
                     + "error_message, new_columns FROM sync_run WHERE source_id = ? ORDER BY run_id DESC", "SELECT COUNT(*) AS n FROM "
-                    + "sync_run WHERE source_id = ?", id);
+                    + "sync_run WHERE source_id = ?", id), caller, "error_message");
         });
     }
 
     /** GET /api/sources/{id}/rejected?page=&size=: rejected rows with their reasons, newest first. */
     public void rejected(Exchange e) {
         read(e, "viewer", caller -> {
-            String id = source(e.getMessage().getHeader("id", String.class)).id();
-            return page(e, "SELECT rejected_id, run_id, row_key, row_position, reason, row_data, rejected_at, replayed_at, "
+            String id = source(pathId(e)).id();
+            return redact(page(e, "SELECT rejected_id, run_id, row_key, row_position, reason, row_data, rejected_at, replayed_at, "
                     + "replay_run_id FROM rejected_row WHERE source_id = ? ORDER BY rejected_id DESC", "SELECT COUNT(*) AS n FROM "
-                    + "rejected_row WHERE source_id = ?", id);
+                    + "rejected_row WHERE source_id = ?", id), caller, "row_data");
         });
     }
 
@@ -364,65 +482,101 @@ public class Api {
      * {@code {"restart": true}}: the checkpoint is dropped first, so everything is read again through the same guards.
      */
     public void sync(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "operator", "sync", id, 202, caller -> {
-            SourceRegistry.Source source = source(id);
-            boolean restart = body(e).path("restart").asBoolean(false);
-            ServiceStatus route = context.getRouteController().getRouteStatus(source.id());
-            if (route == null || !route.isStarted()) {
-                throw new ApiException(409, "source " + id + " is switched off");
+        String id = pathId(e);
+        act(e, "operator", "sync", id, caller -> new Accepted(start(source(id), "manual", caller.name(),
+                body(e).path("restart").asBoolean(false))));
+    }
+
+    /**
+     * POST /api/triggers/{id}: an external scheduler fires a source, authenticated by its signature instead of a token
+     * (QStash's {@code Upstash-Signature}, or an HMAC with a timestamp; see {@link SignedTriggers}). 202, 409 while a
+     * run is active, 401 for a signature that does not hold; audited either way.
+     */
+    public void signedTrigger(Exchange e) {
+        String id = pathId(e);
+        byte[] raw = e.getMessage().getBody(byte[].class);
+        String upstash = e.getMessage().getHeader("Upstash-Signature", String.class);
+        String hmac = e.getMessage().getHeader("X-Syncwarden-Signature", String.class);
+        String who = upstash != null ? "qstash" : hmac != null ? "hmac" : "unsigned"; // the scheme tried, for the audit
+        try {
+            triggers.verify("/api/triggers/" + id, e.getMessage().getHeader("Upstash-Signature", String.class),
+                    e.getMessage().getHeader("X-Syncwarden-Timestamp", String.class),
+                    e.getMessage().getHeader("X-Syncwarden-Signature", String.class), raw == null ? new byte[0] : raw);
+            Object result = start(source(id), "webhook", who, false);
+            audit.record(who, null, "signed_trigger", id, "done", summary(result));
+            answer(e, 202, result);
+        } catch (Exception ex) {
+            fail(e, ex, "signed_trigger", id, false);
+            int status = e.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
+            audit.record(who, null, "signed_trigger", id, status == 401 ? "denied"
+                    : status >= 500 ? "failed" : "refused", ex.getMessage());
+        }
+    }
+
+    /** Starts a run of the source in the background; 409 while one is active or the source is switched off. */
+    private ObjectNode start(SourceRegistry.Source source, String trigger, String by, boolean restart) throws SQLException {
+        String id = source.id();
+        ServiceStatus route = context.getRouteController().getRouteStatus(id);
+        if (route == null || !route.isStarted()) {
+            throw new ApiException(409, "source " + id + " is switched off");
+        }
+        try (Connection c = db().dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            List<ObjectNode> lock = rows(c, "SELECT run_id FROM source_lock WHERE source_id = ? AND lease_until > ?", id,
+                    SyncRuns.utc(Instant.now()));
+            if (!lock.isEmpty()) {
+                throw new ApiException(409, "a run of " + id + " is active (run " + lock.get(0).path("run_id").asLong()
+                        + "); DELETE /api/sources/" + id + "/sync stops it");
             }
-            try (Connection c = db().dataSource().getConnection()) {
-                c.setAutoCommit(true);
-                List<ObjectNode> lock = rows(c, "SELECT run_id FROM source_lock WHERE source_id = ? AND lease_until > ?", source.id(),
-                        SyncRuns.utc(Instant.now()));
-                if (!lock.isEmpty()) {
-                    throw new ApiException(409, "a run of " + id + " is active (run " + lock.get(0).path("run_id").asLong()
-                            + "); DELETE /api/sources/" + id + "/sync stops it");
-                }
-                if (restart) {
-                    try (PreparedStatement ps = c.prepareStatement("DELETE FROM sync_checkpoint WHERE source_id = ?")) {
-                        ps.setString(1, source.id());
-                        ps.executeUpdate();
-                    }
-                }
-            }
+        }
+        if (!requested.add(id)) {
+            throw new ApiException(409, "a run of " + id + " was requested already and is about to start");
+        }
+        try {
             runner().submit(() -> {
                 try {
-                    SyncTrigger.Result result = new SyncTrigger(context).fire(source.id(), "manual");
-                    LOG.info("API: manual sync of {} by {}: {}", source.id(), caller.name(), result.status());
+                    // restart: the run drops the checkpoint once it holds the lock (never under another run's feet)
+                    SyncTrigger.Result result = new SyncTrigger(context).fire(id, trigger, restart);
+                    LOG.info("API: {} sync of {} by {}: {}", trigger, id, by, result.status());
                 } catch (Exception ex) {
-                    LOG.warn("API: manual sync of {} by {} did not start: {}", source.id(), caller.name(), ex.getMessage());
+                    LOG.warn("API: {} sync of {} by {} did not start: {}", trigger, id, by, ex.getMessage());
+                } finally {
+                    requested.remove(id);
                 }
             });
-            ObjectNode out = JSON.createObjectNode();
-            out.put("source", source.id());
-            out.put("accepted", true);
-            out.put("restart", restart);
-            return out;
-        });
+        } catch (java.util.concurrent.RejectedExecutionException ex) {
+            requested.remove(id);
+            throw new ApiException(429, "too many runs requested at once; try again shortly");
+        }
+        ObjectNode out = JSON.createObjectNode();
+        out.put("source", id);
+        out.put("accepted", true);
+        out.put("trigger", trigger);
+        out.put("restart", restart);
+        return out;
     }
 
     /** DELETE /api/sources/{id}/sync: the running sync stops at its next batch boundary (checkpoint kept). */
     public void stopSync(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "operator", "stop_sync", id, 202, caller -> {
+        String id = pathId(e);
+        act(e, "operator", "stop_sync", id, caller -> {
             Long run = runs().stopRun(source(id).id(), caller.name());
             if (run == null) {
-                throw new ApiException(409, "no run of " + id + " is active on this node");
+                throw new ApiException(409, "no run of " + id + " is active on this node (a run on another node is stopped "
+                        + "from that node)");
             }
             ObjectNode out = JSON.createObjectNode();
             out.put("source", id);
             out.put("runId", run);
             out.put("stopping", true);
-            return out;
+            return new Accepted(out);
         });
     }
 
     /** POST /api/sources/{id}/pause: the schedule stops (kept across restarts) until resumed. */
     public void pause(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "operator", "pause", id, 200, caller -> {
+        String id = pathId(e);
+        act(e, "operator", "pause", id, caller -> {
             String reason = body(e).path("reason").asText("paused by " + caller.name());
             boolean changed = pauses().pause(source(id).id(), reason, caller.name());
             return JSON.createObjectNode().put("source", id).put("paused", true).put("changed", changed);
@@ -431,8 +585,8 @@ public class Api {
 
     /** POST /api/sources/{id}/resume. */
     public void resume(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "operator", "resume", id, 200, caller -> {
+        String id = pathId(e);
+        act(e, "operator", "resume", id, caller -> {
             boolean changed = pauses().resume(source(id).id(), caller.name());
             return JSON.createObjectNode().put("source", id).put("paused", false).put("changed", changed);
         });
@@ -440,8 +594,8 @@ public class Api {
 
     /** POST /api/sources/{id}/allow-next (admin): the next run a guard would refuse goes through, once. */
     public void allowNext(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "admin", "allow_next", id, 200, caller -> {
+        String id = pathId(e);
+        act(e, "admin", "allow_next", id, caller -> {
             boolean set = pauses().allowNext(source(id).id(), caller.name());
             return JSON.createObjectNode().put("source", id).put("allowNext", set);
         });
@@ -449,8 +603,8 @@ public class Api {
 
     /** POST /api/sources/{id}/rollback (admin), body {@code {"beforeRun": N}}: the table as it was before run N. */
     public void rollback(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "admin", "rollback", id, 200, caller -> {
+        String id = pathId(e);
+        act(e, "admin", "rollback", id, caller -> {
             JsonNode body = body(e);
             if (!body.path("beforeRun").canConvertToLong()) {
                 throw new IllegalArgumentException("body must be {\"beforeRun\": <run id>} (the run whose changes are undone)");
@@ -462,14 +616,14 @@ public class Api {
 
     /** POST /api/sources/{id}/rejected/replay, body {@code {"runId": N}}: the run's rejected rows written again. */
     public void replayRejected(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "operator", "replay_rejected", id, 200, caller -> {
+        String id = pathId(e);
+        act(e, "operator", "replay_rejected", id, caller -> {
             JsonNode body = body(e);
             if (!body.path("runId").canConvertToLong()) {
                 throw new IllegalArgumentException("body must be {\"runId\": <run id>} (the run whose rejected rows are replayed)");
             }
             return JSON.valueToTree(syncSource(id).replayRejected(context, body.path("runId").asLong(),
-                    body.path("rowsPerSecond").asInt(500)));
+                    Math.max(1, Math.min(5000, body.path("rowsPerSecond").asInt(500)))));
         });
     }
 
@@ -485,15 +639,15 @@ public class Api {
                         + "WHERE active_source IS NOT NULL ORDER BY next_retry_at")));
                 out.set("ended", JSON.valueToTree(rows(c, "SELECT retry_id, source_id, status, attempts, outcome, finished_at FROM "
                         + "retry_queue WHERE active_source IS NULL ORDER BY retry_id DESC FETCH FIRST 50 ROWS ONLY")));
-                return out;
+                return redact(out, caller, "error_message", "outcome");
             }
         });
     }
 
     /** POST /api/retries/{id}/retry-now: a pending entry is due at once (the retry queue's next tick takes it). */
     public void retryNow(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "operator", "retry_now", "retry " + id, 200, caller -> {
+        String id = pathId(e);
+        act(e, "operator", "retry_now", "retry " + id, caller -> {
             int n = update("UPDATE retry_queue SET next_retry_at = ?, updated_at = ? WHERE retry_id = ? AND status = 'pending'",
                     SyncRuns.utc(Instant.now()), SyncRuns.utc(Instant.now()), number(id));
             if (n == 0) {
@@ -505,8 +659,8 @@ public class Api {
 
     /** DELETE /api/retries/{id} (admin): a pending entry is cancelled. */
     public void cancelRetry(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "admin", "cancel_retry", "retry " + id, 200, caller -> {
+        String id = pathId(e);
+        act(e, "admin", "cancel_retry", "retry " + id, caller -> {
             int n = update("UPDATE retry_queue SET status = 'cancelled', active_source = NULL, finished_at = ?, updated_at = ?, "
                     + "outcome = ? WHERE retry_id = ? AND status = 'pending'", SyncRuns.utc(Instant.now()),
                     SyncRuns.utc(Instant.now()), "cancelled by " + caller.name(), number(id));
@@ -534,8 +688,8 @@ public class Api {
 
     /** POST /api/incidents/{id}/acknowledge: someone is on it (no repeated alerts; escalations still go out). */
     public void acknowledge(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "operator", "acknowledge", "incident " + id, 200, caller -> {
+        String id = pathId(e);
+        act(e, "operator", "acknowledge", "incident " + id, caller -> {
             long incident = number(id);
             try (Connection c = db().dataSource().getConnection()) {
                 c.setAutoCommit(false);
@@ -559,8 +713,8 @@ public class Api {
 
     /** POST /api/incidents/{id}/resolve: closed by hand (it opens again if the watchdog finds the condition). */
     public void resolveIncident(Exchange e) {
-        String id = e.getMessage().getHeader("id", String.class);
-        act(e, "operator", "resolve_incident", "incident " + id, 200, caller -> {
+        String id = pathId(e);
+        act(e, "operator", "resolve_incident", "incident " + id, caller -> {
             long incident = number(id);
             try (Connection c = db().dataSource().getConnection()) {
                 c.setAutoCommit(false);
@@ -721,21 +875,6 @@ public class Api {
         }
     }
 
-    private String sourceStatus(String sourceId) throws SQLException {
-        try (Connection c = db().dataSource().getConnection()) {
-            List<ObjectNode> found = rows(c, "SELECT status FROM source_health WHERE source_id = ?", sourceId);
-            return found.isEmpty() ? "unknown" : found.get(0).path("status").asText("unknown");
-        }
-    }
-
-    private Long lastDuration(String sourceId) throws SQLException {
-        try (Connection c = db().dataSource().getConnection()) {
-            List<ObjectNode> found = rows(c, "SELECT duration_ms FROM sync_run WHERE source_id = ? AND duration_ms IS NOT NULL "
-                    + "ORDER BY run_id DESC FETCH FIRST 1 ROWS ONLY", sourceId);
-            return found.isEmpty() ? null : found.get(0).path("duration_ms").asLong();
-        }
-    }
-
     private static String worse(String a, String b) {
         List<String> order = List.of("healthy", "degraded", "unhealthy");
         return order.indexOf(b) > order.indexOf(a) ? b : a;
@@ -743,7 +882,10 @@ public class Api {
 
     private synchronized ExecutorService runner() {
         if (runner == null) {
-            runner = context.getExecutorServiceManager().newFixedThreadPool(this, "api-runs", 2);
+            // two runs at a time, twenty waiting: a flood of requests is refused (409), not queued without end
+            runner = context.getExecutorServiceManager().newThreadPool(this, "api-runs",
+                    new org.apache.camel.builder.ThreadPoolProfileBuilder("api-runs").poolSize(2).maxPoolSize(2).maxQueueSize(20)
+                            .rejectedPolicy(org.apache.camel.util.concurrent.ThreadPoolRejectedPolicy.Abort).build());
         }
         return runner;
     }

@@ -25,7 +25,7 @@ public class ApiAccess {
     /** The caller as authenticated. */
     public record Caller(String name, String role) {
         public boolean may(String needed) {
-            return ROLES.indexOf(role) >= ROLES.indexOf(needed);
+            return ROLES.contains(role) && ROLES.contains(needed) && ROLES.indexOf(role) >= ROLES.indexOf(needed);
         }
     }
 
@@ -82,8 +82,7 @@ public class ApiAccess {
     public Caller require(Exchange exchange, String role) {
         Caller caller = caller(exchange);
         if (caller == null) {
-            throw new ApiException(401, tokens.isEmpty() ? "no API tokens are configured (syncwarden.api.tokens)"
-                    : "a bearer token is required (Authorization: Bearer <token>)");
+            throw new ApiException(401, "a valid bearer token is required (Authorization: Bearer <token>)");
         }
         if (!caller.may(role)) {
             throw new ApiException(403, "this needs the role " + role + "; token " + caller.name() + " has " + caller.role());

@@ -20,6 +20,51 @@ public class Audit {
         this.db = db;
     }
 
+    /**
+     * Opens an entry before a change is made (outcome {@code started}); its id. A database that cannot take it
+     * refuses the change (the caller answers 503): nothing changes without its audit row.
+     */
+    public long begin(String actor, String role, String action, String target) throws SQLException {
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("INSERT INTO audit_log (at, actor, role, action, target, outcome) "
+                     + "VALUES (?, ?, ?, ?, ?, 'started')", new String[] {"audit_id"})) {
+            c.setAutoCommit(true);
+            ps.setObject(1, utc(Instant.now()));
+            ps.setString(2, clean(actor, 100));
+            ps.setString(3, role);
+            ps.setString(4, clean(action, 60));
+            ps.setString(5, clean(target, 200));
+            ps.executeUpdate();
+            try (java.sql.ResultSet keys = ps.getGeneratedKeys()) {
+                keys.next();
+                return keys.getLong(1);
+            }
+        }
+    }
+
+    /** Closes an entry with how the change ended. */
+    public void finish(long id, String outcome, String detail) {
+        try (Connection c = db.dataSource().getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE audit_log SET outcome = ?, detail = ? WHERE audit_id = ?")) {
+            c.setAutoCommit(true);
+            ps.setString(1, clean(outcome, 40));
+            ps.setString(2, clean(detail, 2000));
+            ps.setLong(3, id);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            LOG.error("Audit: cannot record the outcome ({}) of entry {}: {}", outcome, id, e.getMessage());
+        }
+        LOG.info("API audit {}: {} {}", id, clean(outcome, 40), clean(detail, 300));
+    }
+
+    /** Text for the log and the table: one line, no control characters (a path cannot forge a log line), bounded. */
+    static String clean(String text, int max) {
+        if (text == null) {
+            return null;
+        }
+        return truncate(text.replaceAll("[\\p{Cntrl}]", " "), max);
+    }
+
     /** Writes one entry; a database that cannot take it is logged (the action itself stands). */
     public void record(String actor, String role, String action, String target, String outcome, String detail) {
         try (Connection c = db.dataSource().getConnection();
@@ -27,16 +72,17 @@ public class Audit {
                      + "VALUES (?, ?, ?, ?, ?, ?, ?)")) {
             c.setAutoCommit(true);
             ps.setObject(1, utc(Instant.now()));
-            ps.setString(2, truncate(actor, 100));
+            ps.setString(2, clean(actor, 100));
             ps.setString(3, role);
-            ps.setString(4, truncate(action, 60));
-            ps.setString(5, truncate(target, 200));
-            ps.setString(6, truncate(outcome, 40));
-            ps.setString(7, truncate(detail, 2000));
+            ps.setString(4, clean(action, 60));
+            ps.setString(5, clean(target, 200));
+            ps.setString(6, clean(outcome, 40));
+            ps.setString(7, clean(detail, 2000));
             ps.executeUpdate();
         } catch (SQLException e) {
             LOG.error("Audit: cannot record {} {} by {} ({}): {}", action, target, actor, outcome, e.getMessage());
         }
-        LOG.info("API: {} {} by {} ({}): {}", action, target, actor, outcome, detail == null ? "" : detail);
+        LOG.info("API: {} {} by {} ({}): {}", clean(action, 60), clean(target, 200), clean(actor, 100), clean(outcome, 40),
+                detail == null ? "" : clean(detail, 300));
     }
 }

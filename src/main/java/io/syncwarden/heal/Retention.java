@@ -67,6 +67,7 @@ public class Retention {
                 + "AND run_id NOT IN (SELECT MAX(run_id) FROM sync_run WHERE status = 'success' AND upstream_columns IS NOT NULL "
                 + "GROUP BY source_id)", cutoff));
         removed.put("watchdog_report", delete("watchdog_report", "report_id", "taken_at < ?", cutoff));
+        removed.put("audit_log", delete("audit_log", "audit_id", "at < ?", cutoff));
         String oldResolved = "SELECT incident_id FROM incident WHERE status = 'resolved' AND resolved_at < ?";
         removed.put("alert_log", delete("alert_log", "alert_id", "incident_id IN (" + oldResolved + ")", cutoff));
         removed.put("incident_event", delete("incident_event", "event_id", "incident_id IN (" + oldResolved + ")", cutoff));

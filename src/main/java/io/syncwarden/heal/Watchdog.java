@@ -158,7 +158,7 @@ public class Watchdog {
                     overall = worse(overall, check(c, source, now, check, actions, refire));
                 } catch (SQLException | RuntimeException e) {
                     // one source that cannot be judged does not stop the pass over the others
-                    check.put("error", SyncRuns.truncate(String.valueOf(e.getMessage()), 300));
+                    check.put("error", SyncRuns.truncate(FailureText.describe(e), 300));
                     overall = worse(overall, "degraded");
                     LOG.warn("Watchdog: source {} could not be checked: {}", source.id(), e.getMessage());
                 }
@@ -169,7 +169,7 @@ public class Watchdog {
                 retryDepth[0] = rs.getLong(1);
             }
         } catch (SQLException e) {
-            report.put("error", "the target database did not answer: " + SyncRuns.truncate(String.valueOf(e.getMessage()), 300));
+            report.put("error", "the target database did not answer: " + SyncRuns.truncate(FailureText.describe(e), 300));
             overall = "unhealthy";
             LOG.warn("Watchdog: no pass, the target database did not answer: {}", e.getMessage());
         } finally {
@@ -294,7 +294,7 @@ public class Watchdog {
                 entry.put("run", result.runId() == null ? null : result.runId());
                 entry.put("status", result.status());
                 if (result.error() != null) {
-                    entry.put("error", SyncRuns.truncate(String.valueOf(result.error().getMessage()), 300));
+                    entry.put("error", SyncRuns.truncate(FailureText.describe(result.error()), 300));
                 }
                 String health = verify(source, entry);
                 if ("refused".equals(result.status())) {
@@ -305,7 +305,7 @@ public class Watchdog {
                 }
                 overall = worse(overall, health);
             } catch (Exception e) {
-                entry.put("error", SyncRuns.truncate(String.valueOf(e.getMessage()), 300));
+                entry.put("error", SyncRuns.truncate(FailureText.describe(e), 300));
                 overall = worse(overall, "unhealthy");
             }
         }

@@ -85,6 +85,18 @@ public abstract class SyncSource {
         exchange.setProperty(RunContext.REFUSED, run == null);
         if (run != null) {
             exchange.setProperty(RunContext.PROPERTY, run);
+            if (exchange.getProperty(RunContext.RESTART, false, Boolean.class)) {
+                // an operator's "read everything again": the checkpoint goes while this run holds the lock, so no other
+                // run can have loaded it (and write it back) meanwhile
+                try (java.sql.Connection c = runs(exchange).database().dataSource().getConnection();
+                     java.sql.PreparedStatement ps = c.prepareStatement("DELETE FROM sync_checkpoint WHERE source_id = ?")) {
+                    c.setAutoCommit(true);
+                    ps.setString(1, sourceId());
+                    if (ps.executeUpdate() > 0) {
+                        LOG.info("Sync {} run {}: checkpoint dropped, everything is read again (restart)", sourceId(), run.runId());
+                    }
+                }
+            }
         }
     }
 

@@ -12,6 +12,8 @@ public final class RunContext {
     public static final String REFUSED = "syncwardenRefused";
     /** Exchange property: what fired the run (schedule, startup, manual, retry, recovery, watchdog, webhook). */
     public static final String TRIGGER = "syncwardenTrigger";
+    /** Exchange property: true drops the source's checkpoint once the run holds the lock (read everything again). */
+    public static final String RESTART = "syncwardenRestart";
     /** Why a trigger did not start a run when it was not a running run holding the lock (e.g. {@code paused: ...}). */
     public static final String REFUSED_REASON = "syncwardenRefusedReason";
     /** The upstream rate-limited the run (every key): the instant it said it answers again. */

@@ -20,6 +20,11 @@ public class SyncTrigger {
     }
 
     public Result fire(String sourceId, String trigger) throws Exception {
+        return fire(sourceId, trigger, false);
+    }
+
+    /** As above; {@code restart}: the run drops the checkpoint once it holds the lock and reads everything again. */
+    public Result fire(String sourceId, String trigger, boolean restart) throws Exception {
         Route route = context.getRoute(sourceId);
         if (route == null) {
             throw new IllegalArgumentException("No source route with id '" + sourceId + "'");
@@ -28,6 +33,7 @@ public class SyncTrigger {
         exchange.getExchangeExtension().setFromEndpoint(route.getEndpoint());
         exchange.getExchangeExtension().setFromRouteId(route.getRouteId());
         exchange.setProperty(RunContext.TRIGGER, trigger);
+        exchange.setProperty(RunContext.RESTART, restart);
         route.getConsumer().getProcessor().process(exchange);
         RunContext run = exchange.getProperty(RunContext.PROPERTY, RunContext.class);
         Throwable error = exchange.getException() != null ? exchange.getException()

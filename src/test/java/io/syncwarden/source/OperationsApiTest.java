@@ -36,6 +36,8 @@ class OperationsApiTest extends UpstreamStubTestSupport {
     private static final String DB_PASSWORD = "Db-S3cret-Pa55";
     private static final String SLACK = "https://hooks.slack.com/services/T0000/B0000/xoxWebhookS3cret";
     private static final String ROUTING_KEY = "R0UT1NGKEY0000000000000000000099";
+    private static final String QSTASH_KEY = "sig_TESTcurrentKey0000000000000000";
+    private static final String HMAC_SECRET = "hmac-S3cret-for-schedulers";
     private static final ObjectMapper JSON = new ObjectMapper();
     private final HttpClient http = HttpClient.newHttpClient();
     private int port;
@@ -61,6 +63,9 @@ class OperationsApiTest extends UpstreamStubTestSupport {
                 + "; ci-admin:admin:" + sha256(ADMIN));
         p.put("syncwarden.alerts.slack.webhook-url", SLACK);
         p.put("syncwarden.alerts.pagerduty.routing-key", ROUTING_KEY);
+        p.put("syncwarden.api.public-url", "https://sync.example.com");
+        p.put("syncwarden.triggers.qstash.current-key", QSTASH_KEY);
+        p.put("syncwarden.triggers.hmac-secret", HMAC_SECRET);
     }
 
     private static int freePort() {
@@ -301,5 +306,88 @@ class OperationsApiTest extends UpstreamStubTestSupport {
                 FINALE_SECRET, FINALE_KEY)) {
             assertThat(all.toString()).as("no answer carries %s", secret).doesNotContain(secret);
         }
+    }
+
+    private Answer signed(String body, java.util.Map<String, String> headers) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/triggers/wd-stock"))
+                .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString(body));
+        headers.forEach(request::header);
+        HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        return new Answer(response.statusCode(), JSON.readTree(response.body()), response.body());
+    }
+
+    private static String qstashToken(String url, String body, java.time.Instant now) throws Exception {
+        com.nimbusds.jwt.JWTClaimsSet claims = new com.nimbusds.jwt.JWTClaimsSet.Builder().issuer("Upstash").subject(url)
+                .expirationTime(java.util.Date.from(now.plusSeconds(300))).notBeforeTime(java.util.Date.from(now.minusSeconds(5)))
+                .issueTime(java.util.Date.from(now)).jwtID("jwt_test")
+                .claim("body", java.util.Base64.getUrlEncoder().encodeToString(MessageDigest.getInstance("SHA-256")
+                        .digest(body.getBytes(StandardCharsets.UTF_8)))).build();
+        com.nimbusds.jwt.SignedJWT jwt = new com.nimbusds.jwt.SignedJWT(new com.nimbusds.jose.JWSHeader.Builder(
+                com.nimbusds.jose.JWSAlgorithm.HS256).type(com.nimbusds.jose.JOSEObjectType.JWT).build(), claims);
+        jwt.sign(new com.nimbusds.jose.crypto.MACSigner(QSTASH_KEY.getBytes(StandardCharsets.UTF_8)));
+        return jwt.serialize();
+    }
+
+    @Test
+    void should_fire_a_source_for_a_scheduler_that_signs_its_request_and_refuse_one_that_does_not() throws Exception {
+        serve(200);
+        String body = "{\"reason\":\"nightly\"}";
+
+        Answer unsigned = signed(body, java.util.Map.of());
+        Answer forged = signed(body, java.util.Map.of("Upstash-Signature",
+                qstashToken("https://sync.example.com/api/triggers/other-source", body, java.time.Instant.now())));
+        Answer fromQStash = signed(body, java.util.Map.of("Upstash-Signature",
+                qstashToken("https://sync.example.com/api/triggers/wd-stock", body, java.time.Instant.now())));
+
+        assertThat(unsigned.status()).isEqualTo(401);
+        assertThat(forged.status()).isEqualTo(401);
+        assertThat(forged.json().get("message").asText()).contains("another URL");
+        assertThat(fromQStash.status()).isEqualTo(202);
+        await().atMost(Duration.ofSeconds(20)).until(() -> count("SELECT COUNT(*) FROM syncwarden.sync_run "
+                + "WHERE run_trigger = 'webhook' AND status = 'success'") == 1);
+
+        long ts = java.time.Instant.now().getEpochSecond();
+        javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+        mac.init(new javax.crypto.spec.SecretKeySpec(HMAC_SECRET.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+        mac.update((ts + ".").getBytes(StandardCharsets.UTF_8));
+        String signature = "sha256=" + HexFormat.of().formatHex(mac.doFinal(body.getBytes(StandardCharsets.UTF_8)));
+        java.util.Map<String, String> hmac = java.util.Map.of("X-Syncwarden-Timestamp", String.valueOf(ts), "X-Syncwarden-Signature", signature);
+        assertThat(signed(body, hmac).status()).isEqualTo(202);
+        assertThat(signed(body, hmac).json().get("message").asText()).as("the same signed request again").contains("seen already");
+        assertThat(text("SELECT LISTAGG(actor || ' ' || outcome, ',') WITHIN GROUP (ORDER BY audit_id) FROM syncwarden.audit_log "
+                + "WHERE action = 'signed_trigger'")).isEqualTo("unsigned denied,qstash denied,qstash done,hmac done,hmac denied");
+    }
+
+    @Test
+    void should_refuse_a_second_request_while_the_first_is_running_and_a_token_in_the_url() throws Exception {
+        upstream.resetAll();
+        upstream.stubFor(any(urlPathEqualTo(STOCK)).willReturn(aResponse().withStatus(200).withFixedDelay(3000)
+                .withHeader("Content-Type", "text/csv").withBody(Fixtures.read("finale/products_stock_report.csv"))));
+
+        Answer first = call("POST", "/api/sources/wd-stock/sync", OPERATOR, null);
+        Answer second = call("POST", "/api/sources/wd-stock/sync", OPERATOR, null);
+
+        assertThat(first.status()).isEqualTo(202);
+        assertThat(second.status()).as("requested or running already").isEqualTo(409);
+        assertThat(get("/api/sources?authorization=Bearer%20" + VIEWER, null).status()).isEqualTo(400);
+        await().atMost(Duration.ofSeconds(20)).until(() -> count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE status = 'success'") == 1);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run")).as("one run, not two").isEqualTo(1);
+    }
+
+    @Test
+    void should_show_error_text_and_rows_as_read_to_operators_and_plain_words_to_viewers() throws Exception {
+        serve(200);
+        fire("wd-stock");
+        serve(401);
+        fire("wd-stock");
+
+        JsonNode asViewer = get("/api/sources/wd-stock", VIEWER).json();
+        JsonNode asOperator = get("/api/sources/wd-stock", OPERATOR).json();
+
+        assertThat(asViewer.get("health").has("last_error")).isFalse();
+        assertThat(asViewer.get("lastRun").has("error_message")).isFalse();
+        assertThat(asViewer.get("why").get("lastError").asText()).startsWith("HTTP 401").doesNotContain("/acme/doc");
+        assertThat(asOperator.get("lastRun").get("error_message").asText()).contains("HTTP 401");
+        assertThat(get("/api/sources/wd-stock/runs", VIEWER).json().get("items").get(0).has("error_message")).isFalse();
     }
 }
