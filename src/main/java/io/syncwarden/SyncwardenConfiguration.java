@@ -309,6 +309,11 @@ public class SyncwardenConfiguration implements CamelConfiguration {
                         Duration.ofMinutes(5)));
     }
 
+    @BindToRegistry("statusPage")
+    public io.syncwarden.api.StatusPage statusPage() {
+        return new io.syncwarden.api.StatusPage();
+    }
+
     @BindToRegistry("retention")
     public io.syncwarden.heal.Retention retention() {
         return new io.syncwarden.heal.Retention(targetDatabase(), retentionMonths, retryKeepDays, retentionBatch);

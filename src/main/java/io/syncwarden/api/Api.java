@@ -49,6 +49,8 @@ public class Api {
     private final Audit audit;
     private final boolean healthPublic;
     private final SignedTriggers triggers;
+    private final Backfills backfills;
+    private final Diagnostic diagnostic;
     private ExecutorService runner;
     /** Sources with a run requested through the API and not yet finished: a second request gets 409. */
     private final java.util.Set<String> requested = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -63,6 +65,8 @@ public class Api {
         this.audit = audit;
         this.healthPublic = healthPublic;
         this.triggers = triggers;
+        this.backfills = new Backfills(context, audit.database());
+        this.diagnostic = new Diagnostic(context, audit.database(), io.syncwarden.heal.FailureText::describe);
     }
 
     @FunctionalInterface
@@ -627,6 +631,46 @@ public class Api {
         });
     }
 
+    /**
+     * GET /api/diagnostic?name=X (or email=X): the record looked up in every upstream that can say and in the targets,
+     * judged per source (operator: it shows the records' values and asks every upstream).
+     */
+    public void diagnose(Exchange e) {
+        read(e, "operator", caller -> {
+            String name = e.getMessage().getHeader("name", String.class);
+            return diagnostic.look(name != null ? name : e.getMessage().getHeader("email", String.class));
+        });
+    }
+
+    // ---------------------------------------------------------------- backfill
+
+    /** GET /api/sources/{id}/backfill/estimate?from=&to=: rows, days and time, and whether this caller may start it. */
+    public void backfillEstimate(Exchange e) {
+        read(e, "viewer", caller -> backfills.estimate(source(pathId(e)).id(), Backfills.range(
+                e.getMessage().getHeader("from", String.class), e.getMessage().getHeader("to", String.class)), caller));
+    }
+
+    /** POST /api/sources/{id}/backfill {"from","to"}: 202; at most 90 days for operators; 409 while one is active. */
+    public void backfill(Exchange e) {
+        String id = pathId(e);
+        act(e, "operator", "backfill", id, caller -> {
+            JsonNode body = body(e);
+            return new Accepted(backfills.start(source(id).id(), Backfills.range(body.path("from").asText(null),
+                    body.path("to").asText(null)), caller));
+        });
+    }
+
+    /** GET /api/sources/{id}/backfill/status: the source's latest backfill. */
+    public void backfillStatus(Exchange e) {
+        read(e, "viewer", caller -> {
+            ObjectNode status = backfills.status(source(pathId(e)).id());
+            if (status == null) {
+                throw new ApiException(404, "no backfill of this source yet");
+            }
+            return redact(status, caller, "error");
+        });
+    }
+
     // ---------------------------------------------------------------- retries, incidents, audit
 
     /** GET /api/retries: live retry entries and the last 50 ended ones. */
@@ -814,6 +858,8 @@ public class Api {
                         Object v = rs.getObject(i);
                         if (v == null) {
                             row.putNull(name);
+                        } else if (v instanceof java.sql.Date || v instanceof java.time.LocalDate) {
+                            row.put(name, v instanceof java.sql.Date d ? d.toLocalDate().toString() : v.toString());
                         } else if (v instanceof java.sql.Timestamp || v instanceof OffsetDateTime || v instanceof java.time.temporal.Temporal) {
                             OffsetDateTime t = rs.getObject(i, OffsetDateTime.class);
                             row.put(name, t == null ? v.toString() : t.toInstant().toString());

@@ -20,6 +20,10 @@ public class Audit {
         this.db = db;
     }
 
+    TargetDatabase database() {
+        return db;
+    }
+
     /**
      * Opens an entry before a change is made (outcome {@code started}); its id. A database that cannot take it
      * refuses the change (the caller answers 503): nothing changes without its audit row.

@@ -634,7 +634,7 @@ public class CalcomBookingsSource extends SyncSource {
 
     /** Bookings are keyed by their uid. */
     @Override
-    protected List<String> keys() {
+    public List<String> keys() {
         return List.of("uid");
     }
 

@@ -45,7 +45,7 @@ public abstract class SyncSource {
     public abstract List<Map<String, Object>> find(CamelContext context, String nameOrEmail) throws Exception;
 
     /** A column searched by {@link #find}: those named in {@code lookupColumns}, else any whose name has name or email. */
-    protected boolean isLookupColumn(String column) {
+    public boolean isLookupColumn(String column) {
         String c = column.toLowerCase(Locale.ROOT);
         if (lookupColumns != null && !lookupColumns.isBlank()) {
             return Arrays.stream(lookupColumns.split(",")).map(x -> x.trim().toLowerCase(Locale.ROOT)).anyMatch(c::equals);
@@ -115,6 +115,33 @@ public abstract class SyncSource {
     /** The table this source writes (the configured target, or the kind's default). */
     public String target() {
         return targetTable();
+    }
+
+    /** What a backfill read and wrote, under its own run. */
+    public record BackfillResult(long runId, long read, long written, long rejected) {
+    }
+
+    /**
+     * Why this source cannot backfill a date range, or null when it can: only a source read by a date or timestamp
+     * watermark has ranges (a sheet or a report is read whole on every sync).
+     */
+    public String backfillRefusal() {
+        return "source " + sourceId() + " (" + kind() + ") is read whole on every sync: it has no date range to backfill";
+    }
+
+    /** The rows the upstream has in {@code [from, to]} (whole days, UTC), for a backfill's estimate. */
+    public long countRange(CamelContext context, java.time.LocalDate from, java.time.LocalDate to) throws Exception {
+        throw new IllegalStateException(backfillRefusal());
+    }
+
+    /**
+     * Reads the rows of {@code [from, to]} again through the same writer and guards as a sync, as a run of its own
+     * (trigger {@code backfill}, the source's lock; the checkpoint is left as it is); {@code progress} is told the
+     * rows read so far.
+     */
+    public BackfillResult backfill(CamelContext context, java.time.LocalDate from, java.time.LocalDate to,
+                                   java.util.function.LongConsumer progress) throws Exception {
+        throw new IllegalStateException(backfillRefusal());
     }
 
     /**
@@ -226,7 +253,7 @@ public abstract class SyncSource {
     }
 
     /** The configured key columns (the target's primary key), validated as plain identifiers. */
-    protected List<String> keys() {
+    public List<String> keys() {
         return Arrays.stream(required("keyColumns", keyColumns, sourceId).split(","))
                 .map(k -> TargetTable.identifier("Key column", k.trim())).toList();
     }

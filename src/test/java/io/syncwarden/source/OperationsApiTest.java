@@ -390,4 +390,44 @@ class OperationsApiTest extends UpstreamStubTestSupport {
         assertThat(asOperator.get("lastRun").get("error_message").asText()).contains("HTTP 401");
         assertThat(get("/api/sources/wd-stock/runs", VIEWER).json().get("items").get(0).has("error_message")).isFalse();
     }
+
+    private void serveCsv(String csv) {
+        upstream.resetAll();
+        upstream.stubFor(any(urlPathEqualTo(STOCK)).willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/csv").withBody(csv)));
+    }
+
+    private JsonNode diagnose(String name) throws Exception {
+        Answer a = get("/api/diagnostic?name=" + java.net.URLEncoder.encode(name, StandardCharsets.UTF_8), OPERATOR);
+        assertThat(a.status()).as(a.body()).isEqualTo(200);
+        return a.json().get("sources").get("wd-stock").get("records");
+    }
+
+    @Test
+    void should_say_per_record_whether_upstream_and_target_agree() throws Exception {
+        String report = Fixtures.read("finale/products_stock_report.csv");
+        serveCsv(report);
+        fire("wd-stock");
+        try (Connection c = target(); Statement s = c.createStatement()) {
+            s.executeUpdate("DELETE FROM wd_stock WHERE product_id = 'NW-1005'");
+        }
+        serveCsv(report.replace("Flat washer M8", "Flat washer M8 stainless")
+                .replaceAll("(?m)^NW-1001,[^\\r\\n]*\\r?\\n", ""));
+
+        JsonNode lost = diagnose("Coco coir brick 650 g");
+        JsonNode changed = diagnose("Flat washer M8 stainless");
+        JsonNode gone = diagnose("Hex bolt, zinc plated, M8 x 30mm");
+        JsonNode same = diagnose("perlite  COARSE 100 L");
+
+        assertThat(lost).as(get("/api/diagnostic?name=Coco%20coir%20brick%20650%20g", OPERATOR).body()).hasSize(1);
+        assertThat(lost.get(0).get("key").asText()).isEqualTo("NW-1005");
+        assertThat(lost.get(0).get("status").asText()).isEqualTo("MISSING_IN_TARGET");
+        assertThat(changed.get(0).get("status").asText()).isEqualTo("DIFFERENT");
+        assertThat(changed.get(0).get("differences").get("description").get("target").asText()).isEqualTo("Flat washer M8");
+        assertThat(gone.get(0).get("key").asText()).isEqualTo("NW-1001");
+        assertThat(gone.get(0).get("status").asText()).isEqualTo("MISSING_IN_SOURCE");
+        assertThat(same).hasSize(1);
+        assertThat(same.get(0).get("status").asText()).isEqualTo("IN_SYNC");
+        assertThat(get("/api/diagnostic?name=x", VIEWER).status()).isEqualTo(403);
+        assertThat(get("/api/diagnostic", OPERATOR).status()).isEqualTo(400);
+    }
 }

@@ -89,7 +89,8 @@ class WatchdogTest extends UpstreamStubTestSupport {
                 .isBetween(25 * 60.0, 27 * 60.0);
         assertThat(meters.get("syncwarden.watchdog.actions").tag("action", "refire").counter().count()).isEqualTo(1.0);
         assertThat(late.get("actions").get(0).get("action").asText()).isEqualTo("refire");
-        assertThat(text("SELECT kind || ' ' || severity || ' ' || status FROM syncwarden.incident")).isEqualTo("stale high open");
+        // opened at high (the re-fired sync may already have resolved it: it runs on its own thread)
+        assertThat(text("SELECT kind || ' ' || severity FROM syncwarden.incident")).isEqualTo("stale high");
         await().atMost(Duration.ofSeconds(20)).until(() -> watchdogRuns("success") == 1);
 
         JsonNode fresh = passAt(0);

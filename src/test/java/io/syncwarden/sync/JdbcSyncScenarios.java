@@ -410,6 +410,37 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     }
 
     @Test
+    void should_backfill_a_date_range_through_the_same_writer_without_moving_the_checkpoint() throws Exception {
+        assertThat(fire("it-incremental").status()).isEqualTo("success");
+        String checkpoint = text("SELECT cursor_value FROM syncwarden.sync_checkpoint WHERE source_id = 'it-incremental'");
+        try (Connection r = replica()) {
+            // rows changed upstream without their watermark moving (a bulk fix): an incremental read never sees them
+            touch(r, "UPDATE src_leads SET status = 'fixed' WHERE id <= 20");
+            touch(r, "INSERT INTO src_leads VALUES (5001, 'Old', 'Row', 'old@example.com', NULL, 1.00, 'new', TIMESTAMP '2025-12-30 08:00:00')");
+        }
+        io.syncwarden.source.SyncSource source = io.syncwarden.source.SyncSource.of(context, "it-incremental");
+        java.time.LocalDate day = BASE.toLocalDate();
+
+        long estimate = source.countRange(context, day, day);
+        java.util.List<Long> progress = new java.util.ArrayList<>();
+        io.syncwarden.source.SyncSource.BackfillResult result = source.backfill(context, day, day, progress::add);
+
+        assertThat(estimate).isEqualTo(ROWS);
+        assertThat(result.read()).isEqualTo(ROWS);
+        assertThat(result.written()).as("the 20 fixed rows").isEqualTo(20);
+        assertThat(progress).last().isEqualTo((long) ROWS);
+        assertThat(count("SELECT COUNT(*) FROM leads_incr WHERE status = 'fixed'")).isEqualTo(20);
+        assertThat(count("SELECT COUNT(*) FROM leads_incr WHERE id = 5001")).as("outside the range").isZero();
+        assertThat(run(result.runId())).containsEntry("status", "success");
+        assertThat(text("SELECT run_trigger || ' ' || mode FROM syncwarden.sync_run WHERE run_id = " + result.runId()))
+                .isEqualTo("backfill backfill");
+        assertThat(text("SELECT cursor_value FROM syncwarden.sync_checkpoint WHERE source_id = 'it-incremental'"))
+                .as("the incremental read goes on where it was").isEqualTo(checkpoint);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> io.syncwarden.source.SyncSource.of(context, "it-full")
+                .countRange(context, day, day)).hasMessageContaining("full mode");
+    }
+
+    @Test
     void should_pick_up_a_row_committed_late_with_a_watermark_behind_the_last_run() throws Exception {
         assertThat(fire("it-incremental").status()).isEqualTo("success");
         // the last run saw 08:42; a transaction that began at 08:38 commits only now
