@@ -20,3 +20,9 @@ CREATE TABLE backfill_job (
     CONSTRAINT uq_backfill_active UNIQUE (active_source)
 );
 CREATE INDEX ix_backfill_job_source ON backfill_job (source_id, backfill_id);
+
+-- signed-trigger HMAC signatures seen within their window: each is accepted once across every node
+CREATE TABLE seen_signature (
+    signature  VARCHAR(64) PRIMARY KEY,
+    seen_at    TIMESTAMP WITH TIME ZONE NOT NULL
+);

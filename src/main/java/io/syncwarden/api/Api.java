@@ -67,6 +67,7 @@ public class Api {
         this.triggers = triggers;
         this.backfills = new Backfills(context, audit.database());
         this.diagnostic = new Diagnostic(context, audit.database(), io.syncwarden.heal.FailureText::describe);
+        triggers.firstTime((signature, now) -> firstTime(audit.database(), signature, now));
     }
 
     @FunctionalInterface
@@ -378,13 +379,14 @@ public class Api {
      * An error in plain words for anyone who may read the source: the stored text (already described for people)
      * without anything that looks like a connection string, a credential or a URL's path and query.
      */
-    static String plain(String error) {
+    public static String plain(String error) {
         if (error == null || error.isBlank()) {
             return null;
         }
         String out = error.replaceAll("jdbc:[^\\s,;)]+", "jdbc:…")
                 .replaceAll("(https?://[^/\\s]+)[^\\s,;)]*", "$1")
-                .replaceAll("(?i)(password|passwd|pwd|secret|token|key|authorization)(\\s*[=:]\\s*)\\S+", "$1$2…");
+                .replaceAll("(?i)(bearer|basic)\\s+\\S+", "$1 …")
+                .replaceAll("(?i)(\"?(?:password|passwd|pwd|secret|token|api[_-]?key|key|authorization)\"?)(\\s*[=:]\\s*)(\"[^\"]*\"|\\S+)", "$1$2…");
         return out.length() > 500 ? out.substring(0, 500) + "…" : out;
     }
 
@@ -638,15 +640,27 @@ public class Api {
     public void diagnose(Exchange e) {
         read(e, "operator", caller -> {
             String name = e.getMessage().getHeader("name", String.class);
-            return diagnostic.look(name != null ? name : e.getMessage().getHeader("email", String.class));
+            // a search for a person across every system: audited (who and when, not the value), one at a time
+            if (!diagnosing.tryAcquire()) {
+                throw new ApiException(429, "a diagnostic is running; try again in a moment");
+            }
+            try {
+                ObjectNode out = diagnostic.look(name != null ? name : e.getMessage().getHeader("email", String.class));
+                audit.record(caller.name(), caller.role(), "diagnostic", name != null ? "by name" : "by email", "done", null);
+                return out;
+            } finally {
+                diagnosing.release();
+            }
         });
     }
+
+    private final java.util.concurrent.Semaphore diagnosing = new java.util.concurrent.Semaphore(1);
 
     // ---------------------------------------------------------------- backfill
 
     /** GET /api/sources/{id}/backfill/estimate?from=&to=: rows, days and time, and whether this caller may start it. */
     public void backfillEstimate(Exchange e) {
-        read(e, "viewer", caller -> backfills.estimate(source(pathId(e)).id(), Backfills.range(
+        read(e, "operator", caller -> backfills.estimate(source(pathId(e)).id(), Backfills.range(
                 e.getMessage().getHeader("from", String.class), e.getMessage().getHeader("to", String.class)), caller));
     }
 
@@ -780,6 +794,30 @@ public class Api {
     public void auditLog(Exchange e) {
         read(e, "admin", caller -> page(e, "SELECT audit_id, at, actor, role, action, target, outcome, detail FROM audit_log "
                 + "ORDER BY audit_id DESC", "SELECT COUNT(*) AS n FROM audit_log"));
+    }
+
+    /** Records a signed trigger's signature; false when any node saw it already (a replay). Old ones are let go. */
+    private static boolean firstTime(TargetDatabase db, String signature, Instant now) {
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM seen_signature WHERE seen_at < ?")) {
+                ps.setObject(1, SyncRuns.utc(now.minus(Duration.ofMinutes(15))));
+                ps.executeUpdate();
+            }
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO seen_signature (signature, seen_at) VALUES (?, ?)")) {
+                ps.setString(1, signature.length() > 64 ? signature.substring(0, 64) : signature);
+                ps.setObject(2, SyncRuns.utc(now));
+                ps.executeUpdate();
+                return true;
+            } catch (SQLException e) {
+                if (e.getSQLState() != null && e.getSQLState().startsWith("23")) {
+                    return false;
+                }
+                throw e;
+            }
+        } catch (SQLException e) {
+            throw new ApiException(503, "the target database did not answer; try again");
+        }
     }
 
     // ---------------------------------------------------------------- helpers

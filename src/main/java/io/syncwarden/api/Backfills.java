@@ -38,6 +38,7 @@ public class Backfills {
     private final CamelContext context;
     private final TargetDatabase db;
     private ExecutorService executor;
+    private final java.util.concurrent.Semaphore estimating = new java.util.concurrent.Semaphore(1);
 
     public Backfills(CamelContext context, TargetDatabase db) {
         this.context = context;
@@ -57,6 +58,9 @@ public class Backfills {
         }
         try {
             Range r = new Range(LocalDate.parse(from.strip()), LocalDate.parse(to.strip()));
+            if (r.from().getYear() < 1900 || r.to().getYear() > 2200) {
+                throw new ApiException(400, "from and to must lie between 1900 and 2200");
+            }
             if (r.to().isBefore(r.from())) {
                 throw new ApiException(400, "to (" + r.to() + ") is before from (" + r.from() + ")");
             }
@@ -80,7 +84,17 @@ public class Backfills {
 
     /** The estimate of a backfill: rows in the range (the upstream's count), days, seconds at the source's recent pace. */
     ObjectNode estimate(String sourceId, Range range, ApiAccess.Caller caller) throws Exception {
-        long rows = backfillable(context, sourceId).countRange(context, range.from(), range.to());
+        SyncSource source = backfillable(context, sourceId);
+        // one count at a time per node: the replica's pool is small and the syncs come first
+        if (!estimating.tryAcquire()) {
+            throw new ApiException(429, "an estimate is being counted already; try again in a moment");
+        }
+        long rows;
+        try {
+            rows = source.countRange(context, range.from(), range.to());
+        } finally {
+            estimating.release();
+        }
         double rate = rate(sourceId);
         ObjectNode out = JSON.createObjectNode();
         out.put("source", sourceId);
@@ -117,21 +131,19 @@ public class Backfills {
             throw new ApiException(403, "a backfill of " + range.days() + " days needs an admin token (operators: at most "
                     + OPERATOR_DAYS + " days at once)");
         }
-        SyncSource source = backfillable(context, sourceId);
-        long estimated = source.countRange(context, range.from(), range.to());
+        backfillable(context, sourceId);
         long id;
         try (Connection c = db.dataSource().getConnection()) {
             c.setAutoCommit(true);
             releaseDead(c, sourceId);
             try (PreparedStatement ps = c.prepareStatement("INSERT INTO backfill_job (source_id, active_source, from_day, to_day, "
-                    + "status, requested_by, estimated_rows, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)", new String[] {"backfill_id"})) {
+                    + "status, requested_by, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)", new String[] {"backfill_id"})) {
                 ps.setString(1, sourceId);
                 ps.setString(2, sourceId);
                 ps.setObject(3, range.from());
                 ps.setObject(4, range.to());
                 ps.setString(5, caller.name());
-                ps.setLong(6, estimated);
-                ps.setObject(7, utc(Instant.now()));
+                ps.setObject(6, utc(Instant.now()));
                 ps.executeUpdate();
                 try (ResultSet keys = ps.getGeneratedKeys()) {
                     keys.next();
@@ -151,31 +163,37 @@ public class Backfills {
         out.put("source", sourceId);
         out.put("from", range.from().toString());
         out.put("to", range.to().toString());
-        out.put("estimatedRows", estimated);
         out.put("status", "pending");
         return out;
     }
 
-    /** A job left pending or running by a node that stopped (its run ended, or it never started one) is failed. */
+    /**
+     * A job its node left behind is failed: still pending after an hour (never started), running without a run for
+     * ten minutes (the node stopped before taking the lock), or whose run has ended (closed by the restarted node).
+     */
     private static void releaseDead(Connection c, String sourceId) throws SQLException {
+        Instant now = Instant.now();
         try (PreparedStatement ps = c.prepareStatement("UPDATE backfill_job SET status = 'failed', active_source = NULL, finished_at = ?, "
-                + "error = 'the node running it stopped' WHERE active_source = ? AND ((run_id IS NULL AND created_at < ?) "
+                + "error = 'the node running it stopped' WHERE active_source = ? AND ((status = 'pending' AND created_at < ?) "
+                + "OR (status = 'running' AND run_id IS NULL AND started_at < ?) "
                 + "OR run_id IN (SELECT run_id FROM sync_run WHERE status <> 'running'))")) {
-            ps.setObject(1, utc(Instant.now()));
+            ps.setObject(1, utc(now));
             ps.setString(2, sourceId);
-            ps.setObject(3, utc(Instant.now().minus(Duration.ofMinutes(10))));
+            ps.setObject(3, utc(now.minus(Duration.ofHours(1))));
+            ps.setObject(4, utc(now.minus(Duration.ofMinutes(10))));
             ps.executeUpdate();
         }
     }
 
     private void run(long id, String sourceId, Range range) {
-        update("UPDATE backfill_job SET status = 'running', started_at = ? WHERE backfill_id = ?", utc(Instant.now()), id);
+        if (update("UPDATE backfill_job SET status = 'running', started_at = ? WHERE backfill_id = ? AND status = 'pending'",
+                utc(Instant.now()), id) != 1) {
+            return; // released meanwhile (or taken): not run
+        }
         try {
             SyncSource source = backfillable(context, sourceId);
-            SyncSource.BackfillResult result = source.backfill(context, range.from(), range.to(), read -> {
-                update("UPDATE backfill_job SET rows_read = ?, run_id = COALESCE(run_id, (SELECT MAX(run_id) FROM sync_run "
-                        + "WHERE source_id = ? AND run_trigger = 'backfill' AND status = 'running')) WHERE backfill_id = ?", read, sourceId, id);
-            });
+            SyncSource.BackfillResult result = source.backfill(context, range.from(), range.to(), (runId, read) ->
+                    update("UPDATE backfill_job SET rows_read = ?, run_id = ? WHERE backfill_id = ?", read, runId, id));
             update("UPDATE backfill_job SET status = 'done', active_source = NULL, run_id = ?, rows_read = ?, rows_written = ?, "
                     + "rows_rejected = ?, finished_at = ? WHERE backfill_id = ?", result.runId(), result.read(), result.written(),
                     result.rejected(), utc(Instant.now()), id);
@@ -198,15 +216,16 @@ public class Backfills {
         }
     }
 
-    private void update(String sql, Object... params) {
+    private int update(String sql, Object... params) {
         try (Connection c = db.dataSource().getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             c.setAutoCommit(true);
             for (int i = 0; i < params.length; i++) {
                 ps.setObject(i + 1, params[i]);
             }
-            ps.executeUpdate();
+            return ps.executeUpdate();
         } catch (SQLException e) {
             LOG.warn("Backfill: cannot record its progress: {}", e.getMessage());
+            return 0;
         }
     }
 

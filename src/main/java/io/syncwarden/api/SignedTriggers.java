@@ -29,8 +29,10 @@ import javax.crypto.spec.SecretKeySpec;
  * (padding ignored). Only HS256 is accepted.
  *
  * <p><b>HMAC</b> (other schedulers): {@code X-Syncwarden-Timestamp} (unix seconds) and {@code X-Syncwarden-Signature:
- * sha256=<hex>} = HMAC-SHA256 of {@code <timestamp>.<raw body>} with the shared secret; the timestamp must be within
- * the window (5 minutes) of now, and a signature is accepted once (a replay inside the window is refused too).
+ * sha256=<hex>} = HMAC-SHA256 of {@code <timestamp>.<path>.<raw body>} (the path as called, {@code /api/triggers/<id>},
+ * so a signature fires one source only) with the shared secret (at least 32 bytes); the timestamp must be within the
+ * window (5 minutes) of now, and a signature is accepted once across every node (a replay inside the window is
+ * refused too).
  */
 public class SignedTriggers {
     private final String currentKey;
@@ -39,8 +41,10 @@ public class SignedTriggers {
     private final String publicUrl;
     private final Duration window;
     private volatile Clock clock = Clock.systemUTC();
-    /** HMAC signatures seen within the window: each is accepted once. */
+    /** HMAC signatures seen within the window: each is accepted once (in memory unless a shared store is given). */
     private final Map<String, Instant> seen = new ConcurrentHashMap<>();
+    /** True the first time a signature is offered (the service shares it through the database); null: {@link #seen}. */
+    private volatile java.util.function.BiPredicate<String, Instant> firstTime;
 
     public SignedTriggers(String currentKey, String nextKey, String hmacSecret, String publicUrl, Duration window) {
         this.currentKey = blankToNull(currentKey);
@@ -48,6 +52,9 @@ public class SignedTriggers {
         this.hmacSecret = blankToNull(hmacSecret);
         this.publicUrl = publicUrl == null ? "" : publicUrl.replaceAll("/+$", "");
         this.window = window;
+        if (this.hmacSecret != null && this.hmacSecret.getBytes(StandardCharsets.UTF_8).length < 32) {
+            throw new IllegalArgumentException("SYNCWARDEN_TRIGGER_HMAC_SECRET must be at least 32 bytes (openssl rand -hex 32)");
+        }
         for (String key : new String[] {this.currentKey, this.nextKey}) {
             if (key != null && key.getBytes(StandardCharsets.UTF_8).length < 32) {
                 throw new IllegalArgumentException("a QStash signing key must be at least 32 bytes (QStash keys are); check "
@@ -58,6 +65,11 @@ public class SignedTriggers {
 
     public void clock(Clock clock) {
         this.clock = clock;
+    }
+
+    /** Where seen signatures are kept so that every node refuses a replay (the database); tests keep them in memory. */
+    public void firstTime(java.util.function.BiPredicate<String, Instant> store) {
+        this.firstTime = store;
     }
 
     private static String blankToNull(String s) {
@@ -84,7 +96,7 @@ public class SignedTriggers {
             if (hmacSecret == null) {
                 throw new ApiException(401, "HMAC signatures are not configured (SYNCWARDEN_TRIGGER_HMAC_SECRET)");
             }
-            verifyHmac(timestamp, signature.strip(), body);
+            verifyHmac(timestamp, signature.strip(), path, body);
             return "hmac";
         }
         throw new ApiException(401, "a signed trigger needs Upstash-Signature, or X-Syncwarden-Timestamp and X-Syncwarden-Signature");
@@ -158,15 +170,16 @@ public class SignedTriggers {
     }
 
     /** The HMAC check: fresh timestamp, matching signature, not seen before. */
-    void verifyHmac(String timestamp, String signature, byte[] body) {
+    void verifyHmac(String timestamp, String signature, String path, byte[] body) {
         long ts;
+        Instant at;
         try {
             ts = Long.parseLong(timestamp == null ? "" : timestamp.strip());
-        } catch (NumberFormatException e) {
+            at = Instant.ofEpochSecond(ts);
+        } catch (NumberFormatException | java.time.DateTimeException e) {
             throw new ApiException(401, "X-Syncwarden-Timestamp must be unix seconds");
         }
         Instant now = clock.instant();
-        Instant at = Instant.ofEpochSecond(ts);
         if (Duration.between(at, now).abs().compareTo(window) > 0) {
             throw new ApiException(401, "X-Syncwarden-Timestamp is outside the " + window.toMinutes() + "-minute window (a replay, "
                     + "or a clock off)");
@@ -176,7 +189,7 @@ public class SignedTriggers {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
             mac.init(new SecretKeySpec(hmacSecret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
-            mac.update((ts + ".").getBytes(StandardCharsets.UTF_8));
+            mac.update((ts + "." + path + ".").getBytes(StandardCharsets.UTF_8));
             expected = mac.doFinal(body);
         } catch (Exception e) {
             throw new IllegalStateException(e);
@@ -190,8 +203,15 @@ public class SignedTriggers {
         if (!MessageDigest.isEqual(expected, provided)) {
             throw new ApiException(401, "X-Syncwarden-Signature does not match");
         }
-        seen.values().removeIf(t -> t.isBefore(now.minus(window.multipliedBy(2))));
-        if (seen.putIfAbsent(given.toLowerCase(java.util.Locale.ROOT), now) != null) {
+        String key = given.toLowerCase(java.util.Locale.ROOT);
+        boolean first;
+        if (firstTime != null) {
+            first = firstTime.test(key, now);
+        } else {
+            seen.values().removeIf(t -> t.isBefore(now.minus(window.multipliedBy(2))));
+            first = seen.putIfAbsent(key, now) == null;
+        }
+        if (!first) {
             throw new ApiException(401, "this signed request was seen already (a replay)");
         }
     }

@@ -231,9 +231,29 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         return wm + " >= ? AND " + wm + " < ?";
     }
 
-    private static void bindRange(PreparedStatement ps, java.time.LocalDate from, java.time.LocalDate to) throws SQLException {
-        ps.setObject(1, java.sql.Timestamp.valueOf(from.atStartOfDay()));
-        ps.setObject(2, java.sql.Timestamp.valueOf(to.plusDays(1).atStartOfDay()));
+    /**
+     * Binds the range's bounds in the watermark's own type: whole UTC days for a timestamp with time zone, wall-clock
+     * days for a timestamp, days for a date. A watermark of another type (a number, text) has no date range.
+     */
+    private void bindRange(PreparedStatement ps, Shape shape, java.time.LocalDate from, java.time.LocalDate to) throws SQLException {
+        TargetTable.Column wm = shape.offered.get(shape.watermarkIdx);
+        java.time.LocalDate end = to.plusDays(1);
+        switch (wm.jdbcType()) {
+            case Types.TIMESTAMP_WITH_TIMEZONE -> {
+                ps.setObject(1, from.atStartOfDay().atOffset(java.time.ZoneOffset.UTC));
+                ps.setObject(2, end.atStartOfDay().atOffset(java.time.ZoneOffset.UTC));
+            }
+            case Types.TIMESTAMP -> {
+                ps.setObject(1, from.atStartOfDay());
+                ps.setObject(2, end.atStartOfDay());
+            }
+            case Types.DATE -> {
+                ps.setObject(1, from);
+                ps.setObject(2, end);
+            }
+            default -> throw new IllegalStateException("source " + sourceId() + ": its watermark " + shape.columns.get(shape.watermarkIdx)
+                    + " is not a date or a timestamp (" + wm.typeName() + "): it has no date range to backfill");
+        }
     }
 
     @Override
@@ -247,7 +267,7 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         try (Connection sc = source.getConnection()) {
             Shape shape = shape(sc, keys(), TargetTable.identifier("Watermark column", watermarkColumn));
             try (PreparedStatement ps = sc.prepareStatement("SELECT COUNT(*) FROM " + shape.from + " WHERE " + rangeCondition(shape))) {
-                bindRange(ps, from, to);
+                bindRange(ps, shape, from, to);
                 ps.setQueryTimeout(60);
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
@@ -261,7 +281,7 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
 
     @Override
     public BackfillResult backfill(org.apache.camel.CamelContext context, java.time.LocalDate from, java.time.LocalDate to,
-                                   java.util.function.LongConsumer progress) throws Exception {
+                                   BackfillProgress progress) throws Exception {
         String refusal = backfillRefusal();
         if (refusal != null) {
             throw new IllegalStateException(refusal);
@@ -269,8 +289,9 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
         SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
         RunContext run = runs.begin(sourceId(), kind(), "backfill");
         if (run == null) {
-            throw new IllegalStateException("a run of " + sourceId() + " holds its lock: the backfill waits for it to end");
+            throw new IllegalStateException("a run of " + sourceId() + " holds its lock: start the backfill when it has ended");
         }
+        progress.at(run.runId(), 0);
         try {
             run.mode("backfill"); // neither a full read (the guards' baseline) nor an incremental one (the anomaly history)
             List<String> keys = keys();
@@ -293,7 +314,7 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
                              + String.join(", ", shape.quotedAll(shape.changesIdx)))) {
                     sc.setAutoCommit(false); // PostgreSQL streams only inside a transaction
                     ps.setFetchSize(Math.max(100, batchSize()));
-                    bindRange(ps, from, to);
+                    bindRange(ps, shape, from, to);
                     long position = 0;
                     try (ResultSet rs = ps.executeQuery()) {
                         int n = shape.columns.size();
@@ -304,13 +325,13 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
                             }
                             writer.add(row, ++position);
                             if (position % 1000 == 0) {
-                                progress.accept(position);
+                                progress.at(run.runId(), position);
                             }
                         }
                     }
                     writer.finish();
                     sc.rollback();
-                    progress.accept(position);
+                    progress.at(run.runId(), position);
                 }
             }
             runs.complete(run);

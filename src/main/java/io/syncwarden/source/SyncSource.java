@@ -117,6 +117,12 @@ public abstract class SyncSource {
         return targetTable();
     }
 
+    /** Told a backfill's run as soon as it holds the lock (rows 0), then the rows read so far. */
+    @FunctionalInterface
+    public interface BackfillProgress {
+        void at(long runId, long rows);
+    }
+
     /** What a backfill read and wrote, under its own run. */
     public record BackfillResult(long runId, long read, long written, long rejected) {
     }
@@ -140,7 +146,7 @@ public abstract class SyncSource {
      * rows read so far.
      */
     public BackfillResult backfill(CamelContext context, java.time.LocalDate from, java.time.LocalDate to,
-                                   java.util.function.LongConsumer progress) throws Exception {
+                                   BackfillProgress progress) throws Exception {
         throw new IllegalStateException(backfillRefusal());
     }
 

@@ -722,9 +722,9 @@ public class SyncRuns {
                     return false;
                 }
             }
-            if (!"replay".equals(run.trigger()) && !"rollback".equals(run.trigger())) {
-                // a replay of rejected rows or a rollback says nothing about the source: its health, queue entry and
-                // incidents stay
+            if (!"replay".equals(run.trigger()) && !"rollback".equals(run.trigger()) && !"backfill".equals(run.trigger())) {
+                // a replay of rejected rows, a rollback or a backfill says nothing of the source's own sync: its health,
+                // freshness, queue entry and incidents stay (a backfill must not make a broken sync look fresh)
                 updateHealth(c, run, status, failure, errorClass, message, at);
                 for (CloseListener listener : closeListeners) {
                     listener.closed(c, run, status, errorClass, at);

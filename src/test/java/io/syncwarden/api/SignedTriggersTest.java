@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 
 /** The signed-trigger checks against the QStash fixture (tokens signed with made-up keys, the clock pinned to its now). */
 class SignedTriggersTest {
-    private static final String HMAC_SECRET = "hmac-shared-secret-for-tests";
+    private static final String HMAC_SECRET = "hmac-shared-secret-for-tests-0123456789";
     private final JsonNode fixture;
     private final SignedTriggers triggers;
     private final byte[] body;
@@ -70,10 +70,14 @@ class SignedTriggersTest {
                 .hasMessageContaining("expired");
     }
 
-    private static String hmac(long ts, byte[] body) throws Exception {
+    private String hmac(long ts, byte[] body) throws Exception {
+        return hmac(ts, path, body);
+    }
+
+    private static String hmac(long ts, String path, byte[] body) throws Exception {
         Mac mac = Mac.getInstance("HmacSHA256");
         mac.init(new SecretKeySpec(HMAC_SECRET.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
-        mac.update((ts + ".").getBytes(StandardCharsets.UTF_8));
+        mac.update((ts + "." + path + ".").getBytes(StandardCharsets.UTF_8));
         return "sha256=" + HexFormat.of().formatHex(mac.doFinal(body));
     }
 
@@ -96,5 +100,19 @@ class SignedTriggersTest {
                 .hasMessageContaining("does not match");
         assertThatThrownBy(() -> triggers.verify(path, null, null, null, body)).isInstanceOf(ApiException.class)
                 .hasMessageContaining("needs Upstash-Signature");
+        assertThatThrownBy(() -> triggers.verify("/api/triggers/other", null, String.valueOf(now), hmac(now, body), body))
+                .as("signed for another source").hasMessageContaining("does not match");
+        assertThatThrownBy(() -> triggers.verify(path, null, "99999999999999999", hmac(now, body), body))
+                .isInstanceOf(ApiException.class).hasMessageContaining("unix seconds");
+    }
+
+    @Test
+    void should_refuse_a_token_signed_with_another_algorithm() throws Exception {
+        com.nimbusds.jwt.SignedJWT hs512 = new com.nimbusds.jwt.SignedJWT(new com.nimbusds.jose.JWSHeader(com.nimbusds.jose.JWSAlgorithm.HS512),
+                com.nimbusds.jwt.JWTClaimsSet.parse(com.nimbusds.jwt.SignedJWT.parse(token("valid_current_key")).getJWTClaimsSet().toJSONObject()));
+        hs512.sign(new com.nimbusds.jose.crypto.MACSigner((fixture.get("currentSigningKey").asText() + "-padded-to-64-bytes-for-hs512-0000000")
+                .getBytes(StandardCharsets.UTF_8)));
+        assertThatThrownBy(() -> triggers.verify(path, hs512.serialize(), null, null, body)).hasMessageContaining("must be HS256");
+        assertThatThrownBy(() -> triggers.verify(path, "not.a.jwt", null, null, body)).isInstanceOf(ApiException.class);
     }
 }

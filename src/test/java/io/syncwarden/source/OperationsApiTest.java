@@ -37,7 +37,7 @@ class OperationsApiTest extends UpstreamStubTestSupport {
     private static final String SLACK = "https://hooks.slack.com/services/T0000/B0000/xoxWebhookS3cret";
     private static final String ROUTING_KEY = "R0UT1NGKEY0000000000000000000099";
     private static final String QSTASH_KEY = "sig_TESTcurrentKey0000000000000000";
-    private static final String HMAC_SECRET = "hmac-S3cret-for-schedulers";
+    private static final String HMAC_SECRET = "hmac-S3cret-for-schedulers-0123456789abcdef";
     private static final ObjectMapper JSON = new ObjectMapper();
     private final HttpClient http = HttpClient.newHttpClient();
     private int port;
@@ -350,6 +350,7 @@ class OperationsApiTest extends UpstreamStubTestSupport {
         javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
         mac.init(new javax.crypto.spec.SecretKeySpec(HMAC_SECRET.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
         mac.update((ts + ".").getBytes(StandardCharsets.UTF_8));
+        mac.update("/api/triggers/wd-stock.".getBytes(StandardCharsets.UTF_8));
         String signature = "sha256=" + HexFormat.of().formatHex(mac.doFinal(body.getBytes(StandardCharsets.UTF_8)));
         java.util.Map<String, String> hmac = java.util.Map.of("X-Syncwarden-Timestamp", String.valueOf(ts), "X-Syncwarden-Signature", signature);
         assertThat(signed(body, hmac).status()).isEqualTo(202);
@@ -429,5 +430,27 @@ class OperationsApiTest extends UpstreamStubTestSupport {
         assertThat(same.get(0).get("status").asText()).isEqualTo("IN_SYNC");
         assertThat(get("/api/diagnostic?name=x", VIEWER).status()).isEqualTo(403);
         assertThat(get("/api/diagnostic", OPERATOR).status()).isEqualTo(400);
+    }
+
+    @Test
+    void should_refuse_a_backfill_where_there_is_no_range_or_the_role_does_not_allow_it() throws Exception {
+        Answer fullRead = call("POST", "/api/sources/wd-stock/backfill", OPERATOR, "{\"from\":\"2026-01-01\",\"to\":\"2026-01-31\"}");
+        assertThat(fullRead.status()).isEqualTo(409);
+        assertThat(fullRead.json().get("message").asText()).contains("no date range to backfill");
+        Answer tooLong = call("POST", "/api/sources/wd-stock/backfill", OPERATOR, "{\"from\":\"2025-01-01\",\"to\":\"2025-12-31\"}");
+        assertThat(tooLong.status()).isEqualTo(403);
+        assertThat(tooLong.json().get("message").asText()).contains("needs an admin token");
+        assertThat(call("POST", "/api/sources/wd-stock/backfill", OPERATOR, "{\"from\":\"2026-02-01\",\"to\":\"2026-01-01\"}").status())
+                .isEqualTo(400);
+        assertThat(get("/api/sources/wd-stock/backfill/estimate?from=2026-01-01&to=2026-01-02", VIEWER).status()).isEqualTo(403);
+        assertThat(get("/api/sources/wd-stock/backfill/status", VIEWER).status()).isEqualTo(404);
+    }
+
+    @Test
+    void should_keep_credentials_out_of_an_error_in_plain_words() {
+        assertThat(io.syncwarden.api.Api.plain("refused: Authorization: Bearer abc.def.ghi from https://x.example/p?q=1"))
+                .doesNotContain("abc.def").doesNotContain("/p?q").contains("https://x.example");
+        assertThat(io.syncwarden.api.Api.plain("bad config {\"password\":\"hunter2\"} at jdbc:postgresql://db/x?password=hunter2"))
+                .doesNotContain("hunter2");
     }
 }

@@ -119,11 +119,11 @@ class StatusPageBrowserTest extends UpstreamStubTestSupport {
     @Test
     void should_show_a_card_per_source_sync_on_click_with_progress_and_estimate_a_backfill() throws Exception {
         // the report answers slowly: the run stays active long enough for the page to show its progress
-        upstream.stubFor(any(urlPathEqualTo(STOCK)).willReturn(aResponse().withStatus(200).withFixedDelay(6000)
+        upstream.stubFor(any(urlPathEqualTo(STOCK)).willReturn(aResponse().withStatus(200).withFixedDelay(15000)
                 .withHeader("Content-Type", "text/csv").withBody(Fixtures.read("finale/products_stock_report.csv"))));
         fire("page-orders"); // a first run, so the replica source has a pace for the estimate
         browser = browser();
-        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(30));
+        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(45));
 
         browser.get("http://127.0.0.1:" + port + "/");
         browser.findElement(By.id("token")).sendKeys(OPERATOR);

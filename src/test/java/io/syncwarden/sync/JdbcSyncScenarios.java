@@ -423,7 +423,7 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
 
         long estimate = source.countRange(context, day, day);
         java.util.List<Long> progress = new java.util.ArrayList<>();
-        io.syncwarden.source.SyncSource.BackfillResult result = source.backfill(context, day, day, progress::add);
+        io.syncwarden.source.SyncSource.BackfillResult result = source.backfill(context, day, day, (runId, rows) -> progress.add(rows));
 
         assertThat(estimate).isEqualTo(ROWS);
         assertThat(result.read()).isEqualTo(ROWS);
@@ -436,6 +436,8 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
                 .isEqualTo("backfill backfill");
         assertThat(text("SELECT cursor_value FROM syncwarden.sync_checkpoint WHERE source_id = 'it-incremental'"))
                 .as("the incremental read goes on where it was").isEqualTo(checkpoint);
+        assertThat(count("SELECT last_run_id FROM syncwarden.source_health WHERE source_id = 'it-incremental'"))
+                .as("a backfill says nothing of the source's own sync: health stays").isNotEqualTo(result.runId());
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> io.syncwarden.source.SyncSource.of(context, "it-full")
                 .countRange(context, day, day)).hasMessageContaining("full mode");
     }
