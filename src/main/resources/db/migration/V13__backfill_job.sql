@@ -26,3 +26,7 @@ CREATE TABLE seen_signature (
     signature  VARCHAR(64) PRIMARY KEY,
     seen_at    TIMESTAMP WITH TIME ZONE NOT NULL
 );
+
+-- an operator's request (through any node) that the run holding the lock stops at its next batch boundary; the node
+-- running it sees it at its next heartbeat
+ALTER TABLE source_lock ADD COLUMN stop_requested_by VARCHAR(100);

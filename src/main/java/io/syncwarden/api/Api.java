@@ -566,10 +566,13 @@ public class Api {
     public void stopSync(Exchange e) {
         String id = pathId(e);
         act(e, "operator", "stop_sync", id, caller -> {
-            Long run = runs().stopRun(source(id).id(), caller.name());
+            String sourceId = source(id).id();
+            Long run = runs().stopRun(sourceId, caller.name());
             if (run == null) {
-                throw new ApiException(409, "no run of " + id + " is active on this node (a run on another node is stopped "
-                        + "from that node)");
+                run = runs().requestStop(sourceId, caller.name()); // another node's run: it sees the request at its heartbeat
+            }
+            if (run == null) {
+                throw new ApiException(409, "no run of " + id + " is active");
             }
             ObjectNode out = JSON.createObjectNode();
             out.put("source", id);

@@ -264,8 +264,8 @@ public class SyncRuns {
 
     private boolean takeOver(Connection c, String sourceId, long previousRun, long runId, Instant now) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
-                "UPDATE source_lock SET run_id = ?, node_id = ?, acquired_at = ?, heartbeat_at = ?, lease_until = ? "
-                        + "WHERE source_id = ? AND run_id = ? AND lease_until < ?")) {
+                "UPDATE source_lock SET run_id = ?, node_id = ?, acquired_at = ?, heartbeat_at = ?, lease_until = ?, "
+                        + "stop_requested_by = NULL WHERE source_id = ? AND run_id = ? AND lease_until < ?")) {
             ps.setLong(1, runId);
             ps.setString(2, settings.nodeId());
             ps.setObject(3, utc(now));
@@ -510,8 +510,11 @@ public class SyncRuns {
         }
     }
 
-    /** Renews the lease of every live run of this node; a run whose lock is gone learns it here. */
-    private void heartbeat() {
+    /**
+     * Renews the lease of every live run of this node (the lease keeper does, every quarter lease); a run whose lock is
+     * gone, or whose stop an operator asked for through any node, learns it here.
+     */
+    public void heartbeat() {
         if (active.isEmpty()) {
             return;
         }
@@ -523,6 +526,8 @@ public class SyncRuns {
                     renew(c, run, now, false);
                     if (run.leaseLost() != null) {
                         LOG.warn("Sync {} run {} {}: it stops at its next batch", run.sourceId(), run.runId(), run.leaseLost());
+                    } else if (!run.interruptRequested()) {
+                        stopRequested(c, run);
                     }
                 }
             }
@@ -1230,6 +1235,47 @@ public class SyncRuns {
             }
         }
         return null;
+    }
+
+    /** An operator asked, through any node, that this run stop: it stops at its next batch boundary. */
+    private static void stopRequested(Connection c, RunContext run) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT stop_requested_by FROM source_lock WHERE source_id = ? AND run_id = ? "
+                + "AND stop_requested_by IS NOT NULL")) {
+            ps.setString(1, run.sourceId());
+            ps.setLong(2, run.runId());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    run.requestInterrupt("stopped by " + rs.getString(1));
+                    LOG.info("Sync {} run {}: asked to stop at its next batch boundary by {} (through another node)",
+                            run.sourceId(), run.runId(), rs.getString(1));
+                }
+            }
+        }
+    }
+
+    /**
+     * Asks the run holding the source's lock on another node to stop (it sees it at its next heartbeat); the run id,
+     * or null when no live run holds it.
+     */
+    public Long requestStop(String sourceId, String by) throws SQLException {
+        try (Connection c = db.dataSource().getConnection()) {
+            c.setAutoCommit(true);
+            try (PreparedStatement ps = c.prepareStatement("UPDATE source_lock SET stop_requested_by = ? WHERE source_id = ? "
+                    + "AND lease_until > ?")) {
+                ps.setString(1, truncate(by, 100));
+                ps.setString(2, sourceId);
+                ps.setObject(3, utc(Instant.now()));
+                if (ps.executeUpdate() == 0) {
+                    return null;
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT run_id FROM source_lock WHERE source_id = ?")) {
+                ps.setString(1, sourceId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? rs.getLong(1) : null;
+                }
+            }
+        }
     }
 
     /** The run of the source active on this node, or null. */

@@ -907,6 +907,28 @@ abstract class JdbcSyncScenarios extends SyncwardenTestSupport {
     }
 
     @Test
+    void should_stop_a_running_sync_at_its_next_batch_boundary_when_an_operator_asks_through_any_node() throws Exception {
+        blockCheckpointFrom(150); // the third batch of 50 waits inside its transaction
+        CompletableFuture<SyncTrigger.Result> running = fireInBackground("it-full");
+        await("two batches committed").atMost(Duration.ofSeconds(30))
+                .until(() -> count("SELECT COALESCE(SUM(rows_read), 0) FROM syncwarden.sync_run WHERE status = 'running'") == 100);
+        SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
+        long runId = runs.activeRuns().get(0).runId();
+
+        // as another node's API does it: through the lock row; this node's lease keeper passes it on to the run
+        assertThat(runs.requestStop("it-full", "ops-oncall")).isEqualTo(runId);
+        runs.heartbeat(); // the lease keeper's beat, now rather than in up to a quarter lease
+        assertThat(runs.activeRuns().get(0).interruptRequested()).isTrue();
+        unblockCheckpoint(); // the third batch commits, and the run stops at that boundary
+
+        assertThat(running.get().status()).isEqualTo("interrupted");
+        assertThat(run(runId)).containsEntry("status", "interrupted").containsEntry("read", 150L);
+        assertThat((String) run(runId).get("error")).contains("stopped by ops-oncall");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.source_lock")).as("lock released").isZero();
+        assertThat(fire("it-full").status()).as("the next run resumes and is not stopped").isEqualTo("success");
+    }
+
+    @Test
     void should_record_a_run_hung_in_a_batch_as_interrupted_when_the_service_stops() throws Exception {
         blockCheckpointFrom(150);
         CompletableFuture<SyncTrigger.Result> running = fireInBackground("it-full");
