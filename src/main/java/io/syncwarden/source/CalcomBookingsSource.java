@@ -273,6 +273,133 @@ public class CalcomBookingsSource extends SyncSource {
         return targetTable() == null || targetTable().isBlank() ? "bookings" : targetTable();
     }
 
+    /** Bookings have dates: a range of them can be read again. */
+    @Override
+    public String backfillRefusal() {
+        return null;
+    }
+
+    /**
+     * The estimate of a backfill, from the source's own count: the bookings of the range the target holds (Cal.com
+     * answers no count for a filter without reading it).
+     */
+    @Override
+    public long countRange(CamelContext context, java.time.LocalDate from, java.time.LocalDate to) throws Exception {
+        SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
+        try (Connection c = runs.database().dataSource().getConnection()) {
+            TargetTable table = TargetTable.existing(c, runs.database(), target());
+            if (table == null) {
+                return 0;
+            }
+            try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM " + table.qualified() + " WHERE "
+                    + table.quoted("start_time") + " >= ? AND " + table.quoted("start_time") + " < ?")) {
+                ps.setObject(1, from.atStartOfDay());
+                ps.setObject(2, to.plusDays(1).atStartOfDay());
+                try (java.sql.ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
+                }
+            }
+        }
+    }
+
+    /**
+     * Reads again the bookings that start on or after {@code from} and end before the day after {@code to} (UTC;
+     * Cal.com's {@code afterStart} / {@code beforeEnd}), page by page in the configured API version, through the same
+     * writer as a sync, as a run of its own: the checkpoint (and so the next sync's watermarks) stays as it is. A
+     * rate limit or an error ends the backfill (its job says why); what it wrote stays.
+     */
+    @Override
+    public BackfillResult backfill(CamelContext context, java.time.LocalDate from, java.time.LocalDate to,
+                                   BackfillProgress progress) throws Exception {
+        SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
+        RunContext run = runs.begin(sourceId(), kind(), "backfill");
+        if (run == null) {
+            throw new IllegalStateException("a run of " + sourceId() + " holds its lock: start the backfill when it has ended");
+        }
+        progress.at(run.runId(), 0);
+        try {
+            run.mode("backfill");
+            required("apiKey", apiKey, sourceId());
+            checkStatusAndLimit();
+            var db = runs.database();
+            String after = from.atStartOfDay(ZoneOffset.UTC).toInstant().toString();
+            String before = to.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant().toString();
+            String filter = "afterStart=" + URLEncoder.encode(after, StandardCharsets.UTF_8) + "&beforeEnd="
+                    + URLEncoder.encode(before, StandardCharsets.UTF_8)
+                    + (statuses().isEmpty() ? "" : "&status=" + URLEncoder.encode(String.join(",", statuses()), StandardCharsets.UTF_8));
+            try (Connection tc = db.dataSource().getConnection(); ProducerTemplate template = context.createProducerTemplate()) {
+                tc.setAutoCommit(false);
+                List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
+                TargetTable table = TargetTable.ensure(tc, db, target(), offered, List.of("uid"), TYPES);
+                tc.commit();
+                try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, COLUMNS, List.of("uid"), batchSize(), run, runs,
+                        null, 0)) {
+                    writer.positionName("booking");
+                    long position = 0;
+                    long skip = 0;
+                    String cursor = null;
+                    java.util.Set<String> seen = new java.util.HashSet<>();
+                    for (int pages = 0; ; pages++) {
+                        if (run.interruptRequested()) {
+                            throw new io.syncwarden.sync.RunInterruptedException("Backfill of " + sourceId() + " run " + run.runId()
+                                    + " stopped: " + run.interruptReason());
+                        }
+                        String query = filter + (cursorPaging()
+                                ? "&limit=" + take + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8))
+                                : "&sortStart=asc&take=" + take + "&skip=" + skip);
+                        Exchange answer = template.request(baseUrl + "/v2/bookings?throwExceptionOnFailure=true",
+                                e -> request(e, query, true));
+                        if (answer.getException() != null) {
+                            throw answer.getException();
+                        }
+                        JsonNode page = parse(answer);
+                        JsonNode data = page.path("data");
+                        if (!data.isArray()) {
+                            throw new NonRecoverableSyncException("Cal.com answered without a 'data' array: not a bookings page");
+                        }
+                        for (JsonNode booking : data) {
+                            position++;
+                            try {
+                                writer.add(row(booking), position);
+                            } catch (IllegalArgumentException e) {
+                                Object[] read = new Object[COLUMNS.size()];
+                                read[0] = booking.path("uid").asText(null);
+                                read[1] = booking.path("id").asText(null);
+                                writer.rejectRead(read, position, e.getMessage());
+                            }
+                        }
+                        progress.at(run.runId(), position);
+                        JsonNode pagination = page.path("pagination");
+                        if (cursorPaging()) {
+                            cursor = pagination.path("nextCursor").isTextual() ? pagination.get("nextCursor").asText() : null;
+                            if (!pagination.path("hasMore").asBoolean(false) || cursor == null || cursor.isBlank()) {
+                                break;
+                            }
+                            if (!seen.add(cursor)) {
+                                throw new NonRecoverableSyncException("Cal.com answered a cursor this backfill was already given");
+                            }
+                        } else {
+                            if (!pagination.path("hasNextPage").asBoolean(false) || data.isEmpty()) {
+                                break;
+                            }
+                            skip += data.size();
+                        }
+                    }
+                    writer.finish();
+                }
+            }
+            runs.complete(run);
+            return new BackfillResult(run.runId(), run.read(), run.inserted() + run.updated(), run.rejected());
+        } catch (Throwable e) {
+            if (run.closedStatus() == null) {
+                runs.fail(sourceId(), run, new io.syncwarden.sync.Failure(e, io.syncwarden.sync.Failure.RECOVERABLE,
+                        "backfill " + from + ".." + to + " stopped: " + e.getClass().getSimpleName(), "failed", false));
+            }
+            throw e;
+        }
+    }
+
     /** One booking asked for (the smallest page) with the same key and API version. */
     @Override
     public void probe(CamelContext context) throws Exception {

@@ -89,6 +89,38 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_backfill_the_bookings_of_a_date_range_without_moving_the_checkpoint() throws Exception {
+        serveBothPages(BOOKINGS);
+        assertThat(fire("it-calcom").status()).isEqualTo("success");
+        String checkpoint = text("SELECT cursor_value FROM syncwarden.sync_checkpoint WHERE source_id = 'it-calcom'");
+        // the first three bookings (2-4 June), one retitled upstream without its updatedAt moving
+        ObjectNode page = (ObjectNode) JSON.readTree(fixture("bookings_page1.json"));
+        com.fasterxml.jackson.databind.node.ArrayNode data = (com.fasterxml.jackson.databind.node.ArrayNode) page.get("data");
+        data.remove(4);
+        data.remove(3);
+        ((ObjectNode) data.get(0)).put("title", "Intro call (moved room)");
+        ((ObjectNode) page.get("pagination")).put("hasNextPage", false);
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterStart", equalTo("2025-06-02T00:00:00Z"))
+                .withQueryParam("beforeEnd", equalTo("2025-06-05T00:00:00Z")).withQueryParam("sortStart", equalTo("asc"))
+                .willReturn(json(200, page.toString())));
+        io.syncwarden.source.SyncSource source = io.syncwarden.source.SyncSource.of(context, "it-calcom");
+        java.time.LocalDate from = java.time.LocalDate.of(2025, 6, 2);
+        java.time.LocalDate to = java.time.LocalDate.of(2025, 6, 4);
+
+        long estimate = source.countRange(context, from, to);
+        io.syncwarden.source.SyncSource.BackfillResult result = source.backfill(context, from, to, (run, rows) -> { });
+
+        assertThat(estimate).as("the target's own bookings of the range").isEqualTo(3);
+        assertThat(result.read()).isEqualTo(3);
+        assertThat(result.written()).as("only the retitled booking changed").isEqualTo(1);
+        assertThat(text("SELECT title FROM bookings WHERE uid = 'k3VqT9wLmN2pXa7RcB4sYd'")).isEqualTo("Intro call (moved room)");
+        assertThat(text("SELECT run_trigger || ' ' || status FROM syncwarden.sync_run WHERE run_id = " + result.runId()))
+                .isEqualTo("backfill success");
+        assertThat(text("SELECT cursor_value FROM syncwarden.sync_checkpoint WHERE source_id = 'it-calcom'"))
+                .as("the next sync's watermarks stay").isEqualTo(checkpoint);
+    }
+
+    @Test
     void should_page_through_all_bookings_and_map_them() throws Exception {
         serveBothPages(BOOKINGS);
 
