@@ -323,8 +323,12 @@ public class CalcomBookingsSource extends SyncSource {
             required("apiKey", apiKey, sourceId());
             checkStatusAndLimit();
             var db = runs.database();
-            String after = from.atStartOfDay(ZoneOffset.UTC).toInstant().toString();
-            String before = to.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant().toString();
+            Instant start = from.atStartOfDay(ZoneOffset.UTC).toInstant();
+            Instant end = to.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant();
+            // asked a little wider (a booking starting exactly at the range's start, or ending after its last midnight),
+            // then judged here by its start: in the range when from <= start < to + 1 day
+            String after = start.minusMillis(1).toString();
+            String before = end.plus(java.time.Duration.ofDays(1)).toString();
             String filter = "afterStart=" + URLEncoder.encode(after, StandardCharsets.UTF_8) + "&beforeEnd="
                     + URLEncoder.encode(before, StandardCharsets.UTF_8)
                     + (statuses().isEmpty() ? "" : "&status=" + URLEncoder.encode(String.join(",", statuses()), StandardCharsets.UTF_8));
@@ -333,55 +337,89 @@ public class CalcomBookingsSource extends SyncSource {
                 List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
                 TargetTable table = TargetTable.ensure(tc, db, target(), offered, List.of("uid"), TYPES);
                 tc.commit();
-                try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, COLUMNS, List.of("uid"), batchSize(), run, runs,
+                // a page is a batch: what was read is written before the next request (a stop or an error loses nothing)
+                try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, COLUMNS, List.of("uid"), take, run, runs,
                         null, 0)) {
                     writer.positionName("booking");
+                    if (writeBackOn()) {
+                        writer.onWritten((c, rows) -> queueWriteBack(c, rows));
+                    }
                     long position = 0;
                     long skip = 0;
                     String cursor = null;
                     java.util.Set<String> seen = new java.util.HashSet<>();
+                    java.util.Set<String> uids = new java.util.HashSet<>();
+                    int emptyPages = 0;
                     for (int pages = 0; ; pages++) {
                         if (run.interruptRequested()) {
+                            writer.finish();
                             throw new io.syncwarden.sync.RunInterruptedException("Backfill of " + sourceId() + " run " + run.runId()
                                     + " stopped: " + run.interruptReason());
+                        }
+                        if (pages >= 10_000) {
+                            throw new NonRecoverableSyncException("Cal.com paged on for 10,000 pages: stopped (paging does not end)");
                         }
                         String query = filter + (cursorPaging()
                                 ? "&limit=" + take + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8))
                                 : "&sortStart=asc&take=" + take + "&skip=" + skip);
-                        Exchange answer = template.request(baseUrl + "/v2/bookings?throwExceptionOnFailure=true",
-                                e -> request(e, query, true));
-                        if (answer.getException() != null) {
-                            throw answer.getException();
-                        }
-                        JsonNode page = parse(answer);
+                        JsonNode page = backfillPage(template, query);
                         JsonNode data = page.path("data");
                         if (!data.isArray()) {
                             throw new NonRecoverableSyncException("Cal.com answered without a 'data' array: not a bookings page");
                         }
+                        boolean fresh = false;
                         for (JsonNode booking : data) {
+                            String uid = booking.path("uid").asText(null);
+                            if (uid != null && !uids.add(uid)) {
+                                continue; // shifted into this page by a change upstream: read already
+                            }
+                            fresh = true;
+                            String startsAt = text(booking, "start");
+                            try {
+                                Instant starts = startsAt == null ? null : instant(startsAt);
+                                if (starts != null && (starts.isBefore(start) || !starts.isBefore(end))) {
+                                    continue; // asked wider, outside the range by its start
+                                }
+                            } catch (DateTimeParseException e) {
+                                // its row says what is wrong with it
+                            }
                             position++;
                             try {
                                 writer.add(row(booking), position);
                             } catch (IllegalArgumentException e) {
                                 Object[] read = new Object[COLUMNS.size()];
-                                read[0] = booking.path("uid").asText(null);
+                                read[0] = uid;
                                 read[1] = booking.path("id").asText(null);
                                 writer.rejectRead(read, position, e.getMessage());
                             }
                         }
+                        writer.finish(); // the page is written before the next is asked for
                         progress.at(run.runId(), position);
                         JsonNode pagination = page.path("pagination");
                         if (cursorPaging()) {
-                            cursor = pagination.path("nextCursor").isTextual() ? pagination.get("nextCursor").asText() : null;
-                            if (!pagination.path("hasMore").asBoolean(false) || cursor == null || cursor.isBlank()) {
+                            if (!pagination.path("hasMore").isBoolean()) {
+                                throw new NonRecoverableSyncException("Cal.com answered without pagination.hasMore: not the " + V2026
+                                        + " bookings shape");
+                            }
+                            if (!pagination.get("hasMore").asBoolean()) {
                                 break;
                             }
-                            if (!seen.add(cursor)) {
-                                throw new NonRecoverableSyncException("Cal.com answered a cursor this backfill was already given");
+                            cursor = pagination.path("nextCursor").isTextual() ? pagination.get("nextCursor").asText() : null;
+                            if (cursor == null || cursor.isBlank() || !seen.add(cursor)) {
+                                throw new NonRecoverableSyncException("Cal.com answered hasMore=true without a new nextCursor: "
+                                        + "the next page cannot be asked for");
+                            }
+                            emptyPages = data.isEmpty() ? emptyPages + 1 : 0;
+                            if (emptyPages >= 10) {
+                                throw new NonRecoverableSyncException("Cal.com answered 10 empty pages in a row, each saying there is more");
                             }
                         } else {
-                            if (!pagination.path("hasNextPage").asBoolean(false) || data.isEmpty()) {
-                                break;
+                            if (!pagination.path("hasNextPage").isBoolean()) {
+                                throw new NonRecoverableSyncException("Cal.com answered without pagination.hasNextPage: not the "
+                                        + V2024 + " bookings shape");
+                            }
+                            if (!pagination.get("hasNextPage").asBoolean() || data.isEmpty() || !fresh) {
+                                break; // the last page, or one that brought nothing new (skip ignored or capped)
                             }
                             skip += data.size();
                         }
@@ -393,11 +431,47 @@ public class CalcomBookingsSource extends SyncSource {
             return new BackfillResult(run.runId(), run.read(), run.inserted() + run.updated(), run.rejected());
         } catch (Throwable e) {
             if (run.closedStatus() == null) {
-                runs.fail(sourceId(), run, new io.syncwarden.sync.Failure(e, io.syncwarden.sync.Failure.RECOVERABLE,
-                        "backfill " + from + ".." + to + " stopped: " + e.getClass().getSimpleName(), "failed", false));
+                boolean stopped = e instanceof io.syncwarden.sync.RunInterruptedException;
+                runs.fail(sourceId(), run, new io.syncwarden.sync.Failure(e, stopped ? io.syncwarden.sync.Failure.INTERRUPTED
+                        : io.syncwarden.sync.Failure.RECOVERABLE, stopped ? e.getMessage()
+                        : "backfill " + from + ".." + to + " stopped: " + e.getClass().getSimpleName(), stopped ? "interrupted" : "failed", false));
             }
             throw e;
         }
+    }
+
+    /**
+     * One page of a backfill. A 429 rests the key that met it (for its Retry-After, or a minute) and the page is asked
+     * again with the next key; when every key rests the backfill ends, saying until when.
+     */
+    private JsonNode backfillPage(ProducerTemplate template, String query) throws Exception {
+        for (int attempt = 0; attempt <= keys.size(); attempt++) {
+            Exchange answer = template.request(baseUrl + "/v2/bookings?throwExceptionOnFailure=false", e -> request(e, query, true));
+            if (answer.getException() != null) {
+                throw answer.getException();
+            }
+            Integer status = answer.getMessage().getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
+            if (status != null && status == 429) {
+                String retryAfter = answer.getMessage().getHeader("Retry-After", String.class);
+                long seconds = 60;
+                try {
+                    seconds = retryAfter == null ? 60 : Math.max(1, Long.parseLong(retryAfter.strip()));
+                } catch (NumberFormatException e) {
+                    // not seconds: a minute
+                }
+                keys.rest(keys.lastUsed(), Instant.now().plusSeconds(seconds));
+                if (keys.pick(Instant.now()) < 0) {
+                    throw new IllegalStateException("Cal.com rate-limited every key until " + keys.earliestReset(Instant.now())
+                            + ": start the backfill again then (what it read so far is written)");
+                }
+                continue;
+            }
+            if (status == null || status < 200 || status >= 300) {
+                throw new IllegalStateException("Cal.com answered HTTP " + status + " to a backfill page");
+            }
+            return parse(answer);
+        }
+        throw new IllegalStateException("Cal.com rate-limited every key: start the backfill again later");
     }
 
     /** One booking asked for (the smallest page) with the same key and API version. */

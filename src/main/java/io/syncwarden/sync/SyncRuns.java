@@ -527,7 +527,12 @@ public class SyncRuns {
                     if (run.leaseLost() != null) {
                         LOG.warn("Sync {} run {} {}: it stops at its next batch", run.sourceId(), run.runId(), run.leaseLost());
                     } else if (!run.interruptRequested()) {
-                        stopRequested(c, run);
+                        try {
+                            stopRequested(c, run);
+                        } catch (SQLException e) {
+                            // the other runs' leases are renewed anyway; the request is seen at the next beat
+                            LOG.debug("Sync {} run {}: cannot read a stop request now: {}", run.sourceId(), run.runId(), e.getMessage());
+                        }
                     }
                 }
             }
@@ -1259,21 +1264,36 @@ public class SyncRuns {
      */
     public Long requestStop(String sourceId, String by) throws SQLException {
         try (Connection c = db.dataSource().getConnection()) {
-            c.setAutoCommit(true);
-            try (PreparedStatement ps = c.prepareStatement("UPDATE source_lock SET stop_requested_by = ? WHERE source_id = ? "
-                    + "AND lease_until > ?")) {
-                ps.setString(1, truncate(by, 100));
-                ps.setString(2, sourceId);
-                ps.setObject(3, utc(Instant.now()));
-                if (ps.executeUpdate() == 0) {
-                    return null;
+            c.setAutoCommit(false);
+            try {
+                Long runId = null;
+                // the run that holds the lock now, and the request on exactly that run, in one transaction
+                try (PreparedStatement ps = c.prepareStatement("SELECT run_id FROM source_lock WHERE source_id = ? AND lease_until > ? "
+                        + "FOR UPDATE")) {
+                    ps.setString(1, sourceId);
+                    ps.setObject(2, utc(Instant.now()));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) {
+                            runId = rs.getLong(1);
+                        }
+                    }
                 }
-            }
-            try (PreparedStatement ps = c.prepareStatement("SELECT run_id FROM source_lock WHERE source_id = ?")) {
-                ps.setString(1, sourceId);
-                try (ResultSet rs = ps.executeQuery()) {
-                    return rs.next() ? rs.getLong(1) : null;
+                if (runId != null) {
+                    try (PreparedStatement ps = c.prepareStatement("UPDATE source_lock SET stop_requested_by = ? WHERE source_id = ? "
+                            + "AND run_id = ?")) {
+                        ps.setString(1, truncate(by, 100));
+                        ps.setString(2, sourceId);
+                        ps.setLong(3, runId);
+                        if (ps.executeUpdate() == 0) {
+                            runId = null;
+                        }
+                    }
                 }
+                c.commit();
+                return runId;
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
             }
         }
     }

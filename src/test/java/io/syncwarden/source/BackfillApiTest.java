@@ -105,4 +105,19 @@ class BackfillApiTest extends UpstreamStubTestSupport {
         assertThat(second.statusCode()).isEqualTo(409);
         assertThat(second.body()).contains("is active already");
     }
+
+    @Test
+    void should_read_everything_again_on_a_restart_and_only_the_changes_otherwise() throws Exception {
+        assertThat(fire("page-orders").status()).isEqualTo("success");
+        assertThat(fire("page-orders").status()).isEqualTo("success");
+        long incremental = count("SELECT rows_read FROM syncwarden.sync_run ORDER BY run_id DESC FETCH FIRST 1 ROWS ONLY");
+
+        HttpResponse<String> restart = call("POST", "/api/sources/page-orders/sync", OPERATOR, "{\"restart\": true}");
+
+        assertThat(restart.statusCode()).as(restart.body()).isEqualTo(202);
+        await().atMost(Duration.ofSeconds(20)).until(() -> count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE status = 'success'") == 3);
+        assertThat(incremental).as("an incremental run reads the lookback window only").isLessThan(240);
+        assertThat(count("SELECT rows_read FROM syncwarden.sync_run ORDER BY run_id DESC FETCH FIRST 1 ROWS ONLY"))
+                .as("the restart read all").isEqualTo(240);
+    }
 }

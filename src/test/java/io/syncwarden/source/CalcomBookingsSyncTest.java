@@ -96,12 +96,11 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
         // the first three bookings (2-4 June), one retitled upstream without its updatedAt moving
         ObjectNode page = (ObjectNode) JSON.readTree(fixture("bookings_page1.json"));
         com.fasterxml.jackson.databind.node.ArrayNode data = (com.fasterxml.jackson.databind.node.ArrayNode) page.get("data");
-        data.remove(4);
-        data.remove(3);
+        data.remove(4); // the fourth (5 June) stays in the answer: asked a day wider, it is left out by its start
         ((ObjectNode) data.get(0)).put("title", "Intro call (moved room)");
         ((ObjectNode) page.get("pagination")).put("hasNextPage", false);
-        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterStart", equalTo("2025-06-02T00:00:00Z"))
-                .withQueryParam("beforeEnd", equalTo("2025-06-05T00:00:00Z")).withQueryParam("sortStart", equalTo("asc"))
+        upstream.stubFor(page(BOOKINGS, 0).withQueryParam("afterStart", equalTo("2025-06-01T23:59:59.999Z"))
+                .withQueryParam("beforeEnd", equalTo("2025-06-06T00:00:00Z")).withQueryParam("sortStart", equalTo("asc"))
                 .willReturn(json(200, page.toString())));
         io.syncwarden.source.SyncSource source = io.syncwarden.source.SyncSource.of(context, "it-calcom");
         java.time.LocalDate from = java.time.LocalDate.of(2025, 6, 2);
@@ -118,6 +117,22 @@ class CalcomBookingsSyncTest extends UpstreamStubTestSupport {
                 .isEqualTo("backfill success");
         assertThat(text("SELECT cursor_value FROM syncwarden.sync_checkpoint WHERE source_id = 'it-calcom'"))
                 .as("the next sync's watermarks stay").isEqualTo(checkpoint);
+    }
+
+    @Test
+    void should_end_a_backfill_that_meets_a_rate_limit_on_every_key_and_say_until_when() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo(BOOKINGS)).withQueryParam("afterStart", equalTo("2025-06-01T23:59:59.999Z"))
+                .willReturn(json(429, fixture("error_429.json")).withHeader("Retry-After", "120")));
+        io.syncwarden.source.SyncSource source = io.syncwarden.source.SyncSource.of(context, "it-calcom");
+        java.time.LocalDate day = java.time.LocalDate.of(2025, 6, 2);
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> source.backfill(context, day, day, (run, rows) -> { }))
+                .hasMessageContaining("rate-limited every key until");
+
+        assertThat(text("SELECT run_trigger || ' ' || status FROM syncwarden.sync_run")).isEqualTo("backfill failed");
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.source_lock")).as("lock released").isZero();
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.source_health WHERE source_id = 'it-calcom' AND consecutive_failures > 0"))
+                .as("not the source's failure").isZero();
     }
 
     @Test
