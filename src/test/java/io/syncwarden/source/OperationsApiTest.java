@@ -308,6 +308,19 @@ class OperationsApiTest extends UpstreamStubTestSupport {
             all.append(a.body());
         }
         all.append(call("POST", "/api/sources/wd-stock/rollback", ADMIN, "{\"beforeRun\": 1}").body());
+        // and every other endpoint, its answers and its refusals alike
+        for (String[] c : List.of(new String[] {"POST", "/api/sources/wd-stock/pause"}, new String[] {"POST", "/api/sources/wd-stock/resume"},
+                new String[] {"POST", "/api/sources/wd-stock/allow-next"}, new String[] {"POST", "/api/sources/wd-stock/rejected/replay"},
+                new String[] {"POST", "/api/sources/wd-stock/sync"}, new String[] {"DELETE", "/api/sources/wd-stock/sync"},
+                new String[] {"POST", "/api/retries/1/retry-now"}, new String[] {"DELETE", "/api/retries/1"},
+                new String[] {"POST", "/api/incidents/1/acknowledge"}, new String[] {"POST", "/api/incidents/1/resolve"},
+                new String[] {"GET", "/api/diagnostic?name=Flat%20washer%20M8"}, new String[] {"GET", "/api/sources/wd-stock/backfill/status"},
+                new String[] {"GET", "/api/sources/wd-stock/backfill/estimate?from=2026-01-01&to=2026-01-02"},
+                new String[] {"POST", "/api/sources/wd-stock/backfill"}, new String[] {"POST", "/api/triggers/wd-stock"},
+                new String[] {"GET", "/api/sources/wd-stock"})) {
+            all.append(call(c[0], c[1], ADMIN, "{\"runId\": 2}").body());
+            all.append(call(c[0], c[1], null, null).body());
+        }
 
         for (String secret : List.of(VIEWER, OPERATOR, ADMIN, sha256(ADMIN), DB_PASSWORD, SLACK, "xoxWebhookS3cret", ROUTING_KEY,
                 FINALE_SECRET, FINALE_KEY)) {
