@@ -356,7 +356,7 @@ public class RetryQueue {
                     settle(entry, "pending", attempts, now.plus(settings.busyDelay()), "rate-limited: waiting for the upstream's reset");
                 }
             }
-            case "refused_empty", "refused_shrink", "refused_schema" -> // a guard kept the data out: its incident carries on
+            case "refused_empty", "refused_shrink", "refused_schema", "refused_anomaly" -> // a guard kept the data out: its incident carries on
                     settle(entry, "cancelled", entry.attempts() + 1, null, "run " + result.runId() + " " + result.status()
                             + ": an operator's decision is needed (see the incident)");
             case "refused", "skipped" -> // busy, or breaker open: not an attempt
