@@ -130,6 +130,28 @@ class RetryQueueHttpTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_cancel_a_queued_retry_whose_run_the_anomaly_gate_refused_and_leave_it_to_its_incident() throws Exception {
+        up();
+        for (int i = 0; i < 5; i++) {
+            assertThat(fire(SOURCE, "schedule").status()).isEqualTo("success");
+        }
+        down(503);
+        assertThat(fire(SOURCE, "schedule").status()).isEqualTo("failed");
+        String report = io.syncwarden.Fixtures.read("finale/products_stock_report.csv");
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).atPriority(1).withBasicAuth(KEY, SECRET).willReturn(aResponse().withStatus(200)
+                .withBody(report + report.replaceAll("(?s)^[^\\r\\n]*\\r?\\n", "").replaceAll("(?m)^NW-10", "ZZ-20"))));
+        makeDue();
+
+        fire("retry-queue", "schedule");
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> "cancelled".equals(entry().get("status")));
+        assertThat((String) entry().get("outcome")).contains("refused_anomaly").contains("an operator's decision is needed");
+        assertThat(text("SELECT kind FROM syncwarden.incident WHERE open_key IS NOT NULL AND kind LIKE 'refused%'"))
+                .isEqualTo("refused_anomaly");
+        assertThat(count("SELECT COUNT(*) FROM finale_stock")).as("nothing applied").isEqualTo(30);
+    }
+
+    @Test
     void should_keep_one_entry_per_source_back_off_and_give_up_with_one_incident() throws Exception {
         down(503);
         SyncTrigger.Result first = fire(SOURCE, "schedule");
