@@ -41,7 +41,9 @@ public class Audit {
             ps.executeUpdate();
             try (java.sql.ResultSet keys = ps.getGeneratedKeys()) {
                 keys.next();
-                return keys.getLong(1);
+                long id = keys.getLong(1);
+                LOG.info("API audit {}: {} {} by {}", id, clean(action, 60), clean(target, 200), clean(actor, 100));
+                return id;
             }
         }
     }
@@ -69,24 +71,13 @@ public class Audit {
         return truncate(text.replaceAll("[\\p{Cntrl}]", " "), max);
     }
 
-    /** Writes one entry; a database that cannot take it is logged (the action itself stands). */
+    /** Writes one entry for something already decided (a refused attempt); a database that cannot take it is logged. */
     public void record(String actor, String role, String action, String target, String outcome, String detail) {
-        try (Connection c = db.dataSource().getConnection();
-             PreparedStatement ps = c.prepareStatement("INSERT INTO audit_log (at, actor, role, action, target, outcome, detail) "
-                     + "VALUES (?, ?, ?, ?, ?, ?, ?)")) {
-            c.setAutoCommit(true);
-            ps.setObject(1, utc(Instant.now()));
-            ps.setString(2, clean(actor, 100));
-            ps.setString(3, role);
-            ps.setString(4, clean(action, 60));
-            ps.setString(5, clean(target, 200));
-            ps.setString(6, clean(outcome, 40));
-            ps.setString(7, clean(detail, 2000));
-            ps.executeUpdate();
+        try {
+            finish(begin(actor, role, action, target), outcome, detail);
         } catch (SQLException e) {
-            LOG.error("Audit: cannot record {} {} by {} ({}): {}", action, target, actor, outcome, e.getMessage());
+            LOG.error("Audit: cannot record {} {} by {} ({}): {}", clean(action, 60), clean(target, 200), clean(actor, 100),
+                    clean(outcome, 40), e.getMessage());
         }
-        LOG.info("API: {} {} by {} ({}): {}", clean(action, 60), clean(target, 200), clean(actor, 100), clean(outcome, 40),
-                detail == null ? "" : clean(detail, 300));
     }
 }

@@ -320,27 +320,19 @@ public class Watchdog {
 
     /** After a full-sync run: the target's rows and freshness; the source's state (healthy, degraded, unhealthy). */
     private String verify(SourceRegistry.Source source, ObjectNode entry) throws SQLException {
-        try (Connection c = runs.database().dataSource().getConnection()) {
-            c.setAutoCommit(true);
-            Facts f = facts(c, source.id());
-            long total = targetRows(c, source.id());
-            ObjectNode rows = entry.putObject("rowCount");
-            rows.put("total", total);
-            rows.put("lastGoodRun", f.lastGoodCount);
-            boolean rowsOk = total < 0 ? false : f.lastGoodCount == 0 || total > 0;
-            rows.put("status", total < 0 ? "UNKNOWN" : rowsOk ? "OK" : "EMPTY");
-            Instant now = clock.instant();
-            Instant since = f.lastSuccess != null ? f.lastSuccess : f.firstRun;
-            Instant deadline = since == null ? null : deadline(source.kind(), parameter(source, "cron"),
-                    parameter(source, "freshnessSla"), since);
-            String severity = deadline == null ? "ok" : severity(Duration.between(since, now), Duration.between(since, deadline));
-            ObjectNode fresh = entry.putObject("freshness");
-            fresh.put("minutesAgo", f.lastSuccess == null ? null : Duration.between(f.lastSuccess, now).toMinutes());
-            fresh.put("status", "ok".equals(severity) ? "OK" : severity.toUpperCase(Locale.ROOT));
-            String state = !rowsOk || "critical".equals(severity) ? "unhealthy" : "ok".equals(severity) ? "healthy" : "degraded";
-            entry.put("health", state);
-            return state;
-        }
+        Freshness f = freshness(source); // judged as the pass and the API judge it
+        long total = f.targetRows();
+        ObjectNode rows = entry.putObject("rowCount");
+        rows.put("total", total);
+        rows.put("lastGoodRun", f.lastGoodCount());
+        boolean rowsOk = total >= 0 && (f.lastGoodCount() == 0 || total > 0);
+        rows.put("status", total < 0 ? "UNKNOWN" : rowsOk ? "OK" : "EMPTY");
+        ObjectNode fresh = entry.putObject("freshness");
+        fresh.put("minutesAgo", f.lastSuccess() == null ? null : Duration.between(f.lastSuccess(), clock.instant()).toMinutes());
+        fresh.put("status", "ok".equals(f.severity()) ? "OK" : f.severity().toUpperCase(Locale.ROOT));
+        String state = !rowsOk || "critical".equals(f.severity()) ? "unhealthy" : "ok".equals(f.severity()) ? "healthy" : "degraded";
+        entry.put("health", state);
+        return state;
     }
 
     private String check(Connection c, SourceRegistry.Source source, Instant now, ObjectNode check, ArrayNode actions,

@@ -310,133 +310,114 @@ public class CalcomBookingsSource extends SyncSource {
      * rate limit or an error ends the backfill (its job says why); what it wrote stays.
      */
     @Override
-    public BackfillResult backfill(CamelContext context, java.time.LocalDate from, java.time.LocalDate to,
-                                   BackfillProgress progress) throws Exception {
-        SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
-        RunContext run = runs.begin(sourceId(), kind(), "backfill");
-        if (run == null) {
-            throw new IllegalStateException("a run of " + sourceId() + " holds its lock: start the backfill when it has ended");
-        }
-        progress.at(run.runId(), 0);
-        try {
-            run.mode("backfill");
-            required("apiKey", apiKey, sourceId());
-            checkStatusAndLimit();
-            var db = runs.database();
-            Instant start = from.atStartOfDay(ZoneOffset.UTC).toInstant();
-            Instant end = to.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant();
-            // asked a little wider (a booking starting exactly at the range's start, or ending after its last midnight),
-            // then judged here by its start: in the range when from <= start < to + 1 day
-            String after = start.minusMillis(1).toString();
-            String before = end.plus(java.time.Duration.ofDays(1)).toString();
-            String filter = "afterStart=" + URLEncoder.encode(after, StandardCharsets.UTF_8) + "&beforeEnd="
-                    + URLEncoder.encode(before, StandardCharsets.UTF_8)
-                    + (statuses().isEmpty() ? "" : "&status=" + URLEncoder.encode(String.join(",", statuses()), StandardCharsets.UTF_8));
-            try (Connection tc = db.dataSource().getConnection(); ProducerTemplate template = context.createProducerTemplate()) {
-                tc.setAutoCommit(false);
-                List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
-                TargetTable table = TargetTable.ensure(tc, db, target(), offered, List.of("uid"), TYPES);
-                tc.commit();
-                // a page is a batch: what was read is written before the next request (a stop or an error loses nothing)
-                try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, COLUMNS, List.of("uid"), take, run, runs,
-                        null, 0)) {
-                    writer.positionName("booking");
-                    if (writeBackOn()) {
-                        writer.onWritten((c, rows) -> queueWriteBack(c, rows));
-                    }
-                    long position = 0;
-                    long skip = 0;
-                    String cursor = null;
-                    java.util.Set<String> seen = new java.util.HashSet<>();
-                    java.util.Set<String> uids = new java.util.HashSet<>();
-                    int emptyPages = 0;
-                    for (int pages = 0; ; pages++) {
-                        if (run.interruptRequested()) {
-                            writer.finish();
-                            throw new io.syncwarden.sync.RunInterruptedException("Backfill of " + sourceId() + " run " + run.runId()
-                                    + " stopped: " + run.interruptReason());
-                        }
-                        if (pages >= 10_000) {
-                            throw new NonRecoverableSyncException("Cal.com paged on for 10,000 pages: stopped (paging does not end)");
-                        }
-                        String query = filter + (cursorPaging()
-                                ? "&limit=" + take + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8))
-                                : "&sortStart=asc&take=" + take + "&skip=" + skip);
-                        JsonNode page = backfillPage(template, query);
-                        JsonNode data = page.path("data");
-                        if (!data.isArray()) {
-                            throw new NonRecoverableSyncException("Cal.com answered without a 'data' array: not a bookings page");
-                        }
-                        boolean fresh = false;
-                        for (JsonNode booking : data) {
-                            String uid = booking.path("uid").asText(null);
-                            if (uid != null && !uids.add(uid)) {
-                                continue; // shifted into this page by a change upstream: read already
-                            }
-                            fresh = true;
-                            String startsAt = text(booking, "start");
-                            try {
-                                Instant starts = startsAt == null ? null : instant(startsAt);
-                                if (starts != null && (starts.isBefore(start) || !starts.isBefore(end))) {
-                                    continue; // asked wider, outside the range by its start
-                                }
-                            } catch (DateTimeParseException e) {
-                                // its row says what is wrong with it
-                            }
-                            position++;
-                            try {
-                                writer.add(row(booking), position);
-                            } catch (IllegalArgumentException e) {
-                                Object[] read = new Object[COLUMNS.size()];
-                                read[0] = uid;
-                                read[1] = booking.path("id").asText(null);
-                                writer.rejectRead(read, position, e.getMessage());
-                            }
-                        }
-                        writer.finish(); // the page is written before the next is asked for
-                        progress.at(run.runId(), position);
-                        JsonNode pagination = page.path("pagination");
-                        if (cursorPaging()) {
-                            if (!pagination.path("hasMore").isBoolean()) {
-                                throw new NonRecoverableSyncException("Cal.com answered without pagination.hasMore: not the " + V2026
-                                        + " bookings shape");
-                            }
-                            if (!pagination.get("hasMore").asBoolean()) {
-                                break;
-                            }
-                            cursor = pagination.path("nextCursor").isTextual() ? pagination.get("nextCursor").asText() : null;
-                            if (cursor == null || cursor.isBlank() || !seen.add(cursor)) {
-                                throw new NonRecoverableSyncException("Cal.com answered hasMore=true without a new nextCursor: "
-                                        + "the next page cannot be asked for");
-                            }
-                            emptyPages = data.isEmpty() ? emptyPages + 1 : 0;
-                            if (emptyPages >= 10) {
-                                throw new NonRecoverableSyncException("Cal.com answered 10 empty pages in a row, each saying there is more");
-                            }
-                        } else {
-                            if (!pagination.path("hasNextPage").isBoolean()) {
-                                throw new NonRecoverableSyncException("Cal.com answered without pagination.hasNextPage: not the "
-                                        + V2024 + " bookings shape");
-                            }
-                            if (!pagination.get("hasNextPage").asBoolean() || data.isEmpty() || !fresh) {
-                                break; // the last page, or one that brought nothing new (skip ignored or capped)
-                            }
-                            skip += data.size();
-                        }
-                    }
-                    writer.finish();
+    protected void readRange(CamelContext context, SyncRuns runs, RunContext run, java.time.LocalDate from, java.time.LocalDate to,
+                          BackfillProgress progress) throws Exception {
+        required("apiKey", apiKey, sourceId());
+        checkStatusAndLimit();
+        var db = runs.database();
+        Instant start = from.atStartOfDay(ZoneOffset.UTC).toInstant();
+        Instant end = to.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant();
+        // asked a little wider (a booking starting exactly at the range's start, or ending after its last midnight),
+        // then judged here by its start: in the range when from <= start < to + 1 day
+        String after = start.minusMillis(1).toString();
+        String before = end.plus(java.time.Duration.ofDays(1)).toString();
+        String filter = "afterStart=" + URLEncoder.encode(after, StandardCharsets.UTF_8) + "&beforeEnd="
+                + URLEncoder.encode(before, StandardCharsets.UTF_8)
+                + (statuses().isEmpty() ? "" : "&status=" + URLEncoder.encode(String.join(",", statuses()), StandardCharsets.UTF_8));
+        try (Connection tc = db.dataSource().getConnection(); ProducerTemplate template = context.createProducerTemplate()) {
+            tc.setAutoCommit(false);
+            List<TargetTable.Column> offered = COLUMNS.stream().map(c -> new TargetTable.Column(c, Types.VARCHAR, 0, 0)).toList();
+            TargetTable table = TargetTable.ensure(tc, db, target(), offered, List.of("uid"), TYPES);
+            tc.commit();
+            // a page is a batch: what was read is written before the next request (a stop or an error loses nothing)
+            try (BatchWriter writer = new BatchWriter(tc, db.dialect(), table, COLUMNS, List.of("uid"), take, run, runs,
+                    null, 0)) {
+                writer.positionName("booking");
+                if (writeBackOn()) {
+                    writer.onWritten((c, rows) -> queueWriteBack(c, rows));
                 }
+                long position = 0;
+                long skip = 0;
+                String cursor = null;
+                java.util.Set<String> seen = new java.util.HashSet<>();
+                java.util.Set<String> uids = new java.util.HashSet<>();
+                int emptyPages = 0;
+                for (int pages = 0; ; pages++) {
+                    if (run.interruptRequested()) {
+                        writer.finish();
+                        throw new io.syncwarden.sync.RunInterruptedException("Backfill of " + sourceId() + " run " + run.runId()
+                                + " stopped: " + run.interruptReason());
+                    }
+                    if (pages >= 10_000) {
+                        throw new NonRecoverableSyncException("Cal.com paged on for 10,000 pages: stopped (paging does not end)");
+                    }
+                    String query = filter + (cursorPaging()
+                            ? "&limit=" + take + (cursor == null ? "" : "&cursor=" + URLEncoder.encode(cursor, StandardCharsets.UTF_8))
+                            : "&sortStart=asc&take=" + take + "&skip=" + skip);
+                    JsonNode page = backfillPage(template, query);
+                    JsonNode data = page.path("data");
+                    if (!data.isArray()) {
+                        throw new NonRecoverableSyncException("Cal.com answered without a 'data' array: not a bookings page");
+                    }
+                    boolean fresh = false;
+                    for (JsonNode booking : data) {
+                        String uid = booking.path("uid").asText(null);
+                        if (uid != null && !uids.add(uid)) {
+                            continue; // shifted into this page by a change upstream: read already
+                        }
+                        fresh = true;
+                        String startsAt = text(booking, "start");
+                        try {
+                            Instant starts = startsAt == null ? null : instant(startsAt);
+                            if (starts != null && (starts.isBefore(start) || !starts.isBefore(end))) {
+                                continue; // asked wider, outside the range by its start
+                            }
+                        } catch (DateTimeParseException e) {
+                            // its row says what is wrong with it
+                        }
+                        position++;
+                        try {
+                            writer.add(row(booking), position);
+                        } catch (IllegalArgumentException e) {
+                            Object[] read = new Object[COLUMNS.size()];
+                            read[0] = uid;
+                            read[1] = booking.path("id").asText(null);
+                            writer.rejectRead(read, position, e.getMessage());
+                        }
+                    }
+                    writer.finish(); // the page is written before the next is asked for
+                    progress.at(run.runId(), position);
+                    JsonNode pagination = page.path("pagination");
+                    if (cursorPaging()) {
+                        if (!pagination.path("hasMore").isBoolean()) {
+                            throw new NonRecoverableSyncException("Cal.com answered without pagination.hasMore: not the " + V2026
+                                    + " bookings shape");
+                        }
+                        if (!pagination.get("hasMore").asBoolean()) {
+                            break;
+                        }
+                        cursor = pagination.path("nextCursor").isTextual() ? pagination.get("nextCursor").asText() : null;
+                        if (cursor == null || cursor.isBlank() || !seen.add(cursor)) {
+                            throw new NonRecoverableSyncException("Cal.com answered hasMore=true without a new nextCursor: "
+                                    + "the next page cannot be asked for");
+                        }
+                        emptyPages = data.isEmpty() ? emptyPages + 1 : 0;
+                        if (emptyPages >= 10) {
+                            throw new NonRecoverableSyncException("Cal.com answered 10 empty pages in a row, each saying there is more");
+                        }
+                    } else {
+                        if (!pagination.path("hasNextPage").isBoolean()) {
+                            throw new NonRecoverableSyncException("Cal.com answered without pagination.hasNextPage: not the "
+                                    + V2024 + " bookings shape");
+                        }
+                        if (!pagination.get("hasNextPage").asBoolean() || data.isEmpty() || !fresh) {
+                            break; // the last page, or one that brought nothing new (skip ignored or capped)
+                        }
+                        skip += data.size();
+                    }
+                }
+                writer.finish();
             }
-            runs.complete(run);
-            return new BackfillResult(run.runId(), run.read(), run.inserted() + run.updated(), run.rejected());
-        } catch (Throwable e) {
-            if (run.closedStatus() == null) {
-                boolean stopped = e instanceof io.syncwarden.sync.RunInterruptedException;
-                runs.fail(sourceId(), run, new io.syncwarden.sync.Failure(e, stopped ? io.syncwarden.sync.Failure.INTERRUPTED
-                        : io.syncwarden.sync.Failure.RECOVERABLE, stopped ? e.getMessage()
-                        : "backfill " + from + ".." + to + " stopped: " + e.getClass().getSimpleName(), stopped ? "interrupted" : "failed", false));
-            }
-            throw e;
         }
     }
 

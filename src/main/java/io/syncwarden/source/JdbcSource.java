@@ -280,68 +280,47 @@ public class JdbcSource extends SyncSource implements ReadDataSource {
     }
 
     @Override
-    public BackfillResult backfill(org.apache.camel.CamelContext context, java.time.LocalDate from, java.time.LocalDate to,
-                                   BackfillProgress progress) throws Exception {
-        String refusal = backfillRefusal();
-        if (refusal != null) {
-            throw new IllegalStateException(refusal);
-        }
-        SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
-        RunContext run = runs.begin(sourceId(), kind(), "backfill");
-        if (run == null) {
-            throw new IllegalStateException("a run of " + sourceId() + " holds its lock: start the backfill when it has ended");
-        }
-        progress.at(run.runId(), 0);
-        try {
-            run.mode("backfill"); // neither a full read (the guards' baseline) nor an incremental one (the anomaly history)
-            List<String> keys = keys();
-            String target = targetTable() != null && !targetTable().isBlank() ? targetTable() : table;
-            javax.sql.DataSource source = context.getRegistry().findSingleByType(SourcePools.class).get(sourceId(),
-                    required("jdbcUrl", jdbcUrl, sourceId()), username, password);
-            var db = runs.database();
-            try (Connection sc = source.getConnection(); Connection tc = db.dataSource().getConnection()) {
-                Shape shape = shape(sc, keys, TargetTable.identifier("Watermark column", watermarkColumn));
-                tc.setAutoCommit(false);
-                TargetTable tt = TargetTable.ensure(tc, db, target, shape.offered, keys, Map.of(), false);
-                tc.commit();
-                List<String> all = new ArrayList<>();
-                for (int i = 0; i < shape.columns.size(); i++) {
-                    all.add(shape.quoted(i));
-                }
-                try (BatchWriter writer = new BatchWriter(tc, db.dialect(), tt, shape.columns, keys, batchSize(), run, runs, null, 0);
-                     PreparedStatement ps = TypedResults.wrap(sc).prepareStatement("SELECT " + String.join(", ", all) + " FROM "
-                             + shape.from + " WHERE " + rangeCondition(shape) + " ORDER BY "
-                             + String.join(", ", shape.quotedAll(shape.changesIdx)))) {
-                    sc.setAutoCommit(false); // PostgreSQL streams only inside a transaction
-                    ps.setFetchSize(Math.max(100, batchSize()));
-                    bindRange(ps, shape, from, to);
-                    long position = 0;
-                    try (ResultSet rs = ps.executeQuery()) {
-                        int n = shape.columns.size();
-                        while (rs.next()) {
-                            Object[] row = new Object[n];
-                            for (int i = 0; i < n; i++) {
-                                row[i] = rs.getObject(i + 1);
-                            }
-                            writer.add(row, ++position);
-                            if (position % 1000 == 0) {
-                                progress.at(run.runId(), position);
-                            }
+    protected void readRange(org.apache.camel.CamelContext context, SyncRuns runs, RunContext run, java.time.LocalDate from,
+                          java.time.LocalDate to, BackfillProgress progress) throws Exception {
+        List<String> keys = keys();
+        String target = targetTable() != null && !targetTable().isBlank() ? targetTable() : table;
+        javax.sql.DataSource source = context.getRegistry().findSingleByType(SourcePools.class).get(sourceId(),
+                required("jdbcUrl", jdbcUrl, sourceId()), username, password);
+        var db = runs.database();
+        try (Connection sc = source.getConnection(); Connection tc = db.dataSource().getConnection()) {
+            Shape shape = shape(sc, keys, TargetTable.identifier("Watermark column", watermarkColumn));
+            tc.setAutoCommit(false);
+            TargetTable tt = TargetTable.ensure(tc, db, target, shape.offered, keys, Map.of(), false);
+            tc.commit();
+            List<String> all = new ArrayList<>();
+            for (int i = 0; i < shape.columns.size(); i++) {
+                all.add(shape.quoted(i));
+            }
+            try (BatchWriter writer = new BatchWriter(tc, db.dialect(), tt, shape.columns, keys, batchSize(), run, runs, null, 0);
+                 PreparedStatement ps = TypedResults.wrap(sc).prepareStatement("SELECT " + String.join(", ", all) + " FROM "
+                         + shape.from + " WHERE " + rangeCondition(shape) + " ORDER BY "
+                         + String.join(", ", shape.quotedAll(shape.changesIdx)))) {
+                sc.setAutoCommit(false); // PostgreSQL streams only inside a transaction
+                ps.setFetchSize(Math.max(100, batchSize()));
+                bindRange(ps, shape, from, to);
+                long position = 0;
+                try (ResultSet rs = ps.executeQuery()) {
+                    int n = shape.columns.size();
+                    while (rs.next()) {
+                        Object[] row = new Object[n];
+                        for (int i = 0; i < n; i++) {
+                            row[i] = rs.getObject(i + 1);
+                        }
+                        writer.add(row, ++position);
+                        if (position % 1000 == 0) {
+                            progress.at(run.runId(), position);
                         }
                     }
-                    writer.finish();
-                    sc.rollback();
-                    progress.at(run.runId(), position);
                 }
+                writer.finish();
+                sc.rollback();
+                progress.at(run.runId(), position);
             }
-            runs.complete(run);
-            return new BackfillResult(run.runId(), run.read(), run.inserted() + run.updated(), run.rejected());
-        } catch (Throwable e) {
-            if (run.closedStatus() == null) {
-                runs.fail(sourceId(), run, new io.syncwarden.sync.Failure(e, io.syncwarden.sync.Failure.RECOVERABLE,
-                        "backfill " + from + ".." + to + " stopped: " + e.getClass().getSimpleName(), "failed", false));
-            }
-            throw e;
         }
     }
 

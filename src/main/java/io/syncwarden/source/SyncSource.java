@@ -145,8 +145,37 @@ public abstract class SyncSource {
      * (trigger {@code backfill}, the source's lock; the checkpoint is left as it is); {@code progress} is told the
      * rows read so far.
      */
-    public BackfillResult backfill(CamelContext context, java.time.LocalDate from, java.time.LocalDate to,
-                                   BackfillProgress progress) throws Exception {
+    public final BackfillResult backfill(CamelContext context, java.time.LocalDate from, java.time.LocalDate to,
+                                         BackfillProgress progress) throws Exception {
+        String refusal = backfillRefusal();
+        if (refusal != null) {
+            throw new IllegalStateException(refusal);
+        }
+        SyncRuns runs = context.getRegistry().findSingleByType(SyncRuns.class);
+        RunContext run = runs.begin(sourceId(), kind(), "backfill");
+        if (run == null) {
+            throw new IllegalStateException("a run of " + sourceId() + " holds its lock: start the backfill when it has ended");
+        }
+        progress.at(run.runId(), 0);
+        try {
+            run.mode("backfill"); // neither a full read (the guards' baseline) nor an incremental one (the anomaly history)
+            readRange(context, runs, run, from, to, progress);
+            runs.complete(run);
+            return new BackfillResult(run.runId(), run.read(), run.inserted() + run.updated(), run.rejected());
+        } catch (Throwable e) {
+            if (run.closedStatus() == null) {
+                boolean stopped = e instanceof io.syncwarden.sync.RunInterruptedException;
+                runs.fail(sourceId(), run, new io.syncwarden.sync.Failure(e, stopped ? io.syncwarden.sync.Failure.INTERRUPTED
+                        : io.syncwarden.sync.Failure.RECOVERABLE, stopped ? e.getMessage() : "backfill " + from + ".." + to
+                        + " stopped: " + e.getClass().getSimpleName(), stopped ? "interrupted" : "failed", false));
+            }
+            throw e;
+        }
+    }
+
+    /** The kind's reading and writing of a backfill's range, inside the run {@link #backfill} opened and closes. */
+    protected void readRange(CamelContext context, SyncRuns runs, RunContext run, java.time.LocalDate from,
+                             java.time.LocalDate to, BackfillProgress progress) throws Exception {
         throw new IllegalStateException(backfillRefusal());
     }
 

@@ -9,15 +9,10 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.Properties;
-import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,29 +33,13 @@ class BackfillApiTest extends UpstreamStubTestSupport {
     @Override
     protected void properties(Properties p) {
         finaleProperties(p);
-        String replicaUrl = "jdbc:h2:mem:backfill-replica-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
-        try (Connection c = DriverManager.getConnection(replicaUrl, "sa", ""); Statement s = c.createStatement()) {
-            s.execute("CREATE TABLE orders (id BIGINT PRIMARY KEY, customer VARCHAR(60), total NUMERIC(10, 2), updated_at TIMESTAMP NOT NULL)");
-            s.execute("INSERT INTO orders SELECT x, 'Customer ' || x, x * 1.5, TIMESTAMP '2026-03-01 00:00:00' + x * INTERVAL '1' HOUR "
-                    + "FROM SYSTEM_RANGE(1, 240)");
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-            port = s.getLocalPort();
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException(e);
-        }
+        String replicaUrl = ordersReplica();
+        port = freePort();
         p.put("test.replica.url", replicaUrl);
         p.put("camel.server.enabled", "true");
         p.put("camel.server.port", String.valueOf(port));
         p.put("syncwarden.api.health-public", "false");
-        try {
-            p.put("syncwarden.api.tokens", "bf-ops:operator:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(OPERATOR.getBytes(StandardCharsets.UTF_8))));
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        p.put("syncwarden.api.tokens", "bf-ops:operator:" + sha256(OPERATOR));
     }
 
     private HttpResponse<String> call(String method, String path, String token, String body) throws Exception {

@@ -13,7 +13,6 @@ import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -57,14 +56,6 @@ class ManagementPortTest extends UpstreamStubTestSupport {
         p.put("camel.management.enabled", "true");
         p.put("camel.management.port", String.valueOf(port));
         finaleProperties(p);
-    }
-
-    private static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private HttpResponse<String> jolokia(String body, String origin) throws Exception {

@@ -68,21 +68,7 @@ class OperationsApiTest extends UpstreamStubTestSupport {
         p.put("syncwarden.triggers.hmac-secret", HMAC_SECRET);
     }
 
-    private static int freePort() {
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
-    private static String sha256(String token) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     private void serve(int status) throws Exception {
         upstream.resetAll();

@@ -6,18 +6,11 @@ import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.syncwarden.Fixtures;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Properties;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
@@ -56,14 +49,7 @@ class StatusPageBrowserTest extends UpstreamStubTestSupport {
     protected void properties(Properties p) {
         finaleProperties(p);
         port = freePort();
-        replicaUrl = "jdbc:h2:mem:page-replica-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
-        try (Connection c = DriverManager.getConnection(replicaUrl, "sa", ""); Statement s = c.createStatement()) {
-            s.execute("CREATE TABLE orders (id BIGINT PRIMARY KEY, customer VARCHAR(60), total NUMERIC(10, 2), updated_at TIMESTAMP NOT NULL)");
-            s.execute("INSERT INTO orders SELECT x, 'Customer ' || x, x * 1.5, TIMESTAMP '2026-03-01 00:00:00' + x * INTERVAL '1' HOUR "
-                    + "FROM SYSTEM_RANGE(1, 240)");
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        replicaUrl = ordersReplica();
         p.put("test.replica.url", replicaUrl);
         p.put("camel.server.enabled", "true");
         p.put("camel.server.port", String.valueOf(port));
@@ -77,21 +63,7 @@ class StatusPageBrowserTest extends UpstreamStubTestSupport {
         }
     }
 
-    private static int freePort() {
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
-    private static String sha256(String token) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     private static String installed(String env, String path) {
         String given = System.getenv(env);

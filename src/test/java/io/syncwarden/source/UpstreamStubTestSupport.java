@@ -141,4 +141,39 @@ abstract class UpstreamStubTestSupport extends SyncwardenTestSupport {
             return rs.next() ? rs.getString(1) : null;
         }
     }
+
+    /** A free port on loopback, for the business port of a test that calls the API over HTTP. */
+    protected static int freePort() {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A token's SHA-256 as syncwarden.api.tokens holds it. */
+    protected static String sha256(String token) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(token.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * An in-memory replica with an {@code orders} table of 240 rows whose {@code updated_at} is one hour apart from
+     * 2026-03-01 01:00 (24 per day); its URL.
+     */
+    protected static String ordersReplica() {
+        String url = "jdbc:h2:mem:orders-replica-" + UUID.randomUUID() + ";DB_CLOSE_DELAY=-1";
+        try (Connection c = java.sql.DriverManager.getConnection(url, "sa", ""); java.sql.Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE orders (id BIGINT PRIMARY KEY, customer VARCHAR(60), total NUMERIC(10, 2), updated_at TIMESTAMP NOT NULL)");
+            s.execute("INSERT INTO orders SELECT x, 'Customer ' || x, x * 1.5, TIMESTAMP '2026-03-01 00:00:00' + x * INTERVAL '1' HOUR "
+                    + "FROM SYSTEM_RANGE(1, 240)");
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        return url;
+    }
 }
