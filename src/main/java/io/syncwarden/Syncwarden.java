@@ -12,6 +12,10 @@ public final class Syncwarden {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && "validate".equals(args[0])) {
+            System.exit(io.syncwarden.ops.RoutesFiles.validateCommand(java.util.List.of(args).subList(1, args.length),
+                    configFile(), System.out, System.err));
+        }
         // the configuration class is named, not found by scanning the package: scanning the jar's classes cost about
         // half a second of every start
         Main main = new Main();

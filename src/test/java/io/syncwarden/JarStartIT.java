@@ -63,6 +63,27 @@ class JarStartIT {
         }
     }
 
+    @Test
+    void should_validate_the_routes_folder_without_starting_anything(@TempDir Path home) throws Exception {
+        layOut(home);
+        Process ok = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+                Path.of("target/syncwarden.jar").toAbsolutePath().toString(), "validate")
+                .directory(home.toFile()).redirectErrorStream(true).start();
+        String good = new String(ok.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(ok.waitFor()).as(good).isZero();
+        assertThat(good).contains("OK routes/templates.camel.yaml").contains("files valid").doesNotContain("Apache Camel");
+        assertThat(home.resolve("data")).doesNotExist(); // no database was touched
+
+        Files.writeString(home.resolve("routes/finale-stock.camel.yaml"), Files.readString(home.resolve("routes/finale-stock.camel.yaml"))
+                .replace("routeTemplateRef: http-csv", "routeTemplateRef: http-cvs"));
+        Process bad = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+                Path.of("target/syncwarden.jar").toAbsolutePath().toString(), "validate", "routes")
+                .directory(home.toFile()).redirectErrorStream(true).start();
+        String wrong = new String(bad.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(bad.waitFor()).as(wrong).isEqualTo(1);
+        assertThat(wrong).contains("routes/finale-stock.camel.yaml:6:23: unknown route template 'http-cvs'");
+    }
+
     /** The service's home: application.properties and routes/ as in the repository. */
     private static void layOut(Path home) throws IOException {
         Files.copy(Path.of("application.properties"), home.resolve("application.properties"), StandardCopyOption.REPLACE_EXISTING);
