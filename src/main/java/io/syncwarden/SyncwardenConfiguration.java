@@ -177,6 +177,15 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @PropertyInject(value = "syncwarden.google.token-url", defaultValue = "https://oauth2.googleapis.com/token")
     private String googleTokenUrl;
 
+    @PropertyInject(value = "syncwarden.reload.enabled", defaultValue = "true")
+    private boolean reloadEnabled;
+    @PropertyInject(value = "syncwarden.reload.dir", defaultValue = "routes")
+    private String reloadDir;
+    @PropertyInject(value = "syncwarden.reload.poll-ms", defaultValue = "1000")
+    private long reloadPollMs;
+    @PropertyInject(value = "syncwarden.reload.quiet-ms", defaultValue = "2000")
+    private long reloadQuietMs;
+
     private TargetDatabase database;
     private SyncRuns runs;
     private Breakers breakers;
@@ -225,10 +234,30 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         return runs;
     }
 
+    private SourceRegistry sourceRegistry;
+
     @BindToRegistry("sourceRegistry")
-    public SourceRegistry sourceRegistry(CamelContext context) throws Exception {
-        SyncRuns lifecycle = syncRuns(context);
-        return new SourceRegistry(lifecycle, id -> new io.syncwarden.health.SourceHealthCheck(id, lifecycle, longRunMinMs));
+    public synchronized SourceRegistry sourceRegistry(CamelContext context) throws Exception {
+        if (sourceRegistry == null) {
+            SyncRuns lifecycle = syncRuns(context);
+            sourceRegistry = new SourceRegistry(lifecycle, id -> new io.syncwarden.health.SourceHealthCheck(id, lifecycle, longRunMinMs));
+        }
+        return sourceRegistry;
+    }
+
+    private io.syncwarden.ops.RoutesReloader reloader;
+
+    /** The live reload of the routes folder (started only when syncwarden.reload.enabled). */
+    @BindToRegistry("routesReloader")
+    public synchronized io.syncwarden.ops.RoutesReloader routesReloader(CamelContext context) throws Exception {
+        if (reloader == null) {
+            SourceRegistry registry = sourceRegistry(context);
+            reloader = new io.syncwarden.ops.RoutesReloader(context, new io.syncwarden.ops.RoutesReloader.Settings(
+                    java.nio.file.Path.of(reloadDir), Duration.ofMillis(reloadPollMs), Duration.ofMillis(reloadQuietMs),
+                    Duration.ofSeconds(30)), () -> io.syncwarden.ops.RoutesFiles.validator(context),
+                    () -> registry.refresh(context), java.time.Clock.systemUTC());
+        }
+        return reloader;
     }
 
     @BindToRegistry("syncTrigger")
@@ -377,17 +406,28 @@ public class SyncwardenConfiguration implements CamelConfiguration {
             health.register(new TargetDatabaseHealthCheck(targetDatabase()));
         }
         // a stop first lets running syncs reach a batch boundary and closes their records, then Camel stops the routes
+        // the live reload looks at the routes folder once every route has started, and stops first
+        io.syncwarden.ops.RoutesReloader reload = routesReloader(context);
         context.getManagementStrategy().addEventNotifier(new EventNotifierSupport() {
             @Override
-            public void notify(CamelEvent event) {
+            public void notify(CamelEvent event) throws Exception {
+                if (event instanceof CamelEvent.CamelContextStartedEvent && reloadEnabled) {
+                    if (java.nio.file.Files.isDirectory(java.nio.file.Path.of(reloadDir))) {
+                        reload.start();
+                    } else {
+                        org.slf4j.LoggerFactory.getLogger(SyncwardenConfiguration.class).warn("Routes reload off: "
+                                + "syncwarden.reload.dir {} is not a folder", reloadDir);
+                    }
+                }
                 if (event instanceof CamelEvent.CamelContextStoppingEvent) {
+                    reload.stop();
                     lifecycle.stop();
                 }
             }
 
             @Override
             public boolean isEnabled(CamelEvent event) {
-                return event instanceof CamelEvent.CamelContextStoppingEvent;
+                return event instanceof CamelEvent.CamelContextStoppingEvent || event instanceof CamelEvent.CamelContextStartedEvent;
             }
         });
         context.addService(new ServiceSupport() {

@@ -39,6 +39,7 @@ public abstract class SyncwardenTestSupport extends CamelMainTestSupport {
         p.put("syncwarden.retry-queue.cron", "0 0 0 1 1 ? 2099");
         p.put("syncwarden.recovery.cron", "0 0 0 1 1 ? 2099");
         p.put("syncwarden.watchdog.cron", "0 0 0 1 1 ? 2099");
+        p.put("syncwarden.reload.enabled", "false");
         p.put("syncwarden.retention.cron", "0 0 0 1 1 ? 2099");
         p.put("syncwarden.full-sync.cron", "0 0 0 1 1 ? 2099");
         return p;

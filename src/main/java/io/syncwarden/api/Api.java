@@ -329,6 +329,21 @@ public class Api {
         });
     }
 
+    /** GET /api/reloads: the live reload of the routes folder: edits refused now (file, line, reason) and the latest events. */
+    public void reloads(Exchange e) {
+        read(e, "viewer", caller -> {
+            io.syncwarden.ops.RoutesReloader reloader = context.getRegistry()
+                    .lookupByNameAndType("routesReloader", io.syncwarden.ops.RoutesReloader.class);
+            if (reloader == null || !reloader.isStarted()) {
+                ObjectNode off = JSON.createObjectNode().put("enabled", false);
+                off.putArray("refused");
+                off.putArray("events");
+                return off;
+            }
+            return JSON.valueToTree(reloader.report());
+        });
+    }
+
     /** POST /api/watchdog: runs a pass now (its route, as the schedule would) and answers its report. */
     public void watchdogPass(Exchange e) {
         act(e, "operator", "watchdog_pass", "watchdog", caller -> {

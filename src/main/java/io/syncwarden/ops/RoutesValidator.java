@@ -82,6 +82,37 @@ public final class RoutesValidator {
         this.aliases = Map.copyOf(aliases);
     }
 
+    /**
+     * One top-level item of a routes file: its kind ({@code route}, {@code templatedRoute}, {@code routeTemplate},
+     * {@code routeConfiguration}, {@code rest}, ...), its id (a templated route's routeId), the template it is built
+     * from, and its content in canonical form (two items with the same content are the same, whatever the comments).
+     */
+    public record Item(String kind, String id, String templateRef, String content) {
+    }
+
+    /** The items of a routes file (empty when it does not parse: validate it first). */
+    public static List<Item> items(String file, String text) {
+        Parsed p = new RoutesValidator(t -> t, null).parse(file, text);
+        List<Item> items = new ArrayList<>();
+        for (Node item : items(p)) {
+            if (!(item instanceof MappingNode map) || map.getValue().isEmpty()
+                    || !(map.getValue().get(0).getKeyNode() instanceof ScalarNode k)) {
+                continue;
+            }
+            String kind = k.getValue();
+            Node def = map.getValue().get(0).getValueNode();
+            String id = null;
+            String ref = null;
+            if (def instanceof MappingNode d) {
+                ScalarNode idNode = scalar(d, "templatedRoute".equals(kind) ? "routeId" : "id");
+                id = idNode == null ? null : idNode.getValue();
+                ref = scalar(d, "routeTemplateRef") == null ? null : scalar(d, "routeTemplateRef").getValue();
+            }
+            items.add(new Item(kind, id, ref, toJson(item, "", new HashMap<>()).toString()));
+        }
+        return items;
+    }
+
     /** A parsed file: its top-level items, or the problem that kept it from parsing. */
     private record Parsed(String file, Node root, Problem yamlError) {
     }
@@ -108,8 +139,13 @@ public final class RoutesValidator {
         });
         Map<String, Template> templates = new HashMap<>();
         Map<String, Problem> ids = new HashMap<>();
+        Set<String> configurations = new LinkedHashSet<>();
         for (Parsed p : parsed) {
             for (Node item : items(p)) {
+                MappingNode config = kind(item, "routeConfiguration");
+                if (config != null && scalar(config, "id") != null) {
+                    configurations.add(scalar(config, "id").getValue());
+                }
                 MappingNode def = kind(item, "routeTemplate");
                 if (def != null) {
                     Template t = template(def);
@@ -123,6 +159,7 @@ public final class RoutesValidator {
         for (Parsed p : parsed) {
             for (Node item : items(p)) {
                 checkItem(p.file(), item, templates, ids, problems);
+                checkConfigurationRefs(p.file(), item, configurations, problems);
             }
         }
         problems.sort(Comparator.comparing(Problem::file).thenComparingInt(Problem::line).thenComparingInt(Problem::column));
@@ -343,6 +380,26 @@ public final class RoutesValidator {
         }
         if (item instanceof MappingNode other) {
             checkBody(file, other, Map.of(), Set.of(), problems);
+        }
+    }
+
+    /** A route (or a template's route) naming a route configuration (its error handling) that no file defines. */
+    private static void checkConfigurationRefs(String file, Node item, Set<String> configurations, List<Problem> problems) {
+        MappingNode route = kind(item, "route");
+        MappingNode template = kind(item, "routeTemplate");
+        if (route == null && template != null) {
+            route = value(template, "route") instanceof MappingNode r ? r : null;
+        }
+        ScalarNode ref = route == null ? null : scalar(route, "routeConfigurationId");
+        if (ref == null) {
+            return;
+        }
+        for (String id : ref.getValue().split(",")) {
+            String name = id.trim();
+            if (!name.isEmpty() && !name.contains("*") && !configurations.contains(name)) {
+                problems.add(at(file, ref, "unknown route configuration '" + name + "' (defined: "
+                        + String.join(", ", configurations) + ")"));
+            }
         }
     }
 
@@ -634,8 +691,8 @@ public final class RoutesValidator {
         describeInvalid(parts, r.getInvalidDuration(), "a duration (1000, 5s, 1m30s)");
         describeInvalid(parts, r.getInvalidReference(), "a bean reference (#name)");
         if (r.getInvalidEnum() != null) {
-            ((Map<String, String>) r.getInvalidEnum()).forEach((k, v) -> parts.add("option '" + k + "' must be one of "
-                    + r.getEnumChoices(k) + ", was '" + v + "'"));
+            ((Map<String, String>) r.getInvalidEnum()).keySet().forEach(k -> parts.add("option '" + k + "' must be one of "
+                    + r.getEnumChoices(k)));
         }
         return parts.isEmpty() ? oneLine(r.summaryErrorMessage(false, true, false)) : String.join("; ", parts);
     }
@@ -643,8 +700,8 @@ public final class RoutesValidator {
     @SuppressWarnings("unchecked")
     private static void describeInvalid(List<String> parts, Map<?, ?> invalid, String expected) {
         if (invalid != null) {
-            ((Map<String, String>) invalid).forEach((k, v) -> parts.add("option '" + k + "' must be " + expected
-                    + ", was '" + v + "'"));
+            // the value is not repeated: an option may hold a credential
+            ((Map<String, String>) invalid).keySet().forEach(k -> parts.add("option '" + k + "' must be " + expected));
         }
     }
 

@@ -116,6 +116,46 @@ public class SourceRegistry implements OnCamelContextStarting, OnCamelContextSta
     }
 
     /**
+     * After a live reload: sources added get their health row and check, sources removed lose their check, and a
+     * changed source's parameters are taken (its schedule, SLA, criticality).
+     */
+    public synchronized void refresh(CamelContext context) {
+        ModelCamelContext model = (ModelCamelContext) context;
+        HealthCheckRegistry health = HealthCheckRegistry.get(context);
+        Map<String, Source> now = new java.util.LinkedHashMap<>();
+        for (RouteDefinition def : model.getRouteDefinitions()) {
+            Map<String, Object> params = def.getTemplateParameters();
+            if (params != null && params.containsKey("sourceId")) {
+                now.put(def.getRouteId(), new Source(def.getRouteId(), String.valueOf(params.getOrDefault("kind", "unknown")), params));
+            }
+        }
+        Set<String> before = new java.util.HashSet<>();
+        synchronized (sources) {
+            for (Source old : sources) {
+                before.add(old.id());
+                if (!now.containsKey(old.id()) && health != null) {
+                    health.getCheck("source-" + old.id()).ifPresent(health::unregister);
+                }
+            }
+            sources.clear();
+            sources.addAll(now.values());
+        }
+        for (Source added : now.values()) {
+            if (before.contains(added.id())) {
+                continue;
+            }
+            try {
+                runs.register(added.id(), added.kind());
+            } catch (Exception e) {
+                LOG.warn("Cannot register health row of source {}: {}", added.id(), e.getMessage());
+            }
+            if (health != null) {
+                health.register(healthCheck.apply(added.id()));
+            }
+        }
+    }
+
+    /**
      * Routes start after the context when the supervising controller is on (and later still when an upstream is
      * down at boot), so start-up runs wait for each route's own start event, then run in the background.
      */

@@ -21,6 +21,7 @@ class RoutesValidatorTest {
     private static DefaultCamelContext context;
     private static RoutesValidator validator;
     private static String templates;
+    private static String errorHandling;
 
     private static final String STOCK = """
             - templatedRoute:
@@ -48,6 +49,7 @@ class RoutesValidatorTest {
         context.build();
         validator = RoutesFiles.validator(context);
         templates = Files.readString(Path.of("routes/templates.camel.yaml"));
+        errorHandling = Files.readString(Path.of("routes/error-handling.camel.yaml"));
     }
 
     @AfterAll
@@ -58,6 +60,7 @@ class RoutesValidatorTest {
     private static List<String> check(String file) {
         Map<String, String> files = new LinkedHashMap<>();
         files.put("routes/templates.camel.yaml", templates);
+        files.put("routes/error-handling.camel.yaml", errorHandling);
         files.put("routes/stock.camel.yaml", file);
         return validator.validate(files).stream().map(RoutesValidator.Problem::toString).toList();
     }
@@ -169,6 +172,20 @@ class RoutesValidatorTest {
     }
 
     @Test
+    void should_name_an_unknown_route_configuration() {
+        assertThat(check(STOCK + """
+                - route:
+                    id: tick
+                    routeConfigurationId: sync-eror
+                    from:
+                      uri: "timer:tick"
+                      steps:
+                        - log: hello
+                """)).singleElement().asString().startsWith("routes/stock.camel.yaml:19:")
+                .contains("unknown route configuration 'sync-eror' (defined: sync-errors)");
+    }
+
+    @Test
     void should_name_a_route_id_used_twice() {
         String twice = STOCK + STOCK.replace("routeId: stock", "routeId: stock2") + """
                 - route:
@@ -185,6 +202,7 @@ class RoutesValidatorTest {
     @Test
     void should_print_ok_per_file_or_each_problem_and_exit_non_zero(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("templates.camel.yaml"), templates);
+        Files.writeString(dir.resolve("error-handling.camel.yaml"), errorHandling);
         Files.writeString(dir.resolve("stock.camel.yaml"), STOCK);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int ok = RoutesFiles.validateCommand(List.of(dir.toString()), "application.properties",
