@@ -85,6 +85,21 @@
     }
   }
 
+  // Edits of routes/ the live reload refused: the previous version keeps running until the file is fixed.
+  function renderReloads(report) {
+    const box = $('reloads');
+    const refused = report && report.refused ? report.refused : [];
+    if (refused.length === 0) {
+      box.hidden = true;
+      return;
+    }
+    const items = [];
+    refused.forEach((r) => (r.problems || []).forEach((p) => items.push(el('li', {}, p))));
+    box.replaceChildren(refused.length + ' edited routes file(s) not applied, the previous version keeps running:',
+      el('ul', {}, ...items));
+    box.hidden = false;
+  }
+
   function renderIncidents(list) {
     const ul = $('incidents');
     if (!list || !list.length) {
@@ -215,8 +230,11 @@
       let sources = null;
       let blocking = null;
       let incidents = null;
+      let reloads = null;
       if (state.token) {
-        const [s, b, i] = await Promise.all([api('GET', '/api/sources'), api('GET', '/api/blocking'), api('GET', '/api/incidents')]);
+        const [s, b, i, r] = await Promise.all([api('GET', '/api/sources'), api('GET', '/api/blocking'),
+          api('GET', '/api/incidents'), api('GET', '/api/reloads')]);
+        reloads = r.status === 200 ? r.json : null;
         if (s.status === 401 || s.status === 403) say('The token was refused: ' + ((s.json && s.json.message) || s.status));
         sources = s.status === 200 ? s.json.sources : null;
         blocking = b.status === 200 ? b.json : null;
@@ -230,6 +248,7 @@
         }
       }
       renderBanner(blocking, health.json);
+      renderReloads(reloads);
       renderIncidents(incidents);
       const cards = $('cards');
       if (sources) {

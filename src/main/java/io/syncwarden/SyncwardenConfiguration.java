@@ -177,6 +177,14 @@ public class SyncwardenConfiguration implements CamelConfiguration {
     @PropertyInject(value = "syncwarden.google.token-url", defaultValue = "https://oauth2.googleapis.com/token")
     private String googleTokenUrl;
 
+    @PropertyInject(value = "syncwarden.jolokia.user", defaultValue = "")
+    private String jolokiaUser;
+    @PropertyInject(value = "syncwarden.jolokia.password", defaultValue = "")
+    private String jolokiaPassword;
+    @PropertyInject(value = "syncwarden.jolokia.role", defaultValue = "viewer")
+    private String jolokiaRole;
+    @PropertyInject(value = "syncwarden.jolokia.writes-enabled", defaultValue = "false")
+    private boolean jolokiaWritesEnabled;
     @PropertyInject(value = "syncwarden.reload.enabled", defaultValue = "true")
     private boolean reloadEnabled;
     @PropertyInject(value = "syncwarden.reload.dir", defaultValue = "routes")
@@ -326,9 +334,25 @@ public class SyncwardenConfiguration implements CamelConfiguration {
         return alerts;
     }
 
+    private io.syncwarden.api.ApiAccess apiAccess;
+
+    private synchronized io.syncwarden.api.ApiAccess apiAccess() {
+        if (apiAccess == null) {
+            apiAccess = new io.syncwarden.api.ApiAccess(apiTokens);
+        }
+        return apiAccess;
+    }
+
+    /** Jolokia behind the API's tokens and roles (Camel takes the registry's "jolokia" plugin before its own). */
+    @BindToRegistry("jolokia")
+    public io.syncwarden.api.JolokiaAccess jolokia() {
+        return new io.syncwarden.api.JolokiaAccess(apiAccess(), new io.syncwarden.api.Audit(targetDatabase()),
+                new io.syncwarden.api.JolokiaAccess.Settings(jolokiaUser, jolokiaPassword, jolokiaRole, jolokiaWritesEnabled));
+    }
+
     @BindToRegistry("api")
     public io.syncwarden.api.Api api(CamelContext context) {
-        io.syncwarden.api.ApiAccess access = new io.syncwarden.api.ApiAccess(apiTokens);
+        io.syncwarden.api.ApiAccess access = apiAccess();
         if (!access.configured()) {
             org.slf4j.LoggerFactory.getLogger(SyncwardenConfiguration.class).info("Operations API: no tokens configured "
                     + "(SYNCWARDEN_API_TOKENS): only GET /api/health answers; every other call gets 401");
@@ -406,6 +430,10 @@ public class SyncwardenConfiguration implements CamelConfiguration {
             health.register(new TargetDatabaseHealthCheck(targetDatabase()));
         }
         // a stop first lets running syncs reach a batch boundary and closes their records, then Camel stops the routes
+        // endpoint MBeans are named by their masked URI (Hawtio lists them; a credential in a URI shows as xxxxxx)
+        if (context.getManagementStrategy() != null && context.getManagementStrategy().getManagementAgent() != null) {
+            context.getManagementStrategy().getManagementAgent().setMask(true);
+        }
         // the live reload looks at the routes folder once every route has started, and stops first
         io.syncwarden.ops.RoutesReloader reload = routesReloader(context);
         context.getManagementStrategy().addEventNotifier(new EventNotifierSupport() {

@@ -37,7 +37,9 @@ class ManagementPortTest extends UpstreamStubTestSupport {
     private static final String SECRET = FINALE_SECRET;
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private static final ObjectMapper JSON = new ObjectMapper();
-    private int port;
+    static final String VIEWER = "jolokia-viewer-token-0123456789abcdef";
+    static final String ADMIN = "jolokia-admin-token-0123456789abcdef";
+    int port;
 
     @Override
     protected String testRoutes() {
@@ -55,23 +57,39 @@ class ManagementPortTest extends UpstreamStubTestSupport {
         port = freePort();
         p.put("camel.management.enabled", "true");
         p.put("camel.management.port", String.valueOf(port));
+        p.put("syncwarden.api.tokens", "hawtio-viewer:viewer:" + sha256(VIEWER) + ",hawtio-admin:admin:" + sha256(ADMIN));
         finaleProperties(p);
     }
 
     private HttpResponse<String> jolokia(String body, String origin) throws Exception {
+        return jolokia(body, origin, "Bearer " + VIEWER);
+    }
+
+    HttpResponse<String> jolokia(String body, String origin, String authorization) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/observe/jolokia/"))
                 .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofString(body));
         if (origin != null) {
             request.header("Origin", origin);
         }
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
         return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    /** A Jolokia request from a page on localhost (as Hawtio's would be); the JSON answer. */
+    /** A Jolokia request from a page on localhost (as Hawtio's would be) with a viewer's token; the JSON answer. */
     private JsonNode ask(String body) throws Exception {
         HttpResponse<String> answer = jolokia(body, "http://localhost:8080");
         assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
         return JSON.readTree(answer.body());
+    }
+
+    /** The JSON answer whether Syncwarden's guard (HTTP 403) or Jolokia's policy (status 403 in a 200) refused it. */
+    private JsonNode attempt(String body, String token) throws Exception {
+        HttpResponse<String> answer = jolokia(body, "http://localhost:8080", "Bearer " + token);
+        JsonNode json = JSON.readTree(answer.body());
+        assertThat(json.get("status").asInt()).as(answer.body()).isEqualTo(answer.statusCode() == 200 ? json.get("status").asInt() : answer.statusCode());
+        return json;
     }
 
     private String contextMBean() throws Exception {
@@ -91,16 +109,75 @@ class ManagementPortTest extends UpstreamStubTestSupport {
     @Test
     void should_refuse_to_send_a_message_or_change_anything_through_jolokia() throws Exception {
         String context = contextMBean();
+        String send = "{\"type\":\"exec\",\"mbean\":" + quoted(context) + ",\"operation\":\"sendBody(java.lang.String,java.lang.Object)\","
+                + "\"arguments\":[\"log:jolokia\",\"hello\"]}";
+        String stop = "{\"type\":\"exec\",\"mbean\":" + quoted(routeMBean("it-finale-stock")) + ",\"operation\":\"stop()\"}";
+        String write = "{\"type\":\"write\",\"mbean\":" + quoted(context) + ",\"attribute\":\"Tracing\",\"value\":true}";
 
-        JsonNode send = ask("{\"type\":\"exec\",\"mbean\":" + quoted(context) + ",\"operation\":\"sendBody(java.lang.String,java.lang.Object)\","
-                + "\"arguments\":[\"log:jolokia\",\"hello\"]}");
-        JsonNode stop = ask("{\"type\":\"exec\",\"mbean\":" + quoted(routeMBean("it-finale-stock")) + ",\"operation\":\"stop()\"}");
-        JsonNode write = ask("{\"type\":\"write\",\"mbean\":" + quoted(context) + ",\"attribute\":\"Tracing\",\"value\":true}");
-
-        assertThat(send.get("status").asInt()).isEqualTo(403);
-        assertThat(stop.get("status").asInt()).isEqualTo(403);
-        assertThat(write.get("status").asInt()).isEqualTo(403);
+        // a viewer, and an admin while syncwarden.jolokia.writes-enabled is false (the default)
+        for (String token : new String[] {VIEWER, ADMIN}) {
+            assertThat(attempt(send, token).get("status").asInt()).isEqualTo(403);
+            assertThat(attempt(stop, token).get("status").asInt()).isEqualTo(403);
+            assertThat(attempt(write, token).get("status").asInt()).isEqualTo(403);
+            assertThat(attempt("[" + stop + "]", token).get("status").asInt()).isEqualTo(403);
+        }
         assertThat(context().getRouteController().getRouteStatus("it-finale-stock").isStarted()).isTrue();
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.audit_log WHERE action = 'jolokia_exec' AND outcome = 'denied'"))
+                .isEqualTo(8);
+    }
+
+    @Test
+    void should_refuse_jolokia_without_credentials_but_keep_health_open() throws Exception {
+        String search = "{\"type\":\"search\",\"mbean\":\"org.apache.camel:type=routes,*\"}";
+
+        HttpResponse<String> none = jolokia(search, "http://localhost:8080", null);
+        HttpResponse<String> wrong = jolokia(search, "http://localhost:8080", "Bearer not-a-token");
+        HttpResponse<String> basicWrong = jolokia(search, "http://localhost:8080", "Basic "
+                + java.util.Base64.getEncoder().encodeToString("hawtio:not-a-token".getBytes()));
+        HttpResponse<String> basicToken = jolokia(search, "http://localhost:8080", "Basic "
+                + java.util.Base64.getEncoder().encodeToString(("hawtio:" + VIEWER).getBytes()));
+        HttpResponse<String> health = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+                + "/observe/health")).build(), HttpResponse.BodyHandlers.ofString());
+
+        assertThat(none.statusCode()).isEqualTo(401);
+        assertThat(none.headers().firstValue("WWW-Authenticate")).contains("Basic realm=\"syncwarden-jolokia\"");
+        assertThat(none.body()).doesNotContain("org.apache.camel:");
+        assertThat(wrong.statusCode()).isEqualTo(401);
+        assertThat(basicWrong.statusCode()).isEqualTo(401);
+        assertThat(basicToken.statusCode()).isEqualTo(200);
+        assertThat(basicToken.body()).contains("it-finale-stock");
+        assertThat(health.statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void should_list_every_route_with_its_counters_description_and_source() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo(STOCK)).willReturn(aResponse().withStatus(200).withBody(io.syncwarden.Fixtures.read("finale/products_stock_report.csv"))));
+        assertThat(fire("it-finale-stock").status()).isEqualTo("success");
+        JsonNode routes = ask("{\"type\":\"search\",\"mbean\":\"org.apache.camel:type=routes,*\"}");
+        java.util.Set<String> listed = new java.util.TreeSet<>();
+        for (JsonNode name : routes.get("value")) {
+            JsonNode route = ask("{\"type\":\"read\",\"mbean\":" + quoted(name.asText())
+                    + ",\"attribute\":[\"RouteId\",\"ExchangesTotal\",\"ExchangesFailed\",\"Description\",\"State\"]}");
+            assertThat(route.get("status").asInt()).as(route.toString()).isEqualTo(200);
+            JsonNode v = route.get("value");
+            assertThat(v.get("ExchangesTotal").isNumber()).as(v.toString()).isTrue();
+            assertThat(v.get("Description").asText()).as("description of " + v.get("RouteId")).isNotBlank();
+            listed.add(v.get("RouteId").asText());
+            if ("it-finale-stock".equals(v.get("RouteId").asText())) {
+                assertThat(v.get("ExchangesTotal").asLong()).isPositive();
+            }
+            JsonNode source = ask("{\"type\":\"exec\",\"mbean\":" + quoted(name.asText()) + ",\"operation\":\"dumpRouteAsXml()\"}");
+            assertThat(source.get("value").asText()).as(name.asText()).contains("<route").doesNotContain(SECRET);
+            JsonNode processors = ask("{\"type\":\"exec\",\"mbean\":" + quoted(name.asText()) + ",\"operation\":\"dumpRouteStatsAsXml(boolean,boolean)\","
+                    + "\"arguments\":[false,true]}");
+            assertThat(processors.get("status").asInt()).isEqualTo(200);
+        }
+        java.util.Set<String> running = new java.util.TreeSet<>();
+        context().getRoutes().forEach(r -> running.add(r.getRouteId()));
+        assertThat(listed).isEqualTo(running);
+        JsonNode endpoints = ask("{\"type\":\"search\",\"mbean\":\"org.apache.camel:type=endpoints,*\"}");
+        assertThat(endpoints.get("value")).isNotEmpty();
+        assertThat(endpoints.toString()).doesNotContain(SECRET).doesNotContain(KEY);
     }
 
     @Test
@@ -108,14 +185,16 @@ class ManagementPortTest extends UpstreamStubTestSupport {
         String route = routeMBean("it-finale-stock");
 
         JsonNode uri = ask("{\"type\":\"read\",\"mbean\":" + quoted(route) + ",\"attribute\":\"EndpointUri\"}");
-        JsonNode getter = ask("{\"type\":\"exec\",\"mbean\":" + quoted(route) + ",\"operation\":\"getEndpointUri()\"}");
-        JsonNode endpoints = ask("{\"type\":\"search\",\"mbean\":\"org.apache.camel:type=endpoints,*\"}");
+        JsonNode getter = attempt("{\"type\":\"exec\",\"mbean\":" + quoted(route) + ",\"operation\":\"getEndpointUri()\"}", VIEWER);
+        JsonNode endpointUris = ask("[" + "{\"type\":\"search\",\"mbean\":\"org.apache.camel:type=endpoints,*\"}]");
+        String anEndpoint = endpointUris.get(0).get("value").get(0).asText();
+        JsonNode endpointUri = ask("{\"type\":\"read\",\"mbean\":" + quoted(anEndpoint) + ",\"attribute\":\"EndpointUri\"}");
         JsonNode resolvedDump = ask("{\"type\":\"exec\",\"mbean\":" + quoted(contextMBean()) + ",\"operation\":\"dumpRoutesAsXml(boolean)\","
                 + "\"arguments\":[true]}");
 
         assertThat(uri.get("status").asInt()).isEqualTo(403);
         assertThat(getter.get("status").asInt()).isEqualTo(403);
-        assertThat(endpoints.get("value")).isEmpty();
+        assertThat(endpointUri.get("status").asInt()).isEqualTo(403);
         assertThat(resolvedDump.get("status").asInt()).isEqualTo(403);
     }
 
