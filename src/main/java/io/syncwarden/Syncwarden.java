@@ -12,6 +12,10 @@ public final class Syncwarden {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && "settings".equals(args[0])) {
+            System.out.print(Config.markdown());
+            return;
+        }
         if (args.length > 0 && "validate".equals(args[0])) {
             System.exit(io.syncwarden.ops.RoutesFiles.validateCommand(java.util.List.of(args).subList(1, args.length),
                     configFile(), System.out, System.err));
@@ -21,7 +25,18 @@ public final class Syncwarden {
         Main main = new Main();
         main.configure().addConfiguration(SyncwardenConfiguration.class);
         main.setDefaultPropertyPlaceholderLocation("file:" + configFile() + ";optional=true");
-        main.run(args);
+        try {
+            main.run(args);
+        } catch (Exception e) {
+            // a wrong setting: its lines were logged; say it once more without a stack trace and stop
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof IllegalArgumentException && t.getMessage() != null && t.getMessage().startsWith("Invalid configuration")) {
+                    System.err.println(t.getMessage());
+                    System.exit(1);
+                }
+            }
+            throw e;
+        }
     }
 
     static String configFile() {

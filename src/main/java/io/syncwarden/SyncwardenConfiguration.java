@@ -26,7 +26,6 @@ import org.apache.camel.BindToRegistry;
 import org.apache.camel.CamelConfiguration;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Configuration;
-import org.apache.camel.PropertyInject;
 import org.apache.camel.health.HealthCheckRegistry;
 import org.apache.camel.spi.CamelEvent;
 import org.apache.camel.support.EventNotifierSupport;
@@ -34,165 +33,193 @@ import org.apache.camel.support.service.ServiceSupport;
 
 /** Binds the shared beans the routes call. Each property is documented in application.properties and README.md. */
 @Configuration
-public class SyncwardenConfiguration implements CamelConfiguration {
+public class SyncwardenConfiguration implements CamelConfiguration, org.apache.camel.CamelContextAware {
 
-    @PropertyInject(value = "syncwarden.db.url", defaultValue = "jdbc:h2:file:./data/syncwarden")
     private String dbUrl;
-    @PropertyInject(value = "syncwarden.db.username", defaultValue = "sa")
     private String dbUser;
-    @PropertyInject(value = "syncwarden.db.password", defaultValue = "")
     private String dbPassword;
-    @PropertyInject(value = "syncwarden.db.pool-size", defaultValue = "10")
     private int poolSize;
-    @PropertyInject(value = "syncwarden.db.schema", defaultValue = "syncwarden")
     private String dbSchema;
-    @PropertyInject(value = "syncwarden.db.data-schema", defaultValue = "default")
     private String dbDataSchema;
-    @PropertyInject(value = "syncwarden.db.connect-timeout-ms", defaultValue = "10000")
     private long dbConnectTimeoutMs;
-    @PropertyInject(value = "syncwarden.db.lock-timeout-ms", defaultValue = "60000")
     private long dbLockTimeoutMs;
-    @PropertyInject(value = "syncwarden.db.statement-timeout-ms", defaultValue = "600000")
     private long dbStatementTimeoutMs;
-    @PropertyInject(value = "syncwarden.db.socket-timeout-ms", defaultValue = "660000")
     private long dbSocketTimeoutMs;
-    @PropertyInject(value = "syncwarden.node-id", defaultValue = "auto")
     private String nodeId;
-    @PropertyInject(value = "syncwarden.lock.lease-ms", defaultValue = "120000")
     private long leaseMillis;
-    @PropertyInject(value = "syncwarden.health.unhealthy-after-failures", defaultValue = "3")
     private int unhealthyAfter;
-    @PropertyInject(value = "syncwarden.health.long-run-factor", defaultValue = "3")
     private double longRunFactor;
-    @PropertyInject(value = "syncwarden.health.long-run-min-ms", defaultValue = "60000")
     private long longRunMinMs;
-    @PropertyInject(value = "syncwarden.shutdown.grace-ms", defaultValue = "6000")
     private long shutdownGraceMs;
-    @PropertyInject(value = "syncwarden.runs.pending-retry-ms", defaultValue = "5000")
     private long pendingRetryMs;
-    @PropertyInject(value = "syncwarden.runs.progress-log-ms", defaultValue = "30000")
     private long progressLogMs;
-    @PropertyInject(value = "syncwarden.demo.enabled", defaultValue = "true")
     private boolean demoEnabled;
-    @PropertyInject(value = "syncwarden.demo.url", defaultValue = "jdbc:h2:file:./data/demo-replica")
     private String demoUrl;
-    @PropertyInject(value = "syncwarden.demo.rows", defaultValue = "500")
     private int demoRows;
 
-    @PropertyInject(value = "syncwarden.retry.rate-limit-wait-ms", defaultValue = "60000")
     private long rateLimitWaitMs;
-    @PropertyInject(value = "syncwarden.retry.max-rate-limit-wait-ms", defaultValue = "300000")
     private long maxRateLimitWaitMs;
-    @PropertyInject(value = "syncwarden.retry.max-rate-limit-hold-ms", defaultValue = "86400000")
     private long maxRateLimitHoldMs;
 
-    @PropertyInject(value = "syncwarden.retry-queue.batch", defaultValue = "10")
     private int retryBatch;
-    @PropertyInject(value = "syncwarden.retry-queue.initial-delay-ms", defaultValue = "300000")
     private long retryInitialDelayMs;
-    @PropertyInject(value = "syncwarden.retry-queue.backoff-multiplier", defaultValue = "2")
     private double retryMultiplier;
-    @PropertyInject(value = "syncwarden.retry-queue.max-delay-ms", defaultValue = "2400000")
     private long retryMaxDelayMs;
-    @PropertyInject(value = "syncwarden.retry-queue.max-attempts", defaultValue = "3")
     private int retryMaxAttempts;
-    @PropertyInject(value = "syncwarden.retry-queue.keep-days", defaultValue = "7")
     private int retryKeepDays;
-    @PropertyInject(value = "syncwarden.retry-queue.busy-delay-ms", defaultValue = "60000")
     private long retryBusyDelayMs;
-    @PropertyInject(value = "syncwarden.retry-queue.claim-timeout-ms", defaultValue = "600000")
     private long retryClaimTimeoutMs;
-    @PropertyInject(value = "syncwarden.guard.max-drop", defaultValue = "0.5")
     private double guardMaxDrop;
-    @PropertyInject(value = "syncwarden.watchdog.error-rate", defaultValue = "0.5")
     private double watchdogErrorRate;
-    @PropertyInject(value = "syncwarden.watchdog.error-rate-min-runs", defaultValue = "4")
     private int watchdogErrorRateMinRuns;
-    @PropertyInject(value = "syncwarden.anomaly.threshold", defaultValue = "3.5")
     private double anomalyThreshold;
-    @PropertyInject(value = "syncwarden.anomaly.window", defaultValue = "20")
     private int anomalyWindow;
-    @PropertyInject(value = "syncwarden.anomaly.min-runs", defaultValue = "5")
     private int anomalyMinRuns;
-    @PropertyInject(value = "syncwarden.anomaly.min-spread", defaultValue = "0.05")
     private double anomalyMinSpread;
-    @PropertyInject(value = "syncwarden.alerts.slack.webhook-url", defaultValue = "")
     private String slackWebhookUrl;
-    @PropertyInject(value = "syncwarden.alerts.pagerduty.url", defaultValue = "https://events.pagerduty.com/v2/enqueue")
     private String pagerDutyUrl;
-    @PropertyInject(value = "syncwarden.alerts.pagerduty.routing-key", defaultValue = "")
     private String pagerDutyRoutingKey;
-    @PropertyInject(value = "syncwarden.alerts.cooldown-minutes", defaultValue = "15")
     private long alertsCooldownMinutes;
-    @PropertyInject(value = "syncwarden.alerts.repeat-minutes", defaultValue = "240")
     private long alertsRepeatMinutes;
-    @PropertyInject(value = "syncwarden.alerts.max-attempts", defaultValue = "8")
     private int alertsMaxAttempts;
-    @PropertyInject(value = "syncwarden.alerts.retry-delay-ms", defaultValue = "30000")
     private long alertsRetryDelayMs;
-    @PropertyInject(value = "syncwarden.api.tokens", defaultValue = "")
     private String apiTokens;
-    @PropertyInject(value = "syncwarden.api.health-public", defaultValue = "true")
     private boolean apiHealthPublic;
-    @PropertyInject(value = "syncwarden.api.public-url", defaultValue = "")
     private String apiPublicUrl;
-    @PropertyInject(value = "syncwarden.triggers.qstash.current-key", defaultValue = "")
     private String qstashCurrentKey;
-    @PropertyInject(value = "syncwarden.triggers.qstash.next-key", defaultValue = "")
     private String qstashNextKey;
-    @PropertyInject(value = "syncwarden.triggers.hmac-secret", defaultValue = "")
     private String triggerHmacSecret;
-    @PropertyInject(value = "syncwarden.retention.months", defaultValue = "13")
     private int retentionMonths;
-    @PropertyInject(value = "syncwarden.retention.batch", defaultValue = "1000")
     private int retentionBatch;
-    @PropertyInject(value = "syncwarden.snapshots.keep", defaultValue = "3")
     private int snapshotsKeep;
-    @PropertyInject(value = "syncwarden.pause.after-non-recoverable", defaultValue = "3")
     private int pauseAfterNonRecoverable;
 
-    @PropertyInject(value = "syncwarden.breaker.failures", defaultValue = "5")
     private int breakerFailures;
-    @PropertyInject(value = "syncwarden.breaker.open-s", defaultValue = "300")
     private long breakerOpenSeconds;
-    @PropertyInject(value = "syncwarden.db.breaker.failures", defaultValue = "5")
     private int dbBreakerFailures;
-    @PropertyInject(value = "syncwarden.db.breaker.open-ms", defaultValue = "10000")
     private long dbBreakerOpenMs;
 
-    @PropertyInject(value = "syncwarden.upstream.connect-timeout-ms", defaultValue = "30000")
     private int upstreamConnectTimeoutMs;
-    @PropertyInject(value = "syncwarden.upstream.read-timeout-ms", defaultValue = "300000")
     private int upstreamReadTimeoutMs;
-    @PropertyInject(value = "syncwarden.source.connect-timeout-ms", defaultValue = "10000")
     private long sourceConnectTimeoutMs;
-    @PropertyInject(value = "syncwarden.source.socket-timeout-ms", defaultValue = "300000")
     private long sourceSocketTimeoutMs;
 
-    @PropertyInject(value = "syncwarden.db.h2-cache-kb", defaultValue = "16384")
     private int dbH2CacheKb;
 
-    @PropertyInject(value = "syncwarden.google.root-url", defaultValue = "https://sheets.googleapis.com/")
     private String googleRootUrl;
-    @PropertyInject(value = "syncwarden.google.token-url", defaultValue = "https://oauth2.googleapis.com/token")
     private String googleTokenUrl;
 
-    @PropertyInject(value = "syncwarden.jolokia.user", defaultValue = "")
     private String jolokiaUser;
-    @PropertyInject(value = "syncwarden.jolokia.password", defaultValue = "")
     private String jolokiaPassword;
-    @PropertyInject(value = "syncwarden.jolokia.role", defaultValue = "viewer")
     private String jolokiaRole;
-    @PropertyInject(value = "syncwarden.jolokia.writes-enabled", defaultValue = "false")
     private boolean jolokiaWritesEnabled;
-    @PropertyInject(value = "syncwarden.reload.enabled", defaultValue = "true")
     private boolean reloadEnabled;
-    @PropertyInject(value = "syncwarden.reload.dir", defaultValue = "routes")
     private String reloadDir;
-    @PropertyInject(value = "syncwarden.reload.poll-ms", defaultValue = "1000")
     private long reloadPollMs;
-    @PropertyInject(value = "syncwarden.reload.quiet-ms", defaultValue = "2000")
     private long reloadQuietMs;
+
+
+    private CamelContext camelContext;
+
+    /**
+     * Camel hands the context over before it binds this class's beans: every setting is read and checked here
+     * (io.syncwarden.Config), so a wrong value stops the start with a line per problem before anything is built.
+     */
+    @Override
+    public void setCamelContext(CamelContext context) {
+        this.camelContext = context;
+        Config.Values v;
+        try {
+            org.apache.camel.spi.PropertiesComponent properties = context.getPropertiesComponent();
+            java.util.Set<String> present = new java.util.TreeSet<>();
+            properties.loadPropertiesAsMap(k -> k.startsWith("syncwarden.")).keySet().forEach(k -> present.add(String.valueOf(k)));
+            System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("syncwarden.")).forEach(present::add);
+            v = Config.load(properties::resolveProperty, present);
+        } catch (IllegalArgumentException e) {
+            org.slf4j.LoggerFactory.getLogger(SyncwardenConfiguration.class).error("{}", e.getMessage());
+            throw e;
+        }
+        dbUrl = v.text("syncwarden.db.url");
+        dbUser = v.text("syncwarden.db.username");
+        dbPassword = v.text("syncwarden.db.password");
+        poolSize = v.integer("syncwarden.db.pool-size");
+        dbSchema = v.text("syncwarden.db.schema");
+        dbDataSchema = v.text("syncwarden.db.data-schema");
+        dbConnectTimeoutMs = v.longValue("syncwarden.db.connect-timeout-ms");
+        dbLockTimeoutMs = v.longValue("syncwarden.db.lock-timeout-ms");
+        dbStatementTimeoutMs = v.longValue("syncwarden.db.statement-timeout-ms");
+        dbSocketTimeoutMs = v.longValue("syncwarden.db.socket-timeout-ms");
+        nodeId = v.text("syncwarden.node-id");
+        leaseMillis = v.longValue("syncwarden.lock.lease-ms");
+        unhealthyAfter = v.integer("syncwarden.health.unhealthy-after-failures");
+        longRunFactor = v.decimal("syncwarden.health.long-run-factor");
+        longRunMinMs = v.longValue("syncwarden.health.long-run-min-ms");
+        shutdownGraceMs = v.longValue("syncwarden.shutdown.grace-ms");
+        pendingRetryMs = v.longValue("syncwarden.runs.pending-retry-ms");
+        progressLogMs = v.longValue("syncwarden.runs.progress-log-ms");
+        demoEnabled = v.bool("syncwarden.demo.enabled");
+        demoUrl = v.text("syncwarden.demo.url");
+        demoRows = v.integer("syncwarden.demo.rows");
+        rateLimitWaitMs = v.longValue("syncwarden.retry.rate-limit-wait-ms");
+        maxRateLimitWaitMs = v.longValue("syncwarden.retry.max-rate-limit-wait-ms");
+        maxRateLimitHoldMs = v.longValue("syncwarden.retry.max-rate-limit-hold-ms");
+        retryBatch = v.integer("syncwarden.retry-queue.batch");
+        retryInitialDelayMs = v.longValue("syncwarden.retry-queue.initial-delay-ms");
+        retryMultiplier = v.decimal("syncwarden.retry-queue.backoff-multiplier");
+        retryMaxDelayMs = v.longValue("syncwarden.retry-queue.max-delay-ms");
+        retryMaxAttempts = v.integer("syncwarden.retry-queue.max-attempts");
+        retryKeepDays = v.integer("syncwarden.retry-queue.keep-days");
+        retryBusyDelayMs = v.longValue("syncwarden.retry-queue.busy-delay-ms");
+        retryClaimTimeoutMs = v.longValue("syncwarden.retry-queue.claim-timeout-ms");
+        guardMaxDrop = v.decimal("syncwarden.guard.max-drop");
+        watchdogErrorRate = v.decimal("syncwarden.watchdog.error-rate");
+        watchdogErrorRateMinRuns = v.integer("syncwarden.watchdog.error-rate-min-runs");
+        anomalyThreshold = v.decimal("syncwarden.anomaly.threshold");
+        anomalyWindow = v.integer("syncwarden.anomaly.window");
+        anomalyMinRuns = v.integer("syncwarden.anomaly.min-runs");
+        anomalyMinSpread = v.decimal("syncwarden.anomaly.min-spread");
+        slackWebhookUrl = v.text("syncwarden.alerts.slack.webhook-url");
+        pagerDutyUrl = v.text("syncwarden.alerts.pagerduty.url");
+        pagerDutyRoutingKey = v.text("syncwarden.alerts.pagerduty.routing-key");
+        alertsCooldownMinutes = v.longValue("syncwarden.alerts.cooldown-minutes");
+        alertsRepeatMinutes = v.longValue("syncwarden.alerts.repeat-minutes");
+        alertsMaxAttempts = v.integer("syncwarden.alerts.max-attempts");
+        alertsRetryDelayMs = v.longValue("syncwarden.alerts.retry-delay-ms");
+        apiTokens = v.text("syncwarden.api.tokens");
+        apiHealthPublic = v.bool("syncwarden.api.health-public");
+        apiPublicUrl = v.text("syncwarden.api.public-url");
+        qstashCurrentKey = v.text("syncwarden.triggers.qstash.current-key");
+        qstashNextKey = v.text("syncwarden.triggers.qstash.next-key");
+        triggerHmacSecret = v.text("syncwarden.triggers.hmac-secret");
+        retentionMonths = v.integer("syncwarden.retention.months");
+        retentionBatch = v.integer("syncwarden.retention.batch");
+        snapshotsKeep = v.integer("syncwarden.snapshots.keep");
+        pauseAfterNonRecoverable = v.integer("syncwarden.pause.after-non-recoverable");
+        breakerFailures = v.integer("syncwarden.breaker.failures");
+        breakerOpenSeconds = v.longValue("syncwarden.breaker.open-s");
+        dbBreakerFailures = v.integer("syncwarden.db.breaker.failures");
+        dbBreakerOpenMs = v.longValue("syncwarden.db.breaker.open-ms");
+        upstreamConnectTimeoutMs = v.integer("syncwarden.upstream.connect-timeout-ms");
+        upstreamReadTimeoutMs = v.integer("syncwarden.upstream.read-timeout-ms");
+        sourceConnectTimeoutMs = v.longValue("syncwarden.source.connect-timeout-ms");
+        sourceSocketTimeoutMs = v.longValue("syncwarden.source.socket-timeout-ms");
+        dbH2CacheKb = v.integer("syncwarden.db.h2-cache-kb");
+        googleRootUrl = v.text("syncwarden.google.root-url");
+        googleTokenUrl = v.text("syncwarden.google.token-url");
+        jolokiaUser = v.text("syncwarden.jolokia.user");
+        jolokiaPassword = v.text("syncwarden.jolokia.password");
+        jolokiaRole = v.text("syncwarden.jolokia.role");
+        jolokiaWritesEnabled = v.bool("syncwarden.jolokia.writes-enabled");
+        reloadEnabled = v.bool("syncwarden.reload.enabled");
+        reloadDir = v.text("syncwarden.reload.dir");
+        reloadPollMs = v.longValue("syncwarden.reload.poll-ms");
+        reloadQuietMs = v.longValue("syncwarden.reload.quiet-ms");
+    }
+
+    @Override
+    public CamelContext getCamelContext() {
+        return camelContext;
+    }
 
     private TargetDatabase database;
     private SyncRuns runs;

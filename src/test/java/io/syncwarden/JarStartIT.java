@@ -84,6 +84,20 @@ class JarStartIT {
         assertThat(wrong).contains("routes/finale-stock.camel.yaml:6:23: unknown route template 'http-cvs'");
     }
 
+    @Test
+    void should_refuse_to_start_on_a_wrong_setting_naming_the_key_and_the_fix(@TempDir Path home) throws Exception {
+        layOut(home);
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dsyncwarden.retry.max-redeliveries=-2", "-Dsyncwarden.watchdog.cron=every 5 minutes", "-jar",
+                Path.of("target/syncwarden.jar").toAbsolutePath().toString()).directory(home.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isEqualTo(1);
+        assertThat(out).contains("Invalid configuration (2 problems)")
+                .contains("syncwarden.retry.max-redeliveries must be >= 0, was -2")
+                .contains("syncwarden.watchdog.cron must be a Quartz cron");
+        assertThat(home.resolve("data/syncwarden.mv.db")).doesNotExist(); // stopped before the database was touched
+    }
+
     /** The service's home: application.properties and routes/ as in the repository. */
     private static void layOut(Path home) throws IOException {
         Files.copy(Path.of("application.properties"), home.resolve("application.properties"), StandardCopyOption.REPLACE_EXISTING);

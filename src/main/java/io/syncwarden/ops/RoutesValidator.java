@@ -707,38 +707,8 @@ public final class RoutesValidator {
 
     private String closestOption(String scheme, String unknown) {
         org.apache.camel.tooling.model.ComponentModel model = catalog.componentModel(scheme);
-        if (model == null) {
-            return null;
-        }
-        String best = null;
-        int bestDistance = 3;
-        for (org.apache.camel.tooling.model.BaseOptionModel option : model.getEndpointOptions()) {
-            int d = distance(unknown.toLowerCase(java.util.Locale.ROOT), option.getName().toLowerCase(java.util.Locale.ROOT));
-            if (d < bestDistance) {
-                bestDistance = d;
-                best = option.getName();
-            }
-        }
-        return best;
-    }
-
-    private static int distance(String a, String b) {
-        int[] prev = new int[b.length() + 1];
-        int[] cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) {
-            prev[j] = j;
-        }
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
-            }
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
+        return model == null ? null : Suggest.closest(unknown,
+                model.getEndpointOptions().stream().map(org.apache.camel.tooling.model.BaseOptionModel::getName).toList(), 2);
     }
 
     private static String oneLine(String s) {
