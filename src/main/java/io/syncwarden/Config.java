@@ -124,7 +124,7 @@ public final class Config {
         number("syncwarden.alerts.repeat-minutes", LONG, "240", "min", 0, "an open incident is repeated on Slack after (0 = never)");
         number("syncwarden.alerts.max-attempts", INT, "8", "attempts", 1, "delivery attempts of one alert");
         number("syncwarden.alerts.retry-delay-ms", LONG, "30000", "ms", 1, "first wait before a failed delivery is retried (doubling)");
-        number("syncwarden.alerts.delay-ms", LONG, "15000", "ms", 1000, "how often the alert outbox is delivered");
+        number("syncwarden.alerts.delay-ms", LONG, "15000", "ms", 10, "how often the alert outbox is delivered");
         cron("syncwarden.retention.cron", "0 30 3 * * ?", "when old control rows are deleted");
         number("syncwarden.retention.months", INT, "13", "months", 1, "control rows older than this are deleted");
         number("syncwarden.retention.batch", INT, "1000", "rows", 1, "rows deleted per transaction");

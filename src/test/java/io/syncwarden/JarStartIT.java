@@ -40,6 +40,9 @@ class JarStartIT {
         ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-Dcamel.server.port=" + port, "-Dcamel.management.port=" + managementPort, "-jar", jar.toString()).directory(home.toFile())
                 .redirectErrorStream(true).redirectOutput(home.resolve("out.log").toFile());
+        // Jolokia's user from the environment (Hawtio's connect dialog sends it as HTTP Basic)
+        pb.environment().put("SYNCWARDEN_JOLOKIA_USER", "hawtio");
+        pb.environment().put("SYNCWARDEN_JOLOKIA_PASSWORD", "jar-test-password-0123456789");
         Process process = pb.start();
         try {
             String base = "http://localhost:" + managementPort;
@@ -52,6 +55,10 @@ class JarStartIT {
                                 .contains("syncwarden_rows_total{outcome=\"inserted\",source=\"demo-replica-leads\"} 500.0");
                     });
             assertThat(HTTP.send(HttpRequest.newBuilder(URI.create(base + "/observe/jolokia/version")).header("Origin", "http://localhost:8080")
+                    .build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
+            assertThat(HTTP.send(HttpRequest.newBuilder(URI.create(base + "/observe/jolokia/version")).header("Origin", "http://localhost:8080")
+                    .header("Authorization", "Basic " + java.util.Base64.getEncoder().encodeToString(
+                            "hawtio:jar-test-password-0123456789".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
                     .build(), HttpResponse.BodyHandlers.ofString()).body()).contains("\"agent\"");
             assertThat(home.resolve("data")).isDirectoryContaining(p -> p.getFileName().toString().startsWith("syncwarden"));
         } finally {
