@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import org.apache.camel.CamelContext;
 import org.apache.camel.CamelContextAware;
 import org.apache.camel.component.platform.http.plugin.DefaultJolokiaPlatformHttpPlugin;
@@ -27,22 +26,17 @@ import org.slf4j.LoggerFactory;
  * dialog has a user and a password field), or the user and password of {@code syncwarden.jolokia.user} /
  * {@code .password} (from the environment) with the role {@code syncwarden.jolokia.role}. No credentials: 401.
  *
- * <p>Reading (list, search, version, read, and the {@code dump...} operations the policy allows) needs {@code viewer}.
- * Anything else, that is starting or stopping a route from Hawtio, needs {@code admin} and
- * {@code syncwarden.jolokia.writes-enabled=true}; it is audited like an API change. Jolokia's own policy
- * ({@code jolokia-access.xml}) still decides what exists at all: attribute writes and sending messages are allowed
- * to nobody. Health ({@code /observe/health}) and metrics are not behind this.
+ * <p>Any token reads, under Jolokia's read-only policy ({@code jolokia-access.xml}: no attribute writes, no sending,
+ * no operation that changes anything; refusals come back as Jolokia answers with status 403, as Hawtio expects).
+ * The one change allowed, starting or stopping a route from Hawtio, is done here (Camel's route controller, as the
+ * route MBean would) for {@code admin} callers and only with {@code syncwarden.jolokia.writes-enabled=true}; every
+ * attempt is audited. Health ({@code /observe/health}) and metrics are not behind this.
  *
  * <p>Camel takes a {@code jolokia} plugin from the registry before its own; this one wraps Camel's.
  */
 public final class JolokiaAccess extends ServiceSupport implements JolokiaPlatformHttpPlugin, CamelContextAware {
     private static final Logger LOG = LoggerFactory.getLogger(JolokiaAccess.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** Request types that only read. */
-    private static final Set<String> READ_TYPES = Set.of("read", "list", "search", "version");
-    /** exec operations that only read (besides every dump...). */
-    private static final Set<String> READ_OPERATIONS = Set.of("componentNames", "languageNames", "dataFormatNames",
-            "routeIds", "routeGroups", "processorIds", "isUpdateRouteEnabled");
 
     public record Settings(String user, String password, String userRole, boolean writesEnabled) {
         @Override
@@ -117,26 +111,98 @@ public final class JolokiaAccess extends ServiceSupport implements JolokiaPlatfo
                 refuse(rc, 401, "credentials needed: Authorization: Bearer <API token>, or Basic with the token as password");
                 return;
             }
-            List<String> writes;
+            List<RouteAction> actions;
             try {
-                writes = writes(rc);
+                actions = routeActions(rc);
             } catch (RuntimeException e) {
                 refuse(rc, 400, "not a Jolokia request: " + e.getMessage());
                 return;
             }
-            if (!writes.isEmpty()) {
-                if (!settings.writesEnabled() || !caller.may("admin")) {
-                    audit.record(caller.name(), caller.role(), "jolokia_exec", String.join(" ", writes), "denied",
-                            settings.writesEnabled() ? "admin role needed" : "syncwarden.jolokia.writes-enabled is false");
-                    refuse(rc, 403, settings.writesEnabled() ? "operations that change something need the admin role"
-                            : "Jolokia is read-only here (syncwarden.jolokia.writes-enabled=false)");
-                    return;
-                }
-                audit.record(caller.name(), caller.role(), "jolokia_exec", String.join(" ", writes), "done", null);
+            if (actions.isEmpty()) {
+                inner.handle(rc); // everything else: Jolokia under its read-only policy
+                return;
             }
-            inner.handle(rc);
+            for (RouteAction a : actions) {
+                if (!settings.writesEnabled() || !caller.may("admin")) {
+                    audit.record(caller.name(), caller.role(), "jolokia_" + a.operation(), a.routeId(), "denied",
+                            settings.writesEnabled() ? "admin role needed" : "syncwarden.jolokia.writes-enabled is false");
+                }
+            }
+            if (!settings.writesEnabled() || !caller.may("admin")) {
+                answer(rc, actions, a -> denied(a, settings.writesEnabled() ? "starting or stopping a route needs the admin role"
+                        : "Jolokia is read-only here (syncwarden.jolokia.writes-enabled=false)"));
+                return;
+            }
+            answer(rc, actions, a -> perform(caller, a));
         };
     }
+
+    /** A route start or stop asked through Jolokia (Hawtio's buttons): the only changes Jolokia may make here. */
+    record RouteAction(JsonNode request, String routeId, String operation) {
+    }
+
+    private com.fasterxml.jackson.databind.node.ObjectNode denied(RouteAction a, String why) {
+        com.fasterxml.jackson.databind.node.ObjectNode out = JSON.createObjectNode();
+        out.set("request", a.request());
+        out.put("error_type", "java.lang.SecurityException");
+        out.put("error", why);
+        out.put("status", 403);
+        return out;
+    }
+
+    /** Starts or stops the route (Camel's route controller, as the MBean would), audited before and after. */
+    private com.fasterxml.jackson.databind.node.ObjectNode perform(ApiAccess.Caller caller, RouteAction a) {
+        long entry;
+        try {
+            entry = audit.begin(caller.name(), caller.role(), "jolokia_" + a.operation(), a.routeId());
+        } catch (java.sql.SQLException e) {
+            return denied(a, "not done: the audit log cannot be written");
+        }
+        try {
+            if (context.getRoute(a.routeId()) == null) {
+                audit.finish(entry, "refused", "no such route");
+                com.fasterxml.jackson.databind.node.ObjectNode out = denied(a, "no route " + a.routeId());
+                out.put("status", 404);
+                return out;
+            }
+            if ("stop".equals(a.operation())) {
+                context.getRouteController().stopRoute(a.routeId());
+            } else {
+                context.getRouteController().startRoute(a.routeId());
+            }
+            audit.finish(entry, "done", null);
+            LOG.info("Route {} {} through Jolokia by {} ({})", a.routeId(), "stop".equals(a.operation()) ? "stopped" : "started",
+                    caller.name(), caller.role());
+            com.fasterxml.jackson.databind.node.ObjectNode out = JSON.createObjectNode();
+            out.set("request", a.request());
+            out.putNull("value");
+            out.put("timestamp", System.currentTimeMillis() / 1000);
+            out.put("status", 200);
+            return out;
+        } catch (Exception e) {
+            audit.finish(entry, "failed", e.getMessage());
+            com.fasterxml.jackson.databind.node.ObjectNode out = denied(a, "failed: " + e.getMessage());
+            out.put("error_type", e.getClass().getName());
+            out.put("status", 500);
+            return out;
+        }
+    }
+
+    private static void answer(RoutingContext rc, List<RouteAction> actions,
+                               java.util.function.Function<RouteAction, com.fasterxml.jackson.databind.node.ObjectNode> each) {
+        String body;
+        if (actions.size() == 1 && !Boolean.TRUE.equals(rc.get(BULK))) {
+            body = each.apply(actions.get(0)).toString();
+        } else {
+            com.fasterxml.jackson.databind.node.ArrayNode all = JSON.createArrayNode();
+            actions.forEach(a -> all.add(each.apply(a)));
+            body = all.toString();
+        }
+        rc.response().setStatusCode(200).putHeader("Content-Type", "application/json").putHeader("Cache-Control", "no-store")
+                .end(body);
+    }
+
+    private static final String BULK = "syncwarden.jolokia.bulk";
 
     /** The caller: bearer token, Basic with a token as password, or the configured user. */
     ApiAccess.Caller caller(String header) {
@@ -168,50 +234,64 @@ public final class JolokiaAccess extends ServiceSupport implements JolokiaPlatfo
         return access.byToken(password);
     }
 
-    /** The operations of this request that would change something (empty: it only reads). */
-    static List<String> writes(RoutingContext rc) {
-        List<String> out = new ArrayList<>();
+    /**
+     * The route starts and stops of this request, when it is made of nothing else (a request that mixes them with
+     * other operations goes to Jolokia, whose policy refuses the changes in it).
+     */
+    static List<RouteAction> routeActions(RoutingContext rc) {
+        List<JsonNode> requests = new ArrayList<>();
         if (rc.request().method() == HttpMethod.GET) {
-            // GET <prefix>/<type>/<mbean>/<operation>/...
+            // GET <prefix>/exec/<mbean>/<operation>
             String path = rc.request().path();
             int at = path.indexOf("/jolokia");
-            String rest = at < 0 ? "" : path.substring(at + "/jolokia".length());
-            String[] parts = rest.replaceFirst("^/+", "").split("/");
-            String type = parts.length == 0 ? "" : parts[0].toLowerCase(Locale.ROOT);
-            if (!type.isEmpty() && !READ_TYPES.contains(type)) {
-                String operation = "exec".equals(type) && parts.length > 2 ? parts[2] : "";
-                if (!"exec".equals(type) || !readOperation(operation)) {
-                    out.add(type + (operation.isEmpty() ? "" : " " + operation));
-                }
+            String[] parts = (at < 0 ? "" : path.substring(at + "/jolokia".length())).replaceFirst("^/+", "").split("/");
+            if (parts.length >= 3 && "exec".equalsIgnoreCase(parts[0])) {
+                requests.add(JSON.createObjectNode().put("type", "exec")
+                        .put("mbean", java.net.URLDecoder.decode(parts[1], StandardCharsets.UTF_8)).put("operation", parts[2]));
             }
-            return out;
-        }
-        JsonNode body;
-        try {
-            body = JSON.readTree(rc.body() == null || rc.body().buffer() == null ? new byte[0] : rc.body().buffer().getBytes());
-        } catch (java.io.IOException e) {
-            throw new IllegalArgumentException("the body is not JSON");
-        }
-        if (body == null) {
-            throw new IllegalArgumentException("empty body");
-        }
-        for (JsonNode request : body.isArray() ? body : List.of(body)) {
-            String type = request.path("type").asText("").toLowerCase(Locale.ROOT);
-            if (READ_TYPES.contains(type)) {
-                continue;
+        } else {
+            JsonNode body;
+            try {
+                body = JSON.readTree(rc.body() == null || rc.body().buffer() == null ? new byte[0] : rc.body().buffer().getBytes());
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("the body is not JSON");
             }
-            String operation = request.path("operation").asText("");
-            if ("exec".equals(type) && readOperation(operation)) {
-                continue;
+            if (body == null) {
+                throw new IllegalArgumentException("empty body");
             }
-            out.add(type + " " + request.path("mbean").asText("") + (operation.isEmpty() ? "" : " " + operation));
+            if (body.isArray()) {
+                rc.put(BULK, true);
+                body.forEach(requests::add);
+            } else {
+                requests.add(body);
+            }
         }
-        return out;
+        List<RouteAction> actions = new ArrayList<>();
+        for (JsonNode r : requests) {
+            String operation = r.path("operation").asText("").replace(" ", "");
+            String routeId = routeId(r.path("mbean").asText(""));
+            if (!"exec".equalsIgnoreCase(r.path("type").asText("")) || routeId == null
+                    || !("stop()".equals(operation) || "stop".equals(operation) || "start()".equals(operation) || "start".equals(operation))) {
+                return List.of();
+            }
+            actions.add(new RouteAction(r, routeId, operation.replace("()", "")));
+        }
+        return actions;
     }
 
-    private static boolean readOperation(String operation) {
-        String name = operation.contains("(") ? operation.substring(0, operation.indexOf('(')) : operation;
-        return name.startsWith("dump") || READ_OPERATIONS.contains(name);
+    /** The route id of a routes MBean name ({@code org.apache.camel:context=...,type=routes,name="id"}), else null. */
+    static String routeId(String mbean) {
+        try {
+            javax.management.ObjectName name = new javax.management.ObjectName(mbean);
+            if (!"org.apache.camel".equals(name.getDomain()) || !"routes".equals(name.getKeyProperty("type"))
+                    || name.getKeyProperty("name") == null) {
+                return null;
+            }
+            String id = name.getKeyProperty("name");
+            return id.startsWith("\"") ? javax.management.ObjectName.unquote(id) : id;
+        } catch (javax.management.MalformedObjectNameException | IllegalArgumentException e) {
+            return null;
+        }
     }
 
     private static void refuse(RoutingContext rc, int status, String message) {

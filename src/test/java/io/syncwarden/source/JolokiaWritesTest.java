@@ -69,9 +69,9 @@ class JolokiaWritesTest extends UpstreamStubTestSupport {
         assertThat(jolokia("{\"type\":\"exec\",\"mbean\":" + route + ",\"operation\":\"start()\"}", ADMIN).get("status").asInt())
                 .isEqualTo(200);
         assertThat(context().getRouteController().getRouteStatus("it-finale-stock").isStarted()).isTrue();
-        assertThat(count("SELECT COUNT(*) FROM syncwarden.audit_log WHERE action = 'jolokia_exec' AND actor = 'a' AND outcome = 'done'"))
-                .isEqualTo(2);
-        assertThat(count("SELECT COUNT(*) FROM syncwarden.audit_log WHERE action = 'jolokia_exec' AND outcome = 'denied'"))
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.audit_log WHERE action IN ('jolokia_stop', 'jolokia_start') AND actor = 'a' "
+                + "AND outcome = 'done' AND target = 'it-finale-stock'")).isEqualTo(2);
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.audit_log WHERE action = 'jolokia_stop' AND outcome = 'denied'"))
                 .isEqualTo(2);
     }
 
