@@ -121,7 +121,7 @@ public class Watchdog {
     }
 
     /** A configured SLA, at least one minute. */
-    static Duration configuredSla(String configured) {
+    public static Duration configuredSla(String configured) {
         Duration sla = io.syncwarden.source.JdbcSource.duration(configured);
         if (sla.compareTo(Duration.ofMinutes(1)) < 0) {
             throw new IllegalArgumentException("freshnessSla '" + configured + "' is shorter than a minute (a bare number is "

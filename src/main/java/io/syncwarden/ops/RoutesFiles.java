@@ -25,6 +25,41 @@ public final class RoutesFiles {
     private RoutesFiles() {
     }
 
+    /** What the source kinds' templates accept in their parameters (the runtime would refuse the rest at a run). */
+    static final Map<String, java.util.function.Function<String, String>> PARAMETER_CHECKS = Map.of(
+            "freshnessSla", v -> failure(() -> io.syncwarden.heal.Watchdog.configuredSla(v)),
+            "watermarkLookback", v -> failure(() -> io.syncwarden.source.JdbcSource.duration(v)),
+            "batchSize", RoutesFiles::positive,
+            "fetchSize", RoutesFiles::positive,
+            "critical", RoutesFiles::bool,
+            "syncOnStartup", RoutesFiles::bool,
+            "enabled", RoutesFiles::bool,
+            "mode", v -> List.of("full", "incremental").contains(v.toLowerCase(java.util.Locale.ROOT)) ? null
+                    : "must be full or incremental, was '" + v + "'",
+            "deletions", v -> List.of("mark", "delete", "keep").contains(v.toLowerCase(java.util.Locale.ROOT)) ? null
+                    : "must be mark, delete or keep, was '" + v + "'");
+
+    private static String failure(Runnable check) {
+        try {
+            check.run();
+            return null;
+        } catch (RuntimeException e) {
+            return e.getMessage();
+        }
+    }
+
+    private static String positive(String v) {
+        try {
+            return Integer.parseInt(v) > 0 ? null : "must be a whole number above 0, was " + v;
+        } catch (NumberFormatException e) {
+            return "must be a whole number above 0, was '" + v + "'";
+        }
+    }
+
+    private static String bool(String v) {
+        return "true".equalsIgnoreCase(v) || "false".equalsIgnoreCase(v) ? null : "must be true or false, was '" + v + "'";
+    }
+
     /** Every {@code *.camel.yaml} directly in the folder, by name, with its text. */
     public static Map<String, String> read(Path dir) throws IOException {
         Map<String, String> files = new TreeMap<>();
@@ -51,7 +86,8 @@ public final class RoutesFiles {
         DefaultRuntimeCamelCatalog catalog = new DefaultRuntimeCamelCatalog();
         catalog.setCamelContext(context);
         catalog.start();
-        return new RoutesValidator(context::resolvePropertyPlaceholders, catalog, COMPONENT_ALIASES);
+        return new RoutesValidator(context::resolvePropertyPlaceholders, catalog, COMPONENT_ALIASES)
+                .parameterChecks(PARAMETER_CHECKS);
     }
 
     /**

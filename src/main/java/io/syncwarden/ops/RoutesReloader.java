@@ -33,8 +33,6 @@ import org.apache.camel.model.RouteDefinition;
 import org.apache.camel.model.RouteTemplateDefinition;
 import org.apache.camel.model.TemplatedRouteDefinition;
 import org.apache.camel.spi.Resource;
-import org.apache.camel.spi.RouteController;
-import org.apache.camel.spi.SupervisingRouteController;
 import org.apache.camel.support.PluginHelper;
 import org.apache.camel.support.ResourceHelper;
 import org.apache.camel.support.service.ServiceSupport;
@@ -73,36 +71,47 @@ public final class RoutesReloader extends ServiceSupport {
     private final Settings settings;
     private final Supplier<RoutesValidator> validators;
     private final Runnable afterChange;
+    private final java.util.function.Function<String, AutoCloseable> hold;
     private final Clock clock;
+    /** serialises looks at the folder and changes (never held by {@link #report}) */
+    private final Object changing = new Object();
     /** file name -> text now running */
     private final Map<String, String> applied = new TreeMap<>();
     /** file name -> content seen changing, with the time it was first seen so */
     private final Map<String, Seen> seen = new HashMap<>();
-    /** file name -> the content refused (not tried again), with its problems */
-    private final Map<String, Refusal> refused = new TreeMap<>();
+    /** file name -> the content refused (not tried again until it or another file changes), with its problems */
+    private final Map<String, Refusal> refused = new java.util.concurrent.ConcurrentSkipListMap<>();
     private final Deque<Event> events = new ArrayDeque<>();
+    /** what a change waits for now (a route's current run), for the report */
+    private volatile String waiting;
     private ScheduledExecutorService executor;
     private RoutesValidator validator;
 
     private record Seen(String hash, Instant since) {
     }
 
+    /** {@code hash} null: to be checked again (another file changed since). */
     private record Refusal(String hash, Event event) {
     }
 
+    /**
+     * @param hold keeps new runs of a source from starting while its route is swapped (returns the handle that lets
+     *             them start again)
+     */
     public RoutesReloader(CamelContext context, Settings settings, Supplier<RoutesValidator> validators,
-                          Runnable afterChange, Clock clock) {
+                          Runnable afterChange, java.util.function.Function<String, AutoCloseable> hold, Clock clock) {
         this.context = context;
         this.settings = settings;
         this.validators = validators;
         this.afterChange = afterChange;
+        this.hold = hold;
         this.clock = clock;
     }
 
     /** Takes the folder as it is now as what runs, and starts looking at it. */
     @Override
     protected void doStart() throws Exception {
-        synchronized (this) {
+        synchronized (changing) {
             applied.clear();
             for (Map.Entry<String, String> e : RoutesFiles.read(settings.dir()).entrySet()) {
                 applied.put(name(e.getKey()), e.getValue());
@@ -116,18 +125,23 @@ public final class RoutesReloader extends ServiceSupport {
     }
 
     @Override
-    protected void doStop() {
+    protected void doStop() throws InterruptedException {
         if (executor != null) {
+            // a change waiting for a run gives up (nothing of it was swapped yet, or it is put back)
             context.getExecutorServiceManager().shutdownNow(executor);
+            if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+                LOG.warn("Routes reload: a change was still being applied when the service stopped");
+            }
             executor = null;
         }
     }
 
-    /** The latest events first, and the edits refused now (file to its problems). */
-    public synchronized Map<String, Object> report() {
+    /** The latest events first, the edits refused now (file to its problems), and what a change waits for. */
+    public Map<String, Object> report() {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("enabled", true);
         out.put("dir", settings.dir().toString());
+        out.put("waiting", waiting);
         List<Map<String, Object>> refusedNow = new ArrayList<>();
         refused.forEach((file, r) -> {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -139,7 +153,9 @@ public final class RoutesReloader extends ServiceSupport {
         });
         out.put("refused", refusedNow);
         List<Map<String, Object>> list = new ArrayList<>();
-        events.descendingIterator().forEachRemaining(e -> {
+        List<Event> latest = events();
+        java.util.Collections.reverse(latest);
+        latest.forEach(e -> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("at", e.at().toString());
             m.put("file", e.file());
@@ -152,8 +168,10 @@ public final class RoutesReloader extends ServiceSupport {
         return out;
     }
 
-    public synchronized List<Event> events() {
-        return List.copyOf(events);
+    public List<Event> events() {
+        synchronized (events) {
+            return new ArrayList<>(events);
+        }
     }
 
     private void tickSafely() {
@@ -165,7 +183,13 @@ public final class RoutesReloader extends ServiceSupport {
     }
 
     /** One look at the folder: acts on each file whose content changed and has stayed so for {@code quiet}. */
-    synchronized void tick() throws IOException {
+    void tick() throws IOException {
+        synchronized (changing) {
+            look();
+        }
+    }
+
+    private void look() throws IOException {
         Map<String, String> now = new TreeMap<>();
         for (Map.Entry<String, String> e : RoutesFiles.read(settings.dir()).entrySet()) {
             now.put(name(e.getKey()), e.getValue());
@@ -184,7 +208,7 @@ public final class RoutesReloader extends ServiceSupport {
             }
             String hash = text == null ? "deleted" : sha256(text);
             Refusal refusal = refused.get(name);
-            if (refusal != null && refusal.hash().equals(hash)) {
+            if (refusal != null && hash.equals(refusal.hash())) {
                 continue;
             }
             Seen s = seen.get(name);
@@ -235,12 +259,16 @@ public final class RoutesReloader extends ServiceSupport {
                 applied.put(name, text);
             }
             refused.remove(name);
+            // an edit refused because of this file's old content (a template it used, an id it held) is checked again
+            refused.replaceAll((other, r) -> new Refusal(null, r.event()));
             record(new Event(clock.instant(), file, text == null ? "removed" : "applied", touched, List.of()));
-            afterChange.run();
         } catch (Exception e) {
             String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
             refuse(name, hash, "failed", List.of(file + ": " + reason));
             LOG.error("Routes reload: applying {} failed ({}); the routes it touched were put back as they were", file, reason);
+        } finally {
+            waiting = null;
+            afterChange.run();
         }
     }
 
@@ -251,9 +279,11 @@ public final class RoutesReloader extends ServiceSupport {
     }
 
     private void record(Event e) {
-        events.addLast(e);
-        while (events.size() > KEEP_EVENTS) {
-            events.removeFirst();
+        synchronized (events) {
+            events.addLast(e);
+            while (events.size() > KEEP_EVENTS) {
+                events.removeFirst();
+            }
         }
     }
 
@@ -317,15 +347,15 @@ public final class RoutesReloader extends ServiceSupport {
         Set<String> routeKinds = Set.of("route", "templatedRoute");
         Map<String, RoutesValidator.Item> oldRoutes = byId(oldItems, routeKinds);
         Map<String, RoutesValidator.Item> newRoutes = byId(newItems, routeKinds);
-        Map<String, RoutesValidator.Item> oldTemplates = byId(oldItems, Set.of("routeTemplate"));
-        Map<String, RoutesValidator.Item> newTemplates = byId(newItems, Set.of("routeTemplate"));
+        Map<String, RoutesValidator.Item> oldTemplateItems = byId(oldItems, Set.of("routeTemplate"));
+        Map<String, RoutesValidator.Item> newTemplateItems = byId(newItems, Set.of("routeTemplate"));
         boolean configurationsChanged = !byId(oldItems, Set.of("routeConfiguration")).equals(
                 byId(newItems, Set.of("routeConfiguration")));
         Set<String> changedTemplates = new LinkedHashSet<>();
-        Set<String> templateIds = new LinkedHashSet<>(oldTemplates.keySet());
-        templateIds.addAll(newTemplates.keySet());
+        Set<String> templateIds = new LinkedHashSet<>(oldTemplateItems.keySet());
+        templateIds.addAll(newTemplateItems.keySet());
         for (String id : templateIds) {
-            if (!Objects.equals(oldTemplates.get(id), newTemplates.get(id))) {
+            if (!Objects.equals(oldTemplateItems.get(id), newTemplateItems.get(id))) {
                 changedTemplates.add(id);
             }
         }
@@ -356,66 +386,120 @@ public final class RoutesReloader extends ServiceSupport {
         remove.removeAll(newRoutes.keySet());
 
         Model model = context.getCamelContextExtension().getContextPlugin(Model.class);
+        // everything is loaded before anything is swapped: the new definitions, and the running ones to put back
         Map<String, Loaded> loaded = new HashMap<>();
+        Map<String, Loaded> previous = new HashMap<>();
         for (String file : recreate.keySet()) {
             loaded.put(file, load(file, file.equals(name) ? text : applied.get(file)));
         }
-        Loaded mine = text == null ? null : loaded.computeIfAbsent(name, f -> {
-            try {
-                return load(name, text);
-            } catch (Exception e) {
-                throw new IllegalStateException(e.getMessage(), e);
+        if (text != null && !loaded.containsKey(name)) {
+            loaded.put(name, load(name, text));
+        }
+        Loaded mine = loaded.get(name);
+        Set<String> previousFiles = new LinkedHashSet<>(recreate.keySet());
+        previousFiles.add(name);
+        for (String file : previousFiles) {
+            if (applied.containsKey(file)) {
+                previous.put(file, load(file, applied.get(file)));
             }
-        });
-        Loaded previous = applied.containsKey(name) ? load(name, applied.get(name)) : null;
-
-        // error handling first (routes created from now on take it), then templates, then the routes one by one
+        }
+        Map<String, RouteTemplateDefinition> oldTemplates = new LinkedHashMap<>();
+        changedTemplates.forEach(id -> oldTemplates.put(id, model.getRouteTemplateDefinition(id)));
+        Set<String> configurationIds = new LinkedHashSet<>(byId(oldItems, Set.of("routeConfiguration")).keySet());
+        configurationIds.addAll(byId(newItems, Set.of("routeConfiguration")).keySet());
+        Map<String, org.apache.camel.model.RouteConfigurationDefinition> oldConfigurations = new LinkedHashMap<>();
         if (configurationsChanged) {
-            if (mine != null && mine.configurations() != null) {
-                mine.configurations().updateRouteConfigurationsToCamelContext(context);
-            }
-            for (RoutesValidator.Item gone : byId(oldItems, Set.of("routeConfiguration")).values()) {
-                if (!byId(newItems, Set.of("routeConfiguration")).containsKey(gone.id())
-                        && model.getRouteConfigurationDefinition(gone.id()) != null) {
-                    model.removeRouteConfiguration(model.getRouteConfigurationDefinition(gone.id()));
-                }
-            }
+            configurationIds.forEach(id -> oldConfigurations.put(id, model.getRouteConfigurationDefinition(id)));
         }
-        for (String id : changedTemplates) {
-            RouteTemplateDefinition existing = model.getRouteTemplateDefinition(id);
-            if (existing != null) {
-                model.removeRouteTemplateDefinition(existing);
-            }
-            if (mine != null && mine.templates().containsKey(id)) {
-                model.addRouteTemplateDefinition(mine.templates().get(id));
-            }
-        }
-        List<String> touched = new ArrayList<>();
-        List<String> added = new ArrayList<>();
+
+        List<String[]> touched = new ArrayList<>(); // file, route id
         try {
+            // error handling first (routes created from now on take it), then templates, then the routes one by one
+            if (configurationsChanged) {
+                replaceConfigurations(model, configurationIds, mine);
+            }
+            for (String id : changedTemplates) {
+                replaceTemplate(model, id, mine == null ? null : mine.templates().get(id));
+            }
             for (String id : remove) {
-                awaitIdle(id);
-                removeRoute(model, id);
-                touched.add(id);
+                swap(model, name, id, null, touched);
             }
             for (Map.Entry<String, Set<String>> e : recreate.entrySet()) {
-                Loaded l = loaded.get(e.getKey());
                 for (String id : e.getValue()) {
-                    awaitIdle(id);
-                    removeRoute(model, id);
-                    touched.add(id);
-                    addRoute(model, l, id);
-                    added.add(id);
+                    swap(model, e.getKey(), id, loaded.get(e.getKey()), touched);
                 }
             }
         } catch (Exception e) {
-            restore(model, previous, touched);
+            if (isRunAllowed()) {
+                restore(model, previous, touched, oldTemplates, configurationsChanged ? oldConfigurations : null);
+            }
             throw e;
         }
-        startAdded();
+        List<String> ids = touched.stream().map(t -> t[1]).toList();
         LOG.info("Routes reload: {} {}; routes {}", display(name), text == null ? "deleted" : "applied",
-                touched.isEmpty() ? "unchanged" : touched);
-        return touched;
+                ids.isEmpty() ? "unchanged" : ids);
+        return ids;
+    }
+
+    /**
+     * Replaces (or, with {@code with} null, removes) one route once it is idle: new runs of it are held off from the
+     * moment the wait starts until the new route is in place.
+     */
+    private void swap(Model model, String file, String id, Loaded with, List<String[]> touched) throws Exception {
+        try (AutoCloseable held = hold.apply(id)) {
+            awaitIdle(display(file), id);
+            if (!isRunAllowed()) {
+                throw new IllegalStateException("the service is stopping");
+            }
+            touched.add(new String[] {file, id});
+            removeRoute(model, id);
+            if (with != null) {
+                addRoute(model, with, id);
+                start(id);
+            }
+        }
+    }
+
+    /**
+     * A route added to a running context under the supervising controller waits to be started; only this one is
+     * (a route an operator stopped elsewhere stays stopped). A route whose autoStartup is false stays stopped.
+     */
+    private void start(String id) throws Exception {
+        // the supervising controller creates every route with autoStartup off (it starts them itself): the definition
+        // says what the file wants
+        RouteDefinition def = context.getCamelContextExtension().getContextPlugin(Model.class).getRouteDefinition(id);
+        String text = def == null ? null : def.getAutoStartup();
+        if (text != null && def.getTemplateParameters() != null) {
+            for (Map.Entry<String, Object> p : def.getTemplateParameters().entrySet()) {
+                text = text.replace("{{" + p.getKey() + "}}", String.valueOf(p.getValue()));
+            }
+        }
+        Boolean auto = text == null ? Boolean.TRUE : org.apache.camel.support.CamelContextHelper.parseBoolean(context, text);
+        org.apache.camel.ServiceStatus status = context.getRouteController().getRouteStatus(id);
+        if (context.getRoute(id) != null && !Boolean.FALSE.equals(auto) && (status == null || !status.isStarted())) {
+            context.getRouteController().startRoute(id);
+        }
+    }
+
+    private void replaceConfigurations(Model model, Set<String> ids, Loaded with) throws Exception {
+        for (String id : ids) {
+            if (model.getRouteConfigurationDefinition(id) != null) {
+                model.removeRouteConfiguration(model.getRouteConfigurationDefinition(id));
+            }
+        }
+        if (with != null && with.configurations() != null) {
+            with.configurations().updateRouteConfigurationsToCamelContext(context);
+        }
+    }
+
+    private static void replaceTemplate(Model model, String id, RouteTemplateDefinition with) throws Exception {
+        RouteTemplateDefinition existing = model.getRouteTemplateDefinition(id);
+        if (existing != null) {
+            model.removeRouteTemplateDefinition(existing);
+        }
+        if (with != null) {
+            model.addRouteTemplateDefinition(with);
+        }
     }
 
     private static void addRoute(Model model, Loaded l, String id) throws Exception {
@@ -430,19 +514,42 @@ public final class RoutesReloader extends ServiceSupport {
         }
     }
 
-    /** Puts back the routes of this change from the previous text (best effort; what fails is logged). */
-    private void restore(Model model, Loaded previous, List<String> touched) {
-        for (String id : touched) {
+    /**
+     * Puts back what this change swapped: route configurations and templates as they were, and each route it touched
+     * from its file's running text (best effort; what fails is logged).
+     */
+    private void restore(Model model, Map<String, Loaded> previous, List<String[]> touched,
+                         Map<String, RouteTemplateDefinition> oldTemplates,
+                         Map<String, org.apache.camel.model.RouteConfigurationDefinition> oldConfigurations) {
+        try {
+            if (oldConfigurations != null) {
+                for (Map.Entry<String, org.apache.camel.model.RouteConfigurationDefinition> c : oldConfigurations.entrySet()) {
+                    if (model.getRouteConfigurationDefinition(c.getKey()) != null) {
+                        model.removeRouteConfiguration(model.getRouteConfigurationDefinition(c.getKey()));
+                    }
+                    if (c.getValue() != null) {
+                        model.addRouteConfiguration(c.getValue());
+                    }
+                }
+            }
+            for (Map.Entry<String, RouteTemplateDefinition> t : oldTemplates.entrySet()) {
+                replaceTemplate(model, t.getKey(), t.getValue());
+            }
+        } catch (Exception e) {
+            LOG.error("Routes reload: error handling or templates could not be put back: {}", e.getMessage());
+        }
+        for (String[] t : touched) {
             try {
-                removeRoute(model, id);
-                if (previous != null && (previous.routes().containsKey(id) || previous.templated().containsKey(id))) {
-                    addRoute(model, previous, id);
+                removeRoute(model, t[1]);
+                Loaded before = previous.get(t[0]);
+                if (before != null && (before.routes().containsKey(t[1]) || before.templated().containsKey(t[1]))) {
+                    addRoute(model, before, t[1]);
+                    start(t[1]);
                 }
             } catch (Exception e) {
-                LOG.error("Routes reload: route {} could not be put back: {}", id, e.getMessage());
+                LOG.error("Routes reload: route {} could not be put back: {}", t[1], e.getMessage());
             }
         }
-        startAdded();
     }
 
     private void removeRoute(Model model, String id) throws Exception {
@@ -455,18 +562,13 @@ public final class RoutesReloader extends ServiceSupport {
         }
     }
 
-    /** Routes added under the supervising controller are started by it (with its back-off), as at start-up. */
-    private void startAdded() {
-        RouteController controller = context.getRouteController();
-        if (controller instanceof SupervisingRouteController supervising) {
-            supervising.startRoutes(true);
-        }
-    }
-
     /** Waits until the route has no exchange in flight (its current run has finished), logging while it waits. */
-    private void awaitIdle(String routeId) throws InterruptedException {
+    private void awaitIdle(String file, String routeId) throws InterruptedException {
         Instant start = clock.instant();
         Instant nextLog = start.plus(settings.waitLog());
+        if (context.getInflightRepository().size(routeId) > 0) {
+            waiting = file + ": waiting for route " + routeId + " to finish its current run (since " + start + ")";
+        }
         while (context.getInflightRepository().size(routeId) > 0) {
             if (!isRunAllowed()) {
                 throw new IllegalStateException("the service is stopping");

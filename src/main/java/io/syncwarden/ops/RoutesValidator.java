@@ -65,6 +65,7 @@ public final class RoutesValidator {
     private final UnaryOperator<String> properties;
     private final DefaultRuntimeCamelCatalog catalog;
     private final Map<String, String> aliases;
+    private Map<String, java.util.function.Function<String, String>> parameterChecks = Map.of();
 
     /**
      * @param properties resolves a text's {@code {{...}}} placeholders, throwing IllegalArgumentException naming a
@@ -88,6 +89,15 @@ public final class RoutesValidator {
      * from, and its content in canonical form (two items with the same content are the same, whatever the comments).
      */
     public record Item(String kind, String id, String templateRef, String content) {
+    }
+
+    /**
+     * Checks of template parameter values by parameter name (after placeholders are resolved): the problem, or null
+     * when the value is fine. A blank value is left to the template's own default handling.
+     */
+    public RoutesValidator parameterChecks(Map<String, java.util.function.Function<String, String>> checks) {
+        this.parameterChecks = Map.copyOf(checks);
+        return this;
     }
 
     /** The items of a routes file (empty when it does not parse: validate it first). */
@@ -447,6 +457,13 @@ public final class RoutesValidator {
                 values.put(name.getValue(), resolved == null ? text : resolved);
                 if ("cron".equals(name.getValue()) && resolved != null) {
                     checkCron(file, value, resolved, problems);
+                }
+                java.util.function.Function<String, String> check = parameterChecks.get(name.getValue());
+                if (check != null && resolved != null && !resolved.isBlank()) {
+                    String problem = check.apply(resolved.strip());
+                    if (problem != null) {
+                        problems.add(at(file, value, "parameter '" + name.getValue() + "': " + problem));
+                    }
                 }
             }
         } else if (params instanceof MappingNode pm) {

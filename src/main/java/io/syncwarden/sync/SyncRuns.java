@@ -78,6 +78,16 @@ public class SyncRuns {
     private final Queue<Pending> pending = new ConcurrentLinkedQueue<>();
     private final Object drained = new Object();
     private volatile boolean stopping;
+    private final java.util.Set<String> held = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * Keeps new runs of a source from starting (a reload replacing its route waits for the current run, then swaps
+     * it: no new run may start in between); closing the handle lets them start again.
+     */
+    public AutoCloseable hold(String sourceId) {
+        held.add(sourceId);
+        return () -> held.remove(sourceId);
+    }
     private ScheduledExecutorService timer;
 
     public SyncRuns(TargetDatabase db, SyncSettings settings, SyncMetrics metrics) {
@@ -173,6 +183,10 @@ public class SyncRuns {
     public RunContext begin(String sourceId, String kind, String trigger) throws SQLException {
         if (stopping) {
             LOG.info("Sync {} ({}) not started: the service is stopping", sourceId, trigger);
+            return null;
+        }
+        if (held.contains(sourceId)) {
+            LOG.info("Sync {} ({}) not started: its route is being replaced by a routes reload", sourceId, trigger);
             return null;
         }
         Instant now = Instant.now();

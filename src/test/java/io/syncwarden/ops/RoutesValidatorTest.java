@@ -172,6 +172,26 @@ class RoutesValidatorTest {
     }
 
     @Test
+    void should_check_what_a_source_kind_accepts_in_its_parameters() {
+        String wrong = STOCK + """
+                      - name: freshnessSla
+                        value: "30 minutes"
+                      - name: deletions
+                        value: erase
+                      - name: batchSize
+                        value: "0"
+                """;
+        assertThat(check(wrong)).containsExactly(
+                "routes/stock.camel.yaml:18:16: parameter 'freshnessSla': '30 minutes' is not a duration (e.g. PT10M, 10m, 90s, 2h)",
+                "routes/stock.camel.yaml:20:16: parameter 'deletions': must be mark, delete or keep, was 'erase'",
+                "routes/stock.camel.yaml:22:16: parameter 'batchSize': must be a whole number above 0, was 0");
+        assertThat(check(STOCK + """
+                      - name: freshnessSla
+                        value: 30m
+                """)).isEmpty();
+    }
+
+    @Test
     void should_name_an_unknown_route_configuration() {
         assertThat(check(STOCK + """
                 - route:

@@ -285,6 +285,9 @@ class RoutesReloadTest extends UpstreamStubTestSupport {
 
         edit("rl-stock.camel.yaml", source("0 0 0 1 1 ? 2094"));
 
+        // while it waits, the report answers and says what it waits for
+        await().atMost(Duration.ofSeconds(10)).until(() -> reloader().report().get("waiting") != null);
+        assertThat(String.valueOf(reloader().report().get("waiting"))).contains("waiting for route rl-stock");
         RoutesReloader.Event applied = awaitEvent("rl-stock.camel.yaml", "applied", before);
         assertThat(run.get()).isEqualTo("success");
         assertThat(count("SELECT COUNT(*) FROM rl_stock")).isEqualTo(1);
@@ -296,6 +299,70 @@ class RoutesReloadTest extends UpstreamStubTestSupport {
         }
         assertThat(applied.at()).isAfterOrEqualTo(ended.toInstant());
         assertThat(cron("rl-stock")).isEqualTo("0 0 0 1 1 ? 2094");
+    }
+
+    @Test
+    void should_put_everything_back_when_a_valid_looking_edit_cannot_be_built() throws Exception {
+        int before = reloader().events().size();
+        Route running = context().getRoute("rl-stock");
+
+        // the schedule changes, and a second route calls a bean that does not exist (only building the route finds it)
+        edit("rl-stock.camel.yaml", source("0 0 0 1 1 ? 2093") + """
+                - route:
+                    id: rl-extra
+                    description: calls a bean nobody bound
+                    from:
+                      uri: "timer:rl-extra?delay=3600000"
+                      steps:
+                        - bean:
+                            ref: noSuchBean
+                """);
+
+        RoutesReloader.Event failed = awaitEvent("rl-stock.camel.yaml", "failed", before);
+        assertThat(failed.problems()).singleElement().asString().contains("noSuchBean");
+        assertThat(context().getRoute("rl-extra")).isNull();
+        assertThat(context().getRoute("rl-stock")).isNotNull().isNotSameAs(running);
+        assertThat(cron("rl-stock")).isEqualTo("0 0 0 1 1 ? 2099");
+        assertThat(context().getRouteController().getRouteStatus("rl-stock").isStarted()).isTrue();
+    }
+
+    @Test
+    void should_leave_a_route_an_operator_stopped_stopped() throws Exception {
+        context().getRouteController().stopRoute("watchdog");
+        int before = reloader().events().size();
+
+        edit("rl-stock.camel.yaml", source("0 0 0 1 1 ? 2092"));
+
+        awaitEvent("rl-stock.camel.yaml", "applied", before);
+        assertThat(context().getRouteController().getRouteStatus("watchdog").isStopped()).isTrue();
+    }
+
+    @Test
+    void should_take_an_edit_refused_because_of_another_file_once_that_file_changes() throws Exception {
+        int before = reloader().events().size();
+
+        // the source moves to a file of its own: the new file first (its id is still taken), then the old one goes
+        edit("rl-moved.camel.yaml", source("0 0 0 1 1 ? 2091"));
+        RoutesReloader.Event refused = awaitEvent("rl-moved.camel.yaml", "refused", before);
+        assertThat(refused.problems()).anySatisfy(p -> assertThat(p).contains("duplicate route id 'rl-stock'"));
+        Files.delete(dir.resolve("rl-stock.camel.yaml"));
+
+        awaitEvent("rl-stock.camel.yaml", "removed", before);
+        awaitEvent("rl-moved.camel.yaml", "applied", before);
+        assertThat(cron("rl-stock")).isEqualTo("0 0 0 1 1 ? 2091");
+        assertThat(reloader().report().get("refused")).asList().isEmpty();
+    }
+
+    @Test
+    void should_start_no_run_of_a_source_while_its_route_is_held_for_a_swap() throws Exception {
+        upstream.stubFor(get(urlPathEqualTo(REPORT)).willReturn(aResponse().withStatus(200)
+                .withHeader("Content-Type", "text/csv").withBody("Product ID,Description\nP1,One\n")));
+        io.syncwarden.sync.SyncRuns runs = context().getRegistry().findSingleByType(io.syncwarden.sync.SyncRuns.class);
+        try (AutoCloseable held = runs.hold("rl-stock")) {
+            assertThat(fire("rl-stock").status()).isEqualTo("refused");
+        }
+        assertThat(count("SELECT COUNT(*) FROM syncwarden.sync_run WHERE source_id = 'rl-stock'")).isZero();
+        assertThat(fire("rl-stock").status()).isEqualTo("success");
     }
 
     @Test
