@@ -17,7 +17,7 @@ if [ ! -f "$JAR" ]; then
   mvn -q -ntp dependency:copy -Dartifact="io.hawt:hawtio-app:$VERSION:jar" -DoutputDirectory=target/tools
 fi
 echo "Hawtio on http://localhost:$PORT/hawtio -> Connect: 127.0.0.1 : 8081 /observe/jolokia, password = an API token"
-# authentication of Hawtio's own (a login page) is off: Jolokia behind it asks for the token; the proxy only
-# reaches this machine
+# Hawtio listens on this machine only, with its own login off (Jolokia behind it asks for the token); its proxy reaches
+# only this machine's ports
 exec java -Dhawtio.authenticationEnabled=false -Dhawtio.proxyAllowlist=localhost,127.0.0.1 \
-  -jar "$JAR" --port "$PORT" "$@"
+  -jar "$JAR" --host 127.0.0.1 --port "$PORT" "$@"

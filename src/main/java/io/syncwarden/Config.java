@@ -219,13 +219,17 @@ public final class Config {
         Map<String, Object> out = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
         for (Key k : KEYS) {
-            String raw = lookup.apply(k.name()).orElse(k.defaultValue());
-            String value = raw == null ? "" : raw.strip();
             try {
-                out.put(k.name(), parse(k, value));
+                String raw = lookup.apply(k.name()).orElse(k.defaultValue());
+                out.put(k.name(), parse(k, raw == null ? "" : raw.strip()));
             } catch (IllegalArgumentException e) {
                 problems.add(e.getMessage());
             }
+        }
+        if (problems.isEmpty()) {
+            atMost(out, "syncwarden.anomaly.min-runs", "syncwarden.anomaly.window", problems);
+            atMost(out, "syncwarden.retry.initial-delay-ms", "syncwarden.retry.max-delay-ms", problems);
+            atMost(out, "syncwarden.retry-queue.initial-delay-ms", "syncwarden.retry-queue.max-delay-ms", problems);
         }
         for (String name : present) {
             if (name.startsWith("syncwarden.") && key(name).isEmpty() && !name.equals("syncwarden.config")) {
@@ -239,6 +243,14 @@ public final class Config {
                     + (problems.size() == 1 ? "" : "s") + "):\n  " + String.join("\n  ", problems));
         }
         return new Values(out);
+    }
+
+    private static void atMost(Map<String, Object> values, String low, String high, List<String> problems) {
+        Number a = (Number) values.get(low);
+        Number b = (Number) values.get(high);
+        if (a.doubleValue() > b.doubleValue()) {
+            problems.add(low + " must be <= " + high + ", were " + a + " and " + b);
+        }
     }
 
     static Object parse(Key k, String value) {

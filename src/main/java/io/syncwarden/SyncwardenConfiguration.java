@@ -134,7 +134,19 @@ public class SyncwardenConfiguration implements CamelConfiguration, org.apache.c
             java.util.Set<String> present = new java.util.TreeSet<>();
             properties.loadPropertiesAsMap(k -> k.startsWith("syncwarden.")).keySet().forEach(k -> present.add(String.valueOf(k)));
             System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("syncwarden.")).forEach(present::add);
-            v = Config.load(properties::resolveProperty, present);
+            // a key that is set must resolve: {{env:NAME}} without a default and NAME unset is an error, not the default
+            v = Config.load(k -> {
+                if (!present.contains(k)) {
+                    return properties.resolveProperty(k);
+                }
+                try {
+                    return java.util.Optional.of(context.resolvePropertyPlaceholders("{{" + k + "}}"));
+                } catch (IllegalArgumentException e) {
+                    String why = e.getMessage() == null ? "" : e.getMessage().replaceAll("\\s+", " ");
+                    throw new IllegalArgumentException(k + " cannot be resolved (" + why + "): set the variable it reads, "
+                            + "or give the placeholder a default ({{env:NAME:default}})");
+                }
+            }, present);
         } catch (IllegalArgumentException e) {
             org.slf4j.LoggerFactory.getLogger(SyncwardenConfiguration.class).error("{}", e.getMessage());
             throw e;

@@ -67,6 +67,28 @@ class ConfigTest {
     }
 
     @Test
+    void should_check_settings_that_bound_each_other() {
+        assertThat(problems(Map.of("syncwarden.anomaly.min-runs", "30")))
+                .contains("syncwarden.anomaly.min-runs must be <= syncwarden.anomaly.window, were 30 and 20");
+        assertThat(problems(Map.of("syncwarden.retry.initial-delay-ms", "90000")))
+                .contains("syncwarden.retry.initial-delay-ms must be <= syncwarden.retry.max-delay-ms");
+    }
+
+    @Test
+    void should_report_a_value_that_cannot_be_resolved() {
+        String message = problems(new java.util.HashMap<>(Map.of("syncwarden.db.url", "x"))) + Config.class.getSimpleName();
+        assertThat(message).doesNotContain("cannot be resolved"); // a plain value resolves
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Config.load(k -> {
+                    if (k.equals("syncwarden.db.url")) {
+                        throw new IllegalArgumentException("syncwarden.db.url cannot be resolved (env DATABASE_URL not set)");
+                    }
+                    return Optional.empty();
+                }, List.of("syncwarden.db.url")));
+        assertThat(e.getMessage()).startsWith("Invalid configuration (1 problem)").contains("syncwarden.db.url cannot be resolved");
+    }
+
+    @Test
     void should_never_echo_a_secret() {
         assertThat(problems(Map.of("syncwarden.api.tokens", "s3cret-value", "syncwarden.db.pool-size", "x"))).doesNotContain("s3cret");
     }

@@ -95,11 +95,13 @@ class JarStartIT {
     void should_refuse_to_start_on_a_wrong_setting_naming_the_key_and_the_fix(@TempDir Path home) throws Exception {
         layOut(home);
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dsyncwarden.retry.max-redeliveries=-2", "-Dsyncwarden.watchdog.cron=every 5 minutes", "-jar",
+                "-Dsyncwarden.retry.max-redeliveries=-2", "-Dsyncwarden.watchdog.cron=every 5 minutes",
+                "-Dsyncwarden.db.url={{env:SYNCWARDEN_TEST_NO_SUCH_VARIABLE}}", "-jar",
                 Path.of("target/syncwarden.jar").toAbsolutePath().toString()).directory(home.toFile()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertThat(p.waitFor()).as(out).isEqualTo(1);
-        assertThat(out).contains("Invalid configuration (2 problems)")
+        assertThat(out).contains("Invalid configuration (3 problems)")
+                .contains("syncwarden.db.url cannot be resolved")
                 .contains("syncwarden.retry.max-redeliveries must be >= 0, was -2")
                 .contains("syncwarden.watchdog.cron must be a Quartz cron");
         assertThat(home.resolve("data/syncwarden.mv.db")).doesNotExist(); // stopped before the database was touched

@@ -122,6 +122,15 @@ public final class JolokiaAccess extends ServiceSupport implements JolokiaPlatfo
                 inner.handle(rc); // everything else: Jolokia under its read-only policy
                 return;
             }
+            if (actions.size() > MAX_ACTIONS) {
+                refuse(rc, 400, "at most " + MAX_ACTIONS + " route starts or stops in one request");
+                return;
+            }
+            if (!fromLocalPage(rc)) {
+                // the same rule Jolokia's policy applies to everything it answers: no page of another site may act
+                refuse(rc, 403, "route starts and stops must come from a page on localhost (Origin or Referer)");
+                return;
+            }
             for (RouteAction a : actions) {
                 if (!settings.writesEnabled() || !caller.may("admin")) {
                     audit.record(caller.name(), caller.role(), "jolokia_" + a.operation(), a.routeId(), "denied",
@@ -203,6 +212,26 @@ public final class JolokiaAccess extends ServiceSupport implements JolokiaPlatfo
     }
 
     private static final String BULK = "syncwarden.jolokia.bulk";
+    private static final int MAX_ACTIONS = 20;
+
+    /** Origin (or, without one, Referer) names a page on this machine: what jolokia-access.xml's CORS rule allows. */
+    static boolean fromLocalPage(RoutingContext rc) {
+        String from = rc.request().getHeader("Origin");
+        if (from == null || from.isBlank() || "null".equals(from)) {
+            from = rc.request().getHeader("Referer");
+        }
+        if (from == null || from.isBlank()) {
+            return false;
+        }
+        try {
+            java.net.URI uri = java.net.URI.create(from.strip());
+            String host = uri.getHost();
+            return ("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+                    && ("localhost".equals(host) || "127.0.0.1".equals(host));
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
 
     /** The caller: bearer token, Basic with a token as password, or the configured user. */
     ApiAccess.Caller caller(String header) {

@@ -662,7 +662,8 @@ public final class RoutesValidator {
             return;
         }
         if (!uri.contains(":")) {
-            problems.add(at(file, at, "endpoint '" + uri + "' names no component (scheme:...)" + suffix));
+            problems.add(at(file, at, "endpoint '" + org.apache.camel.util.URISupport.sanitizeUri(uri)
+                    + "' names no component (scheme:...)" + suffix));
             return;
         }
         String scheme = uri.substring(0, uri.indexOf(':'));
@@ -691,7 +692,8 @@ public final class RoutesValidator {
     private String explain(String scheme, EndpointValidationResult r) {
         List<String> parts = new ArrayList<>();
         if (r.getSyntaxError() != null) {
-            parts.add("syntax error: " + r.getSyntaxError());
+            // the parser's message repeats the URI as resolved (an environment value may hold a key): masked
+            parts.add("syntax error: " + org.apache.camel.util.URISupport.sanitizeUri(r.getSyntaxError()));
         }
         if (r.getUnknown() != null) {
             for (Object o : r.getUnknown()) {
@@ -711,7 +713,8 @@ public final class RoutesValidator {
             ((Map<String, String>) r.getInvalidEnum()).keySet().forEach(k -> parts.add("option '" + k + "' must be one of "
                     + r.getEnumChoices(k)));
         }
-        return parts.isEmpty() ? oneLine(r.summaryErrorMessage(false, true, false)) : String.join("; ", parts);
+        return parts.isEmpty() ? oneLine(org.apache.camel.util.URISupport.sanitizeUri(r.summaryErrorMessage(false, true, false)))
+                : String.join("; ", parts);
     }
 
     @SuppressWarnings("unchecked")

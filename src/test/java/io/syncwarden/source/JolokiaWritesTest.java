@@ -44,10 +44,23 @@ class JolokiaWritesTest extends UpstreamStubTestSupport {
     }
 
     private JsonNode jolokia(String body, String token) throws Exception {
-        HttpResponse<String> answer = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/observe/jolokia/"))
-                .timeout(Duration.ofSeconds(10)).header("Origin", "http://localhost:8080").header("Authorization", "Bearer " + token)
+        return JSON.readTree(send(body, token, "http://localhost:8080").body());
+    }
+
+    private HttpResponse<String> send(String body, String token, String origin) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/observe/jolokia/"))
+                .timeout(Duration.ofSeconds(10)).header("Origin", origin).header("Authorization", "Bearer " + token)
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-        return JSON.readTree(answer.body());
+    }
+
+    @Test
+    void should_refuse_a_route_stop_from_a_page_of_another_site_even_with_an_admin_credential() throws Exception {
+        String stop = "{\"type\":\"exec\",\"mbean\":" + JSON.valueToTree(routeMBean("it-finale-stock")) + ",\"operation\":\"stop()\"}";
+
+        HttpResponse<String> forged = send(stop, ADMIN, "https://attacker.example");
+
+        assertThat(forged.statusCode()).isEqualTo(403);
+        assertThat(context().getRouteController().getRouteStatus("it-finale-stock").isStarted()).isTrue();
     }
 
     private String routeMBean(String routeId) throws Exception {
