@@ -39,6 +39,7 @@ class StatusPageBrowserTest extends UpstreamStubTestSupport {
     private int port;
     private String replicaUrl;
     private WebDriver browser;
+    private Path reloadDir;
 
     @Override
     protected String testRoutes() {
@@ -54,12 +55,52 @@ class StatusPageBrowserTest extends UpstreamStubTestSupport {
         p.put("camel.server.enabled", "true");
         p.put("camel.server.port", String.valueOf(port));
         p.put("syncwarden.api.tokens", "page-ops:operator:" + sha256(OPERATOR));
+        // the live reload looks at a copy of routes/, where a test saves a broken file
+        try {
+            reloadDir = Files.createTempDirectory("status-page-routes");
+            try (java.util.stream.Stream<Path> routes = Files.list(Path.of("routes"))) {
+                for (Path r : routes.toList()) {
+                    Files.copy(r, reloadDir.resolve(r.getFileName()));
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+        p.put("syncwarden.reload.enabled", "true");
+        p.put("syncwarden.reload.dir", reloadDir.toString());
+        p.put("syncwarden.reload.poll-ms", "100");
+        p.put("syncwarden.reload.quiet-ms", "200");
+    }
+
+    @Test
+    void should_warn_of_a_routes_edit_the_reload_refused() throws Exception {
+        Files.writeString(reloadDir.resolve("finale-stock.camel.yaml"), Files.readString(reloadDir.resolve("finale-stock.camel.yaml"))
+                .replace("name: keyColumns", "name: keyColumn"));
+        browser = browser();
+        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(45));
+
+        browser.get("http://127.0.0.1:" + port + "/");
+        browser.findElement(By.id("token")).sendKeys(OPERATOR);
+        browser.findElement(By.cssSelector("#token-form button")).click();
+
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("reloads")));
+        assertThat(browser.findElement(By.id("reloads")).getText())
+                .contains("not applied, the previous version keeps running")
+                .contains("finale-stock.camel.yaml:").contains("unknown parameter 'keyColumn'");
     }
 
     @AfterEach
-    void closeBrowser() {
+    void closeBrowser() throws java.io.IOException {
         if (browser != null) {
             browser.quit();
+        }
+        if (reloadDir != null) {
+            try (java.util.stream.Stream<Path> files = Files.list(reloadDir)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(reloadDir);
         }
     }
 
