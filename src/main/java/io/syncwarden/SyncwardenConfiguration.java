@@ -140,11 +140,13 @@ public class SyncwardenConfiguration implements CamelConfiguration, org.apache.c
                     return properties.resolveProperty(k);
                 }
                 try {
-                    return java.util.Optional.of(context.resolvePropertyPlaceholders("{{" + k + "}}"));
-                } catch (IllegalArgumentException e) {
-                    String why = e.getMessage() == null ? "" : e.getMessage().replaceAll("\\s+", " ");
-                    throw new IllegalArgumentException(k + " cannot be resolved (" + why + "): set the variable it reads, "
-                            + "or give the placeholder a default ({{env:NAME:default}})");
+                    return java.util.Optional.ofNullable(context.resolvePropertyPlaceholders("{{" + k + "}}"));
+                } catch (RuntimeException e) {
+                    // Camel's message quotes the text it parsed: for a secret only the key is named
+                    boolean secret = Config.key(k).map(d -> d.type() == Config.Type.SECRET).orElse(true);
+                    String why = secret || e.getMessage() == null ? "" : " (" + e.getMessage().replaceAll("\\s+", " ") + ")";
+                    throw new IllegalArgumentException(k + " cannot be resolved" + why + ": set the variable it reads, give "
+                            + "the placeholder a default ({{env:NAME:default}}), or write a literal {{ as \\{{");
                 }
             }, present);
         } catch (IllegalArgumentException e) {
@@ -380,6 +382,23 @@ public class SyncwardenConfiguration implements CamelConfiguration, org.apache.c
             apiAccess = new io.syncwarden.api.ApiAccess(apiTokens);
         }
         return apiAccess;
+    }
+
+    /**
+     * The engine of the business port's platform-http consumers (API, status page). Camel's own finds its port by
+     * looking for the one HTTP server in the registry; with the management server beside it there are two, it finds
+     * none and falls back to 8080, so with any other camel.server.port every API route failed to start. This one
+     * knows its port.
+     */
+    @BindToRegistry("platform-http-engine")
+    public org.apache.camel.component.platform.http.vertx.VertxPlatformHttpEngine platformHttpEngine(CamelContext context) {
+        int port = Integer.parseInt(context.resolvePropertyPlaceholders("{{camel.server.port:8080}}").strip());
+        return new org.apache.camel.component.platform.http.vertx.VertxPlatformHttpEngine() {
+            @Override
+            public int getServerPort() {
+                return port == 0 ? super.getServerPort() : port;
+            }
+        };
     }
 
     /** Jolokia behind the API's tokens and roles (Camel takes the registry's "jolokia" plugin before its own). */

@@ -61,6 +61,16 @@ class JarStartIT {
                             "hawtio:jar-test-password-0123456789".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
                     .build(), HttpResponse.BodyHandlers.ofString()).body()).contains("\"agent\"");
             assertThat(home.resolve("data")).isDirectoryContaining(p -> p.getFileName().toString().startsWith("syncwarden"));
+            // a routes edit is taken live in the service's heap (-Xmx256m): the demo's schedule changes
+            Path demo = home.resolve("routes/demo-replica.camel.yaml");
+            Files.writeString(demo, Files.readString(demo).replace("value: \"{{syncwarden.demo.cron}}\"", "value: \"0 0 */3 * * ?\""));
+            await("the edit applied").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
+                    .until(() -> Files.readString(home.resolve("out.log")).contains("demo-replica.camel.yaml applied; routes [demo-replica-leads]"));
+            assertThat(Files.readString(home.resolve("out.log"))).contains("cron=0 0 */3 * * ?").doesNotContain("OutOfMemoryError");
+            // the API and the status page on a business port other than 8080, beside the management server
+            HttpResponse<String> api = get("http://localhost:" + port + "/api/health");
+            assertThat(api.statusCode()).as(api.body()).isEqualTo(200);
+            assertThat(get("http://localhost:" + port + "/").body()).contains("Syncwarden");
         } finally {
             process.destroy();
             if (!process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
@@ -73,7 +83,8 @@ class JarStartIT {
     @Test
     void should_validate_the_routes_folder_without_starting_anything(@TempDir Path home) throws Exception {
         layOut(home);
-        Process ok = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+        // in a small heap: the YAML DSL schema is compiled as the files need it, not whole (which took over 256 MB)
+        Process ok = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx64m", "-jar",
                 Path.of("target/syncwarden.jar").toAbsolutePath().toString(), "validate")
                 .directory(home.toFile()).redirectErrorStream(true).start();
         String good = new String(ok.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);

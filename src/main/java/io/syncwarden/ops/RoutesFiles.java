@@ -28,9 +28,10 @@ public final class RoutesFiles {
     /** What the source kinds' templates accept in their parameters (the runtime would refuse the rest at a run). */
     static final Map<String, java.util.function.Function<String, String>> PARAMETER_CHECKS = Map.of(
             "freshnessSla", v -> failure(() -> io.syncwarden.heal.Watchdog.configuredSla(v)),
-            "watermarkLookback", v -> failure(() -> io.syncwarden.source.JdbcSource.duration(v)),
+            // a duration, or a plain number for a numeric watermark
+            "watermarkLookback", v -> v.matches("-?\\d+(\\.\\d+)?") ? null : failure(() -> io.syncwarden.source.JdbcSource.duration(v)),
             "batchSize", RoutesFiles::positive,
-            "fetchSize", RoutesFiles::positive,
+            "fetchSize", v -> v.equals("0") ? null : positive(v),
             "critical", RoutesFiles::bool,
             "syncOnStartup", RoutesFiles::bool,
             "enabled", RoutesFiles::bool,

@@ -177,8 +177,11 @@ public final class RoutesReloader extends ServiceSupport {
     private void tickSafely() {
         try {
             tick();
-        } catch (Exception e) {
+        } catch (java.io.IOException e) {
             LOG.warn("Routes reload: cannot read {}: {}", settings.dir(), e.getMessage());
+        } catch (Throwable e) {
+            // anything escaping would end the periodic look for good (a scheduled task that throws is not run again)
+            LOG.error("Routes reload: a look at {} failed; it is tried again at the next one", settings.dir(), e);
         }
     }
 
@@ -260,7 +263,7 @@ public final class RoutesReloader extends ServiceSupport {
             }
             refused.remove(name);
             // an edit refused because of this file's old content (a template it used, an id it held) is checked again
-            refused.replaceAll((other, r) -> new Refusal(null, r.event()));
+            refused.replaceAll((other, r) -> "refused".equals(r.event().outcome()) ? new Refusal(null, r.event()) : r);
             record(new Event(clock.instant(), file, text == null ? "removed" : "applied", touched, List.of()));
         } catch (Exception e) {
             String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
@@ -431,7 +434,10 @@ public final class RoutesReloader extends ServiceSupport {
             }
         } catch (Exception e) {
             if (isRunAllowed()) {
-                restore(model, previous, touched, oldTemplates, configurationsChanged ? oldConfigurations : null);
+                List<String> lost = restore(model, previous, touched, oldTemplates, configurationsChanged ? oldConfigurations : null);
+                if (!lost.isEmpty()) {
+                    throw new IllegalStateException(e.getMessage() + "; routes NOT put back (restart to restore them): " + lost, e);
+                }
             }
             throw e;
         }
@@ -451,13 +457,24 @@ public final class RoutesReloader extends ServiceSupport {
             if (!isRunAllowed()) {
                 throw new IllegalStateException("the service is stopping");
             }
+            boolean stoppedByOperator = stoppedByOperator(id);
             touched.add(new String[] {file, id});
             removeRoute(model, id);
             if (with != null) {
                 addRoute(model, with, id);
-                start(id);
+                if (stoppedByOperator) {
+                    LOG.info("Routes reload: route {} was stopped (its file would start it): replaced, left stopped", id);
+                } else {
+                    start(id);
+                }
             }
         }
+    }
+
+    /** The route exists, its file wants it started, and it is stopped: someone stopped it (Hawtio, an operator). */
+    private boolean stoppedByOperator(String id) {
+        org.apache.camel.ServiceStatus status = context.getRouteController().getRouteStatus(id);
+        return context.getRoute(id) != null && status != null && status.isStopped() && !Boolean.FALSE.equals(autoStartup(id));
     }
 
     /**
@@ -465,8 +482,18 @@ public final class RoutesReloader extends ServiceSupport {
      * (a route an operator stopped elsewhere stays stopped). A route whose autoStartup is false stays stopped.
      */
     private void start(String id) throws Exception {
-        // the supervising controller creates every route with autoStartup off (it starts them itself): the definition
-        // says what the file wants
+        Boolean auto = autoStartup(id);
+        org.apache.camel.ServiceStatus status = context.getRouteController().getRouteStatus(id);
+        if (context.getRoute(id) != null && !Boolean.FALSE.equals(auto) && (status == null || !status.isStarted())) {
+            context.getRouteController().startRoute(id);
+        }
+    }
+
+    /**
+     * What the route's definition says of its start (the supervising controller creates every route with autoStartup
+     * off, as it starts them itself), with its template's values; null when it says nothing.
+     */
+    private Boolean autoStartup(String id) {
         RouteDefinition def = context.getCamelContextExtension().getContextPlugin(Model.class).getRouteDefinition(id);
         String text = def == null ? null : def.getAutoStartup();
         if (text != null && def.getTemplateParameters() != null) {
@@ -474,10 +501,10 @@ public final class RoutesReloader extends ServiceSupport {
                 text = text.replace("{{" + p.getKey() + "}}", String.valueOf(p.getValue()));
             }
         }
-        Boolean auto = text == null ? Boolean.TRUE : org.apache.camel.support.CamelContextHelper.parseBoolean(context, text);
-        org.apache.camel.ServiceStatus status = context.getRouteController().getRouteStatus(id);
-        if (context.getRoute(id) != null && !Boolean.FALSE.equals(auto) && (status == null || !status.isStarted())) {
-            context.getRouteController().startRoute(id);
+        try {
+            return text == null ? Boolean.TRUE : org.apache.camel.support.CamelContextHelper.parseBoolean(context, text);
+        } catch (RuntimeException e) {
+            return Boolean.TRUE;
         }
     }
 
@@ -518,9 +545,10 @@ public final class RoutesReloader extends ServiceSupport {
      * Puts back what this change swapped: route configurations and templates as they were, and each route it touched
      * from its file's running text (best effort; what fails is logged).
      */
-    private void restore(Model model, Map<String, Loaded> previous, List<String[]> touched,
-                         Map<String, RouteTemplateDefinition> oldTemplates,
-                         Map<String, org.apache.camel.model.RouteConfigurationDefinition> oldConfigurations) {
+    private List<String> restore(Model model, Map<String, Loaded> previous, List<String[]> touched,
+                                 Map<String, RouteTemplateDefinition> oldTemplates,
+                                 Map<String, org.apache.camel.model.RouteConfigurationDefinition> oldConfigurations) {
+        List<String> lost = new ArrayList<>();
         try {
             if (oldConfigurations != null) {
                 for (Map.Entry<String, org.apache.camel.model.RouteConfigurationDefinition> c : oldConfigurations.entrySet()) {
@@ -539,17 +567,24 @@ public final class RoutesReloader extends ServiceSupport {
             LOG.error("Routes reload: error handling or templates could not be put back: {}", e.getMessage());
         }
         for (String[] t : touched) {
-            try {
+            // the route swapped in may have started a run meanwhile: held off and waited for, as in a swap
+            try (AutoCloseable held = hold.apply(t[1])) {
+                awaitIdle(display(t[0]), t[1]);
+                boolean stoppedByOperator = context.getRoute(t[1]) != null && stoppedByOperator(t[1]);
                 removeRoute(model, t[1]);
                 Loaded before = previous.get(t[0]);
                 if (before != null && (before.routes().containsKey(t[1]) || before.templated().containsKey(t[1]))) {
                     addRoute(model, before, t[1]);
-                    start(t[1]);
+                    if (!stoppedByOperator) {
+                        start(t[1]);
+                    }
                 }
             } catch (Exception e) {
+                lost.add(t[1]);
                 LOG.error("Routes reload: route {} could not be put back: {}", t[1], e.getMessage());
             }
         }
+        return lost;
     }
 
     private void removeRoute(Model model, String id) throws Exception {
@@ -580,6 +615,7 @@ public final class RoutesReloader extends ServiceSupport {
             }
             TimeUnit.MILLISECONDS.sleep(Math.min(settings.poll().toMillis(), 500));
         }
+        waiting = null;
     }
 
     private String name(String displayed) {

@@ -235,7 +235,9 @@ public final class RoutesValidator {
                     .keyword(new NonValidationKeyword("deprecated")).build();
             JsonSchemaFactory factory = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V4,
                     b -> b.metaSchema(meta).defaultMetaSchemaIri(meta.getIri()));
-            return factory.getSchema(json, SchemaValidatorsConfig.builder().pathType(PathType.JSON_POINTER).build());
+            // compiled as instances need it (the whole 800 KB schema compiled ahead takes more heap than the service has)
+            return factory.getSchema(json, SchemaValidatorsConfig.builder().pathType(PathType.JSON_POINTER)
+                    .preloadJsonSchema(false).cacheRefs(false).build());
         } catch (java.io.IOException e) {
             throw new IllegalStateException("cannot read the YAML DSL schema: " + e.getMessage(), e);
         }
@@ -252,7 +254,7 @@ public final class RoutesValidator {
             if (type != null && type.isTextual() && Set.of("number", "integer", "boolean").contains(type.asText())
                     && !o.has("pattern")) {
                 o.set("type", JsonNodeFactory.instance.arrayNode().add(type.asText()).add("string"));
-                o.put("pattern", "\\{\\{.+}}");
+                o.put("pattern", "\\{\\{.+}}"); // a string there must be a placeholder
             }
             o.elements().forEachRemaining(RoutesValidator::acceptPlaceholders);
         } else if (node instanceof ArrayNode a) {

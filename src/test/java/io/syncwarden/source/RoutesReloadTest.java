@@ -335,6 +335,15 @@ class RoutesReloadTest extends UpstreamStubTestSupport {
 
         awaitEvent("rl-stock.camel.yaml", "applied", before);
         assertThat(context().getRouteController().getRouteStatus("watchdog").isStopped()).isTrue();
+
+        // a route the change replaces, stopped by an operator before: replaced, and left stopped
+        context().getRouteController().stopRoute("rl-stock");
+        Route stopped = context().getRoute("rl-stock");
+        int next = reloader().events().size();
+        edit("rl-stock.camel.yaml", source("0 0 0 1 1 ? 2090"));
+        awaitEvent("rl-stock.camel.yaml", "applied", next);
+        assertThat(context().getRoute("rl-stock")).isNotSameAs(stopped);
+        assertThat(context().getRouteController().getRouteStatus("rl-stock").isStopped()).isTrue();
     }
 
     @Test
