@@ -375,6 +375,18 @@ class RoutesReloadTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_leave_rest_definitions_to_the_next_restart() throws Exception {
+        int before = reloader().events().size();
+        String api = Files.readString(dir.resolve("api.camel.yaml"));
+
+        edit("api.camel.yaml", api.replace("description: The live reload of routes/", "description: The live reload of the routes folder/"));
+
+        RoutesReloader.Event event = awaitEvent("api.camel.yaml", "restart_required", before);
+        assertThat(event.problems()).singleElement().asString().contains("take effect at the next restart");
+        assertThat(context().getRoute("api-reloads")).isNotNull();
+    }
+
+    @Test
     void should_list_nothing_refused_at_start() {
         assertThat(reloader().report()).containsEntry("enabled", true);
         assertThat(reloader().report().get("refused")).asList().isEmpty();
