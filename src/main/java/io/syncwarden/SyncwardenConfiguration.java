@@ -304,7 +304,8 @@ public class SyncwardenConfiguration implements CamelConfiguration, org.apache.c
             reloader = new io.syncwarden.ops.RoutesReloader(context, new io.syncwarden.ops.RoutesReloader.Settings(
                     java.nio.file.Path.of(reloadDir), Duration.ofMillis(reloadPollMs), Duration.ofMillis(reloadQuietMs),
                     Duration.ofSeconds(30)), () -> io.syncwarden.ops.RoutesFiles.validator(context),
-                    () -> registry.refresh(context), syncRuns(context)::hold, java.time.Clock.systemUTC());
+                    () -> registry.refresh(context), syncRuns(context)::hold, id -> runs.activeRun(id) != null,
+                    java.time.Clock.systemUTC());
         }
         return reloader;
     }

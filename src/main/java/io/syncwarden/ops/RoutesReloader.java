@@ -72,6 +72,7 @@ public final class RoutesReloader extends ServiceSupport {
     private final Supplier<RoutesValidator> validators;
     private final Runnable afterChange;
     private final java.util.function.Function<String, AutoCloseable> hold;
+    private final java.util.function.Predicate<String> running;
     private final Clock clock;
     /** serialises looks at the folder and changes (never held by {@link #report}) */
     private final Object changing = new Object();
@@ -95,17 +96,25 @@ public final class RoutesReloader extends ServiceSupport {
     }
 
     /**
-     * @param hold keeps new runs of a source from starting while its route is swapped (returns the handle that lets
-     *             them start again)
+     * @param hold    keeps new runs of a source from starting while its route is swapped (returns the handle that lets
+     *                them start again)
+     * @param running whether a run of the source is active on this node outside its route's exchanges (a backfill, a
+     *                rollback, a replay use the source's bean): the swap waits for it too
      */
     public RoutesReloader(CamelContext context, Settings settings, Supplier<RoutesValidator> validators,
-                          Runnable afterChange, java.util.function.Function<String, AutoCloseable> hold, Clock clock) {
+                          Runnable afterChange, java.util.function.Function<String, AutoCloseable> hold,
+                          java.util.function.Predicate<String> running, Clock clock) {
         this.context = context;
         this.settings = settings;
         this.validators = validators;
         this.afterChange = afterChange;
         this.hold = hold;
+        this.running = running;
         this.clock = clock;
+    }
+
+    private boolean busy(String routeId) {
+        return context.getInflightRepository().size(routeId) > 0 || running.test(routeId);
     }
 
     /** Takes the folder as it is now as what runs, and starts looking at it. */
@@ -601,10 +610,10 @@ public final class RoutesReloader extends ServiceSupport {
     private void awaitIdle(String file, String routeId) throws InterruptedException {
         Instant start = clock.instant();
         Instant nextLog = start.plus(settings.waitLog());
-        if (context.getInflightRepository().size(routeId) > 0) {
+        if (busy(routeId)) {
             waiting = file + ": waiting for route " + routeId + " to finish its current run (since " + start + ")";
         }
-        while (context.getInflightRepository().size(routeId) > 0) {
+        while (busy(routeId)) {
             if (!isRunAllowed()) {
                 throw new IllegalStateException("the service is stopping");
             }

@@ -375,6 +375,24 @@ class RoutesReloadTest extends UpstreamStubTestSupport {
     }
 
     @Test
+    void should_wait_for_a_run_that_does_not_go_through_the_route() throws Exception {
+        io.syncwarden.sync.SyncRuns runs = context().getRegistry().findSingleByType(io.syncwarden.sync.SyncRuns.class);
+        // a backfill's run: the source's lock and record, on this node, but no exchange of the route
+        io.syncwarden.sync.RunContext backfill = runs.begin("rl-stock", "http-csv", "backfill");
+        assertThat(backfill).isNotNull();
+        Route running = context().getRoute("rl-stock");
+        int before = reloader().events().size();
+
+        edit("rl-stock.camel.yaml", source("0 0 0 1 1 ? 2089"));
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> reloader().report().get("waiting") != null);
+        assertThat(context().getRoute("rl-stock")).isSameAs(running);
+        runs.complete(backfill);
+        awaitEvent("rl-stock.camel.yaml", "applied", before);
+        assertThat(cron("rl-stock")).isEqualTo("0 0 0 1 1 ? 2089");
+    }
+
+    @Test
     void should_leave_rest_definitions_to_the_next_restart() throws Exception {
         int before = reloader().events().size();
         String api = Files.readString(dir.resolve("api.camel.yaml"));
