@@ -28,13 +28,7 @@ class JarStartIT {
     void should_start_from_the_repo_layout_sync_the_demo_and_answer_health_up(@TempDir Path home) throws Exception {
         Path jar = Path.of("target/syncwarden.jar").toAbsolutePath();
         assertThat(jar).exists();
-        Files.copy(Path.of("application.properties"), home.resolve("application.properties"));
-        Files.createDirectories(home.resolve("routes"));
-        try (Stream<Path> routes = Files.list(Path.of("routes"))) {
-            for (Path r : routes.toList()) {
-                Files.copy(r, home.resolve("routes").resolve(r.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
+        layOut(home);
         int port = freePort();
         int managementPort = freePort();
         ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

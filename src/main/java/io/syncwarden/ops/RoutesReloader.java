@@ -87,6 +87,8 @@ public final class RoutesReloader extends ServiceSupport {
     private volatile String waiting;
     private ScheduledExecutorService executor;
     private RoutesValidator validator;
+    /** the problems of the running set, validated once per running set */
+    private Set<String> knownProblems;
 
     private record Seen(String hash, Instant since) {
     }
@@ -121,6 +123,7 @@ public final class RoutesReloader extends ServiceSupport {
     @Override
     protected void doStart() throws Exception {
         synchronized (changing) {
+            knownProblems = null;
             applied.clear();
             for (Map.Entry<String, String> e : RoutesFiles.read(settings.dir()).entrySet()) {
                 applied.put(name(e.getKey()), e.getValue());
@@ -248,7 +251,11 @@ public final class RoutesReloader extends ServiceSupport {
         if (validator == null) {
             validator = validators.get();
         }
-        Set<String> known = validator.validate(before).stream().map(Object::toString).collect(Collectors.toSet());
+        if (knownProblems == null) {
+            // what the running set itself has (none, normally): only problems a change brings count against it
+            knownProblems = validator.validate(before).stream().map(Object::toString).collect(Collectors.toSet());
+        }
+        Set<String> known = knownProblems;
         List<String> problems = validator.validate(displayed(after)).stream().map(Object::toString)
                 .filter(p -> !known.contains(p)).toList();
         if (!problems.isEmpty()) {
@@ -270,6 +277,7 @@ public final class RoutesReloader extends ServiceSupport {
             if (text != null) {
                 applied.put(name, text);
             }
+            knownProblems = null;
             refused.remove(name);
             // an edit refused because of this file's old content (a template it used, an id it held) is checked again
             refused.replaceAll((other, r) -> "refused".equals(r.event().outcome()) ? new Refusal(null, r.event()) : r);

@@ -102,7 +102,7 @@ public final class RoutesValidator {
 
     /** The items of a routes file (empty when it does not parse: validate it first). */
     public static List<Item> items(String file, String text) {
-        Parsed p = new RoutesValidator(t -> t, null).parse(file, text);
+        Parsed p = parse(file, text);
         List<Item> items = new ArrayList<>();
         for (Node item : items(p)) {
             if (!(item instanceof MappingNode map) || map.getValue().isEmpty()
@@ -183,7 +183,7 @@ public final class RoutesValidator {
         return List.of();
     }
 
-    private Parsed parse(String file, String text) {
+    private static Parsed parse(String file, String text) {
         try {
             Optional<Node> root = new Compose(LoadSettings.builder().setLabel(file).build()).composeString(text);
             if (root.isEmpty()) {

@@ -86,38 +86,21 @@ public class SourceRegistry implements OnCamelContextStarting, OnCamelContextSta
 
     @Override
     public void onContextStarted(CamelContext context) {
-        ModelCamelContext model = (ModelCamelContext) context;
-        HealthCheckRegistry health = HealthCheckRegistry.get(context);
-        List<String> startup = new ArrayList<>();
-        for (RouteDefinition def : model.getRouteDefinitions()) {
-            Map<String, Object> params = def.getTemplateParameters();
-            if (params == null || !params.containsKey("sourceId")) {
-                continue;
-            }
-            String id = def.getRouteId();
-            String kind = String.valueOf(params.getOrDefault("kind", "unknown"));
-            sources.add(new Source(id, kind, params));
-            try {
-                runs.register(id, kind);
-            } catch (Exception e) {
-                LOG.warn("Cannot register health row of source {}: {}", id, e.getMessage());
-            }
-            if (health != null) {
-                health.register(healthCheck.apply(id));
-            }
-            if (Boolean.parseBoolean(String.valueOf(params.getOrDefault("syncOnStartup", "false")))) {
-                startup.add(id);
-            }
-        }
-        LOG.info("Syncwarden has {} source(s): {}", sources.size(), sources.stream().map(s -> s.id() + " (" + s.kind() + ")").toList());
+        refresh(context);
+        List<Source> found = sources();
+        LOG.info("Syncwarden has {} source(s): {}", found.size(), found.stream().map(s -> s.id() + " (" + s.kind() + ")").toList());
+        List<String> startup = found.stream()
+                .filter(s -> Boolean.parseBoolean(String.valueOf(s.parameters().getOrDefault("syncOnStartup", "false"))))
+                .map(Source::id).toList();
         if (!startup.isEmpty()) {
             fireWhenStarted(context, startup);
         }
     }
 
     /**
-     * After a live reload: sources added get their health row and check, sources removed lose their check, and a
-     * changed source's parameters are taken (its schedule, SLA, criticality).
+     * Takes the sources from the routes as they are now: at start, and after a live reload. Sources new to it get
+     * their health row and readiness check, sources gone lose their check, and a changed source's parameters are
+     * taken (its schedule, SLA, criticality).
      */
     public synchronized void refresh(CamelContext context) {
         ModelCamelContext model = (ModelCamelContext) context;

@@ -15,12 +15,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
-import java.util.stream.Stream;
 import org.apache.camel.Route;
 import org.apache.camel.component.quartz.QuartzComponent;
 import org.apache.camel.model.ModelCamelContext;
@@ -46,13 +44,8 @@ class RoutesReloadTest extends UpstreamStubTestSupport {
 
     @Override
     protected void properties(Properties p) {
+        dir = copyOfRoutes("syncwarden-reload");
         try {
-            dir = Files.createTempDirectory("syncwarden-reload");
-            try (Stream<Path> routes = Files.list(Path.of("routes"))) {
-                for (Path r : routes.toList()) {
-                    Files.copy(r, dir.resolve(r.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
             Files.writeString(dir.resolve("rl-stock.camel.yaml"), source("0 0 0 1 1 ? 2099"));
         } catch (IOException e) {
             throw new IllegalStateException(e);
@@ -71,12 +64,7 @@ class RoutesReloadTest extends UpstreamStubTestSupport {
 
     @AfterEach
     void removeFolder() throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : files.toList()) {
-                Files.deleteIfExists(f);
-            }
-        }
-        Files.deleteIfExists(dir);
+        deleteFolder(dir);
     }
 
     private static String source(String cron) {

@@ -56,16 +56,7 @@ class StatusPageBrowserTest extends UpstreamStubTestSupport {
         p.put("camel.server.port", String.valueOf(port));
         p.put("syncwarden.api.tokens", "page-ops:operator:" + sha256(OPERATOR));
         // the live reload looks at a copy of routes/, where a test saves a broken file
-        try {
-            reloadDir = Files.createTempDirectory("status-page-routes");
-            try (java.util.stream.Stream<Path> routes = Files.list(Path.of("routes"))) {
-                for (Path r : routes.toList()) {
-                    Files.copy(r, reloadDir.resolve(r.getFileName()));
-                }
-            }
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException(e);
-        }
+        reloadDir = copyOfRoutes("status-page-routes");
         p.put("syncwarden.reload.enabled", "true");
         p.put("syncwarden.reload.dir", reloadDir.toString());
         p.put("syncwarden.reload.poll-ms", "100");
@@ -94,14 +85,7 @@ class StatusPageBrowserTest extends UpstreamStubTestSupport {
         if (browser != null) {
             browser.quit();
         }
-        if (reloadDir != null) {
-            try (java.util.stream.Stream<Path> files = Files.list(reloadDir)) {
-                for (Path f : files.toList()) {
-                    Files.deleteIfExists(f);
-                }
-            }
-            Files.deleteIfExists(reloadDir);
-        }
+        deleteFolder(reloadDir);
     }
 
 

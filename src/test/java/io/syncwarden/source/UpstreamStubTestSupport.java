@@ -176,4 +176,32 @@ abstract class UpstreamStubTestSupport extends SyncwardenTestSupport {
         }
         return url;
     }
+
+    /** A temporary folder holding a copy of the project's routes/ (for the live reload to look at); its path. */
+    protected static java.nio.file.Path copyOfRoutes(String prefix) {
+        try {
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory(prefix);
+            try (java.util.stream.Stream<java.nio.file.Path> routes = java.nio.file.Files.list(java.nio.file.Path.of("routes"))) {
+                for (java.nio.file.Path r : routes.toList()) {
+                    java.nio.file.Files.copy(r, dir.resolve(r.getFileName()));
+                }
+            }
+            return dir;
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Deletes a flat folder made by {@link #copyOfRoutes}. */
+    protected static void deleteFolder(java.nio.file.Path dir) throws java.io.IOException {
+        if (dir == null || !java.nio.file.Files.isDirectory(dir)) {
+            return;
+        }
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(dir)) {
+            for (java.nio.file.Path f : files.toList()) {
+                java.nio.file.Files.deleteIfExists(f);
+            }
+        }
+        java.nio.file.Files.deleteIfExists(dir);
+    }
 }
